@@ -1,0 +1,69 @@
+"""Who may see what (contract §2) and the access log (contract §6)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+DEPARTMENT_CODE_PATTERN = r"^[A-Z0-9_]{1,16}$"
+
+department_code_validator = RegexValidator(
+    DEPARTMENT_CODE_PATTERN, "A department code is 1 to 16 characters of A-Z, 0-9 and _."
+)
+
+
+class Department(models.Model):
+    code = models.CharField(max_length=16, unique=True, validators=[department_code_validator])
+    name = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.name})"
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    VIEWER = "viewer", "Viewer"
+    DEPARTMENT = "department", "Department"
+
+
+class DashboardProfile(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dashboard_profile"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    departments = models.ManyToManyField(Department, blank=True, related_name="profiles")
+    # Bumped on every change of role, departments or the user's active flag, so open
+    # connections can tell cheaply whether they must re-evaluate their permissions.
+    version = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role})"
+
+
+class AccessLog(models.Model):
+    class Action(models.TextChoices):
+        CONNECT = "connect"
+        DISCONNECT = "disconnect"
+        SUBSCRIBE = "subscribe"
+        UNSUBSCRIBE = "unsubscribe"
+        ACKNOWLEDGE = "acknowledge"
+        API_READ = "api_read"
+
+    at = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    username = models.CharField(max_length=150)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    scope = models.CharField(max_length=32, blank=True)
+    client_address = models.CharField(max_length=64, blank=True)
+    detail = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.scope}"

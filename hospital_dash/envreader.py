@@ -1,0 +1,131 @@
+"""Typed readers for environment variables that fail loudly, naming the variable."""
+
+import os
+import zoneinfo
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class EnvReader:
+    """Reads one variable at a time; every error names the variable and what it expects."""
+
+    def __init__(self, environment: dict[str, str] | None = None) -> None:
+        self._env = os.environ if environment is None else environment
+
+    def _raw(self, name: str) -> str | None:
+        value = self._env.get(name)
+        return None if value is None else value.strip()
+
+    @staticmethod
+    def _fail(name: str, expected: str, value: str | None = None) -> ImproperlyConfigured:
+        got = "" if value is None else f" (got {value!r})"
+        return ImproperlyConfigured(f"Environment variable {name} must be {expected}{got}. See .env.example.")
+
+    def str(self, name: str, *, default: str | None = None) -> str:
+        value = self._raw(name)
+        if value:
+            return value
+        if default is None:
+            raise self._fail(name, "set")
+        return default
+
+    def secret(self, name: str, *, required: bool, fallback: str) -> str:
+        value = self._raw(name)
+        if value:
+            if len(value) < 32:
+                raise ImproperlyConfigured(f"Environment variable {name} must be at least 32 characters long.")
+            return value
+        if required:
+            raise ImproperlyConfigured(
+                f"Environment variable {name} is required outside demo and test (DASH_ENV=production). "
+                "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+            )
+        return fallback
+
+    def bool(self, name: str, *, default: bool) -> bool:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise self._fail(name, "a boolean (true/false)", value)
+
+    def int(self, name: str, *, default: int, minimum: int = 0) -> int:
+        value = self._raw(name)
+        if not value:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise self._fail(name, "a whole number", value) from None
+        if number < minimum:
+            raise self._fail(name, f"at least {minimum}", value)
+        return number
+
+    def float(self, name: str, *, default: float) -> float:
+        value = self._raw(name)
+        if not value:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise self._fail(name, "a number", value) from None
+        if number <= 0:
+            raise self._fail(name, "a positive number", value)
+        return number
+
+    def list(self, name: str, *, default: Sequence[str]) -> list[str]:
+        value = self._raw(name)
+        if value is None:
+            return list(default)
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    def choice(self, name: str, choices: Sequence[str], *, default: str) -> str:
+        value = self._raw(name) or default
+        if value not in choices:
+            raise self._fail(name, "one of " + ", ".join(choices), value)
+        return value
+
+    def url(self, name: str, *, schemes: Sequence[str]) -> str:
+        value = self._raw(name)
+        if not value:
+            raise self._fail(name, f"a URL ({' or '.join(s + '://' for s in schemes)}…)")
+        if urlsplit(value).scheme not in schemes:
+            raise self._fail(name, f"a URL starting with {' or '.join(s + '://' for s in schemes)}", redact(value))
+        return value
+
+    def timezone(self, name: str, *, default: str) -> str:
+        value = self._raw(name) or default
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise self._fail(name, "an IANA time zone such as Europe/Berlin", value) from None
+        return value
+
+    def database(self, name: str, *, default: str) -> dict[str, Any]:
+        value = self._raw(name) or default
+        try:
+            config: dict[str, Any] = environ.Env.db_url_config(value)
+        except Exception:
+            raise self._fail(name, "a database URL (sqlite:///path or postgres://…)", redact(value)) from None
+        if not config.get("ENGINE"):
+            raise self._fail(name, "a database URL (sqlite:///path or postgres://…)", redact(value))
+        return config
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, safe for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

@@ -1,0 +1,175 @@
+"""Settings for the live dashboard service.
+
+Every setting is read once, here, from the environment, with its type and default.
+`.env.example` documents each variable. A missing or malformed value stops start-up
+with a message naming the variable (see `hospital_dash.envreader`).
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+from hospital_dash.envreader import EnvReader
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = EnvReader()
+
+# "production" (the default), "demo" or "test". Demo and test may run without SECRET_KEY.
+DASH_ENV = env.choice("DASH_ENV", ("production", "demo", "test"), default="production")
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.secret(
+    "SECRET_KEY",
+    required=DASH_ENV == "production",
+    fallback="insecure-key-for-demo-and-test-only",
+)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Origins allowed on WebSocket handshakes (contract §4). Empty means: derived from ALLOWED_HOSTS.
+WS_ALLOWED_ORIGINS = env.list("WS_ALLOWED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "channels",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "hospital_dash.urls"
+ASGI_APPLICATION = "hospital_dash.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.database("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+# The hospital's local time zone: "today" in every metric is a calendar day here.
+TIME_ZONE = env.timezone("TIME_ZONE", default="UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG and DASH_ENV == "production")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Data sources -------------------------------------------------------------------------
+REDIS_URL = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+MONGO_URL = env.url("MONGO_URL", schemes=("mongodb", "mongodb+srv"))
+MONGO_DB = env.str("MONGO_DB", default="hospital")
+MONGO_READ_PREFERENCE = env.choice(
+    "MONGO_READ_PREFERENCE",
+    ("primary", "primaryPreferred", "secondary", "secondaryPreferred", "nearest"),
+    default="secondaryPreferred",
+)
+# Seconds a process waits for Redis or MongoDB at start-up before it says which URL failed.
+SOURCE_CONNECT_TIMEOUT_S = env.float("SOURCE_CONNECT_TIMEOUT_S", default=5.0)
+
+# --- Channels -----------------------------------------------------------------------------
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "dash-layer"},
+    }
+}
+
+# --- Celery -------------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+
+# Tier intervals (contract §3). Tests shorten none of them.
+CRITICAL_INTERVAL_S = 5
+STANDARD_INTERVAL_S = 30
+HISTORICAL_INTERVAL_S = 300
+
+# --- Dashboard behaviour ------------------------------------------------------------------
+ALERT_ESCALATE_AFTER_S = env.int("ALERT_ESCALATE_AFTER_S", default=300)
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+MAX_CONNECTIONS_PER_USER = env.int("MAX_CONNECTIONS_PER_USER", default=10)
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+WATCH_FALLBACK = env.choice("WATCH_FALLBACK", ("poll", "fail"), default="poll")
+# How long the watcher gathers changes of one department before one recomputation.
+WATCH_COALESCE_MS = env.int("WATCH_COALESCE_MS", default=100)
+
+# --- API and tokens -----------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_LIFETIME_S", default=300)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_LIFETIME_S", default=86400)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": SECRET_KEY,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "USER_ID_CLAIM": "user_id",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # daphne's access log prints query strings; ?ticket= values must not reach logs.
+        "django.channels.server": {"level": "WARNING"},
+    },
+}

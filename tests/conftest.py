@@ -1,0 +1,39 @@
+"""Shared fixtures. `make test` (devstack.testrun) starts Redis and MongoDB and sets their URLs."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from pymongo.database import Database
+
+from dashboard import mongo
+
+
+@pytest.fixture(scope="session")
+def test_tmp() -> Path:
+    return Path(os.environ["DASH_TEST_TMP"])
+
+
+@pytest.fixture
+def mongo_db(settings) -> Iterator[Database]:  # type: ignore[type-arg]
+    """A fresh, empty hospital database on the test MongoDB wire server, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    settings.MONGO_DB = name
+    db = mongo.primary_db(name)
+    yield db
+    mongo.client().drop_database(name)
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    """The test Redis, flushed before and after each test that asks for it."""
+    client = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
