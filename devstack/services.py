@@ -7,6 +7,7 @@ machine's own 6379 and 27017 are never touched, and `stop()` kills the whole gro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -65,10 +66,8 @@ class ManagedProcess:
 
     def signal(self, signum: int) -> None:
         if self.popen is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signum)
-            except ProcessLookupError:
-                pass
 
     def stop(self, timeout_s: float = 10.0) -> None:
         if self.popen is None:
@@ -107,13 +106,20 @@ def start_redis(data_dir: Path, port: int | None = None) -> tuple[ManagedProcess
         "redis",
         [
             redis_server_binary(),
-            "--port", str(port),
-            "--bind", "127.0.0.1",
-            "--dir", str(data_dir),
-            "--save", "60 1",
-            "--appendonly", "no",
-            "--protected-mode", "yes",
-            "--maxclients", "20000",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data_dir),
+            "--save",
+            "60 1",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--maxclients",
+            "20000",
         ],
         data_dir / "redis.log",
     ).start()
@@ -129,11 +135,16 @@ def start_mongo(data_dir: Path, port: int | None = None) -> tuple[ManagedProcess
         "mongo",
         [
             _bin("nx-27017"),
-            "--data-dir", str(data_dir),
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            "--pid-file", str(data_dir / "nx-27017.pid"),
-            "--log-file", str(data_dir / "nx-27017.log"),
+            "--data-dir",
+            str(data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--pid-file",
+            str(data_dir / "nx-27017.pid"),
+            "--log-file",
+            str(data_dir / "nx-27017.log"),
         ],
         data_dir / "mongo.stdout.log",
     ).start()

@@ -40,7 +40,9 @@ class EnvReader:
         value = self._raw(name)
         if value:
             if len(value) < 32:
-                raise ImproperlyConfigured(f"Environment variable {name} must be at least 32 characters long.")
+                raise ImproperlyConfigured(
+                    f"Environment variable {name} must be at least 32 characters long."
+                )
             return value
         if required:
             raise ImproperlyConfigured(
@@ -100,7 +102,9 @@ class EnvReader:
         if not value:
             raise self._fail(name, f"a URL ({' or '.join(s + '://' for s in schemes)}…)")
         if urlsplit(value).scheme not in schemes:
-            raise self._fail(name, f"a URL starting with {' or '.join(s + '://' for s in schemes)}", redact(value))
+            raise self._fail(
+                name, f"a URL starting with {' or '.join(s + '://' for s in schemes)}", redact(value)
+            )
         return value
 
     def timezone(self, name: str, *, default: str) -> str:

@@ -128,6 +128,20 @@ CELERY_TIMEZONE = "UTC"
 CRITICAL_INTERVAL_S = 5
 STANDARD_INTERVAL_S = 30
 HISTORICAL_INTERVAL_S = 300
+# A run that has not started by its next tick expires instead of piling up behind an outage.
+CELERY_BEAT_SCHEDULE = {
+    f"{tier}-tier": {
+        "task": "dashboard.tasks.run_tier",
+        "schedule": float(interval),
+        "args": (tier,),
+        "options": {"expires": float(interval)},
+    }
+    for tier, interval in (
+        ("critical", CRITICAL_INTERVAL_S),
+        ("standard", STANDARD_INTERVAL_S),
+        ("historical", HISTORICAL_INTERVAL_S),
+    )
+}
 
 # --- Dashboard behaviour ------------------------------------------------------------------
 ALERT_ESCALATE_AFTER_S = env.int("ALERT_ESCALATE_AFTER_S", default=300)
