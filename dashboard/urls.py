@@ -1,3 +1,14 @@
 from django.urls import path
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-urlpatterns: list = []
+from dashboard import api_views, health_views
+
+urlpatterns = [
+    path("api/auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
+    path("api/auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
+    path("api/ws-ticket/", api_views.WsTicketView.as_view(), name="ws_ticket"),
+    path("api/snapshot/", api_views.SnapshotView.as_view(), name="snapshot"),
+    path("api/alerts/<str:alert_id>/ack/", api_views.AlertAckView.as_view(), name="alert_ack"),
+    path("healthz", health_views.healthz, name="healthz"),
+    path("readyz", health_views.readyz, name="readyz"),
+]

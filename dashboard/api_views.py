@@ -1,0 +1,71 @@
+"""HTTP API (contract §5): thin views over the services; permissions from `dashboard.permissions`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import status
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dashboard import permissions
+from dashboard.permissions import Access
+from dashboard.scopes import InvalidScope, parse_scope
+from dashboard.services import alerts, tickets
+from dashboard.services.snapshots import snapshot_message
+
+
+class HasDashboardAccess(BasePermission):
+    """Authenticated users with a dashboard role; the loaded Access is kept on the request."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        access = permissions.load_access(request.user)
+        if access is None:
+            return False
+        request.dashboard_access = access  # type: ignore[attr-defined]
+        return True
+
+
+def _access(request: Request) -> Access:
+    return request.dashboard_access  # type: ignore[attr-defined, no-any-return]
+
+
+def _error(code: str, message: str, http_status: int) -> Response:
+    return Response({"code": code, "message": message}, status=http_status)
+
+
+class DashboardAPIView(APIView):
+    permission_classes = [HasDashboardAccess]
+
+
+class WsTicketView(DashboardAPIView):
+    def post(self, request: Request) -> Response:
+        ticket = tickets.issue(_access(request).user_id)
+        return Response({"ticket": ticket, "expires_in": tickets.TICKET_TTL_S})
+
+
+class SnapshotView(DashboardAPIView):
+    def get(self, request: Request) -> Response:
+        access = _access(request)
+        try:
+            scope = parse_scope(request.query_params.get("scope", ""))
+        except InvalidScope as exc:
+            return _error("bad_request", str(exc), status.HTTP_400_BAD_REQUEST)
+        if not permissions.scope_exists(scope):
+            return _error("unknown_scope", f"no such scope: {scope}", status.HTTP_404_NOT_FOUND)
+        if not access.may_subscribe(scope):
+            return _error("forbidden", f"you may not read {scope}", status.HTTP_403_FORBIDDEN)
+        return Response(snapshot_message(scope, with_revenue=access.sees_revenue))
+
+
+class AlertAckView(DashboardAPIView):
+    def post(self, request: Request, alert_id: str) -> Response:
+        try:
+            ack = alerts.acknowledge(_access(request), alert_id)
+        except alerts.AlertNotFound:
+            return _error("not_found", "no such alert", status.HTTP_404_NOT_FOUND)
+        except alerts.AlertForbidden:
+            return _error("forbidden", "you may not acknowledge this alert", status.HTTP_403_FORBIDDEN)
+        return Response({"ok": True, "alert_id": ack.alert_id, "by": ack.by, "at": ack.at})

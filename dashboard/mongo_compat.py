@@ -1,0 +1,33 @@
+"""The one adapter for the embedded MongoDB wire server's deviations (docs/MONGODB_COMPATIBILITY.md).
+
+Production is MongoDB 6+ as a replica set, and every other module is written for it. What
+nx-27017 does differently is normalized here, so no design depends on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+
+_NX_OBJECTID_MARKER = "__neosqlite_objectid__"
+
+
+def _normalize_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(_NX_OBJECTID_MARKER) is True and isinstance(value.get("id"), str):
+            # nx-27017 encodes ObjectIds inside a change event's fullDocument this way.
+            return ObjectId(value["id"])
+        return {key: _normalize_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_normalize_value(item) for item in value]
+    return value
+
+
+def normalize_change_event(event: dict[str, Any]) -> dict[str, Any]:
+    """A change event as MongoDB itself would encode it."""
+    normalized = dict(event)
+    for field in ("fullDocument", "documentKey"):
+        if isinstance(normalized.get(field), dict):
+            normalized[field] = _normalize_value(normalized[field])
+    return normalized

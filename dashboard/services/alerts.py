@@ -1,0 +1,74 @@
+"""Alerts: the message payload, and acknowledging one (contract §4 `ack_alert`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from dashboard import mongo, publish
+from dashboard.messages import iso
+from dashboard.permissions import Access
+from dashboard.scopes import HOSPITAL_SCOPE, department_scope
+
+
+class AlertNotFound(Exception):
+    pass
+
+
+class AlertForbidden(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    alert_id: str
+    by: str
+    at: str
+
+
+def alert_payload(doc: dict[str, Any]) -> dict[str, Any]:
+    """The `alert` object of an `alert` message, from a valid alerts document."""
+    return {
+        "id": str(doc["_id"]),
+        "department": doc["department"],
+        "severity": doc["severity"],
+        "kind": doc["kind"],
+        "message": doc["message"],
+        "created_at": iso(doc["created_at"]),
+    }
+
+
+def _alert_key(alert_id: str) -> ObjectId | str:
+    try:
+        return ObjectId(alert_id)
+    except (InvalidId, TypeError):
+        return alert_id
+
+
+def acknowledge(access: Access, alert_id: str) -> Acknowledgement:
+    """Acknowledge an alert once; later calls return the first acknowledgement unchanged."""
+    alerts = mongo.primary_db()[mongo.ALERTS]
+    key = _alert_key(alert_id)
+    doc = alerts.find_one({"_id": key}, {"department": 1, "acknowledged_at": 1, "acknowledged_by": 1})
+    if doc is None or not isinstance(doc.get("department"), str):
+        raise AlertNotFound(alert_id)
+    if not access.may_acknowledge(doc["department"]):
+        raise AlertForbidden(alert_id)
+    now = datetime.now(UTC)
+    result = alerts.update_one(
+        {"_id": key, "acknowledged_at": None},
+        {"$set": {"acknowledged_at": now, "acknowledged_by": access.username}},
+    )
+    if result.modified_count == 0:
+        doc = alerts.find_one({"_id": key}, {"acknowledged_at": 1, "acknowledged_by": 1}) or doc
+        return Acknowledgement(
+            alert_id=alert_id, by=str(doc.get("acknowledged_by")), at=iso(doc["acknowledged_at"])
+        )
+    ack = Acknowledgement(alert_id=alert_id, by=access.username, at=iso(now))
+    for scope in (department_scope(doc["department"]), HOSPITAL_SCOPE):
+        publish.publish_alert_acknowledged(scope, alert_id=ack.alert_id, by=ack.by, at=ack.at)
+    return ack

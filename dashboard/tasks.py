@@ -1,0 +1,24 @@
+"""Celery tasks: thin wrappers that own scheduling; the work is in `services.tiers`."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from dashboard.services import tiers
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def run_tier(tier: str) -> int:
+    """Compute and publish `tier` for the hospital and every department; returns scopes published."""
+    published = 0
+    for scope in tiers.tier_scopes():
+        try:
+            published += tiers.run_tier(scope, tier)
+        except Exception:
+            # One scope's failure must not starve the others; the next tick retries it.
+            logger.exception("tier %s of %s failed", tier, scope)
+    return published

@@ -1,0 +1,109 @@
+"""WebSocket handshake authentication (contract §4).
+
+A handshake authenticates by an `Authorization: Bearer` access JWT, a single-use `?ticket=`,
+or the Django session cookie. The outcome goes into `scope["dash_auth"]`; the consumer
+accepts and closes with 4401 when it failed, so clients see the contract's close code.
+A session-cookie handshake whose Origin is not allowed is refused before it is accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.http.request import validate_host
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+from dashboard.services import tickets
+
+CLOSE_NOT_AUTHENTICATED = 4401
+
+
+@dataclass
+class HandshakeAuth:
+    method: str | None  # "jwt", "ticket", "session" or None when nothing authenticated
+    user: AbstractBaseUser | None
+    token_expires_at: float | None = None
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def origin_allowed(origin: str | None) -> bool:
+    if not origin or origin == "null":
+        return False
+    if settings.WS_ALLOWED_ORIGINS:
+        return origin in settings.WS_ALLOWED_ORIGINS
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    return validate_host(parts.netloc.rsplit("@", 1)[-1], settings.ALLOWED_HOSTS)
+
+
+def access_token_user_id(raw: str) -> tuple[int, float] | None:
+    """The user id and expiry of a valid access JWT; None for anything else (refresh, forged, expired)."""
+    try:
+        token = AccessToken(raw)  # type: ignore[arg-type]
+    except TokenError:
+        return None
+    user_id = token.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])
+    if not isinstance(user_id, int | str):
+        return None
+    return int(user_id), float(token["exp"])
+
+
+@database_sync_to_async
+def _active_user(user_id: int) -> AbstractBaseUser | None:
+    return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+
+
+async def authenticate_handshake(scope: dict[str, Any]) -> HandshakeAuth:
+    authorization = _header(scope, b"authorization")
+    if authorization is not None:
+        kind, _, raw = authorization.partition(" ")
+        claims = access_token_user_id(raw.strip()) if kind == "Bearer" else None
+        if claims is None:
+            return HandshakeAuth(method=None, user=None)
+        user = await _active_user(claims[0])
+        return HandshakeAuth(method="jwt" if user else None, user=user, token_expires_at=claims[1])
+    ticket = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("ticket")
+    if ticket:
+        user_id = await database_sync_to_async(tickets.redeem)(ticket[0])
+        user = await _active_user(user_id) if user_id is not None else None
+        return HandshakeAuth(method="ticket" if user else None, user=user)
+    session_user = scope.get("user")
+    if session_user is not None and session_user.is_authenticated:
+        return HandshakeAuth(method="session", user=session_user)
+    return HandshakeAuth(method=None, user=None)
+
+
+class DashboardAuthMiddleware(BaseMiddleware):
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        origin = _header(scope, b"origin")
+        uses_header_or_ticket = _header(scope, b"authorization") is not None or b"ticket=" in scope.get(
+            "query_string", b""
+        )
+        has_session_cookie = settings.SESSION_COOKIE_NAME in scope.get("cookies", {})
+        origin_required = has_session_cookie and not uses_header_or_ticket
+        if (origin_required or origin is not None) and not origin_allowed(origin):
+            return await WebsocketDenier.as_asgi()(scope, receive, send)
+        auth = await authenticate_handshake(scope)
+        scope = dict(scope, dash_auth=auth)
+        return await super().__call__(scope, receive, send)
+
+
+def DashboardAuthStack(inner: Any) -> Any:
+    return AuthMiddlewareStack(DashboardAuthMiddleware(inner))
