@@ -1,0 +1,37 @@
+# The two commands that matter: `make demo` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Settings need these at import time; lint and type checks connect to nothing.
+LINT_ENV := DASH_ENV=test REDIS_URL=redis://127.0.0.1:1/0 MONGO_URL=mongodb://127.0.0.1:1
+
+.PHONY: bootstrap demo test lint format bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+bootstrap: $(STAMP)
+
+demo: bootstrap
+	$(PY) -m devstack.demo
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(LINT_ENV) $(VENV)/bin/mypy
+
+format: bootstrap
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: bootstrap lint
+	$(PY) -m devstack.testrun $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var/bench var/screenshots
