@@ -1,0 +1,176 @@
+"""`make demo`: a live hospital on this machine, from nothing, in one command.
+
+Uses REDIS_URL / MONGO_URL when they are set (and says so, and stops, when they do not
+answer); otherwise starts the embedded Redis and MongoDB wire server with data under
+var/demo, so running it again reuses the data. Then migrates, creates one user per role,
+seeds and keeps simulating a hospital, and runs the Procfile's four processes until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from devstack.procfile import ROOT, process_env, start_entry
+from devstack.services import ManagedProcess, free_port, start_mongo, start_redis
+
+DEMO_DIR = ROOT / "var" / "demo"
+CREDENTIALS_FILE = DEMO_DIR / "credentials.json"
+DEMO_USERS = (
+    ("admin", "admin", ""),
+    ("viewer", "viewer", ""),
+    ("er_lead", "department", "ER"),
+)
+PREFERRED_WEB_PORT = 8000
+SOURCE_CHECK_TIMEOUT_S = 5.0
+PROCESS_NAMES = ("web", "worker", "beat", "watcher")
+
+
+def say(message: str) -> None:
+    print(f"demo: {message}", flush=True)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def sources(started: list[ManagedProcess]) -> tuple[str, str]:
+    """URLs of Redis and MongoDB: the configured ones if reachable, else embedded ones."""
+    from dashboard.preflight import SourceUnavailable, check_mongo, check_redis
+
+    urls = {}
+    for name, variable, check, start in (
+        ("Redis", "REDIS_URL", check_redis, start_redis),
+        ("MongoDB", "MONGO_URL", check_mongo, start_mongo),
+    ):
+        configured = os.environ.get(variable)
+        if configured:
+            try:
+                check(configured, SOURCE_CHECK_TIMEOUT_S)
+            except SourceUnavailable as exc:
+                say(f"{exc} (unset {variable} to use the embedded {name})")
+                sys.exit(3)
+            say(f"using {name} at {variable}")
+            urls[variable] = configured
+            continue
+        proc, url = start(DEMO_DIR / name.lower())
+        started.append(proc)
+        say(f"started embedded {name} at {url} (data in {DEMO_DIR / name.lower()})")
+        urls[variable] = url
+    return urls["REDIS_URL"], urls["MONGO_URL"]
+
+
+def credentials() -> dict[str, str]:
+    """Demo passwords, made once and kept under var/demo so a rerun logs in the same way."""
+    if CREDENTIALS_FILE.exists():
+        stored: dict[str, str] = json.loads(CREDENTIALS_FILE.read_text())
+        return stored
+    made = {username: secrets.token_urlsafe(9) for username, _, _ in DEMO_USERS}
+    CREDENTIALS_FILE.write_text(json.dumps(made))
+    CREDENTIALS_FILE.chmod(0o600)
+    return made
+
+
+def prepare_database(passwords: dict[str, str]) -> None:
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", "--noinput", verbosity=0)
+    from dashboard.services.users import upsert_dashboard_user
+
+    for username, role, departments in DEMO_USERS:
+        upsert_dashboard_user(
+            username=username, role=role, departments=[d for d in departments.split(",") if d], password=passwords[username]
+        )
+
+
+def seed_and_index() -> None:
+    from django.core.management import call_command
+
+    from dashboard import mongo
+    from dashboard.models import Department
+    from devstack.seed import seed_hospital
+
+    db = mongo.primary_db()
+    started = time.monotonic()
+    report = seed_hospital(db, now=datetime.now(UTC), rng=random.Random())
+    if report.reused:
+        say("reusing the hospital data already in MongoDB")
+    else:
+        say(f"seeded a hospital in {time.monotonic() - started:.1f} s: {report}")
+    for code in sorted(db.rooms.distinct("department")):
+        Department.objects.get_or_create(code=code, defaults={"name": code})
+    call_command("ensure_indexes", verbosity=0)
+
+
+def main() -> int:
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    infrastructure: list[ManagedProcess] = []
+    processes: list[ManagedProcess] = []
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        os.environ.setdefault("DASH_ENV", "demo")
+        os.environ.setdefault("DEBUG", "true")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hospital_dash.settings")
+        os.environ.setdefault("DATABASE_URL", f"sqlite:///{DEMO_DIR / 'db.sqlite3'}")
+        os.environ["REDIS_URL"], os.environ["MONGO_URL"] = sources(infrastructure)
+        port = PREFERRED_WEB_PORT if _port_free(PREFERRED_WEB_PORT) else free_port()
+        passwords = credentials()
+        prepare_database(passwords)
+        seed_and_index()
+
+        from dashboard import mongo
+        from devstack.simulate import run_simulation
+
+        simulator = threading.Thread(
+            target=run_simulation,
+            kwargs={"db": mongo.primary_db(), "stop": stop, "rng": random.Random()},
+            name="simulator",
+            daemon=True,
+        )
+        simulator.start()
+        env = process_env(
+            {"PORT": str(port), "BEAT_SCHEDULE": str(DEMO_DIR / "celerybeat-schedule"), "DJANGO_SETTINGS_MODULE": "hospital_dash.settings"}
+        )
+        for name in PROCESS_NAMES:
+            processes.append(start_entry(name, env, DEMO_DIR / "logs"))
+        say(f"logs of web, worker, beat and watcher are in {DEMO_DIR / 'logs'}")
+        for username, role, departments in DEMO_USERS:
+            scope = f" ({departments})" if departments else ""
+            say(f"log in as {username} / {passwords[username]}  [{role}{scope}]")
+        say(f"dashboard at http://127.0.0.1:{port}/   API snapshot: http://127.0.0.1:{port}/api/snapshot/?scope=hospital")
+        say("simulating a hospital day; press Ctrl-C to stop everything")
+        while not stop.wait(1.0):
+            for proc in processes:
+                if not proc.alive():
+                    say(f"{proc.name} exited; last lines of its log:\n{proc.log_tail()}")
+                    stop.set()
+        return 0
+    finally:
+        say("stopping")
+        stop.set()
+        for proc in reversed(processes + infrastructure):
+            proc.stop()
+        say("stopped; nothing left running")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
