@@ -1,0 +1,63 @@
+"""What a change event means, from plain dicts: shapes as MongoDB and as nx-27017 send them."""
+
+from datetime import UTC, datetime
+
+import pytest
+from bson import ObjectId
+
+from dashboard.mongo_compat import normalize_change_event
+from dashboard.watcher.events import BadEvent, interpret
+
+OID = ObjectId()
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def event(operation: str, doc: dict | None, **extra: object) -> dict:
+    return {"_id": {"_data": "t"}, "operationType": operation, "documentKey": {"_id": OID}, "fullDocument": doc, **extra}
+
+
+def alert_doc(**overrides: object) -> dict:
+    return {"_id": OID, "department": "ER", "severity": "critical", "kind": "code_blue", "message": "Room 4", "created_at": NOW, **overrides}
+
+
+def test_nx_objectid_marker_is_normalized_to_an_objectid() -> None:
+    raw = event("insert", {"_id": {"__neosqlite_objectid__": True, "id": str(OID)}, "department": "ER"})
+    assert normalize_change_event(raw)["fullDocument"]["_id"] == OID
+
+
+def test_patient_update_marks_its_department() -> None:
+    change = interpret("patients", event("update", {"_id": OID, "department": "ICU", "status": "admitted"}))
+    assert (change.department, change.new_alert) == ("ICU", None)
+
+
+def test_delete_without_document_marks_every_department() -> None:
+    change = interpret("rooms", event("delete", None))
+    assert change.department is None
+
+
+def test_new_alert_is_recognized_with_its_fields() -> None:
+    change = interpret("alerts", event("insert", alert_doc()))
+    assert change.new_alert is not None and change.new_alert["severity"] == "critical"
+
+
+def test_alert_update_is_not_a_new_alert() -> None:
+    assert interpret("alerts", event("update", alert_doc())).new_alert is None
+
+
+@pytest.mark.parametrize(
+    ("collection", "raw"),
+    [
+        ("patients", event("insert", {"_id": OID, "status": "admitted"})),
+        ("patients", event("insert", {"_id": OID, "department": 7})),
+        ("patients", event("insert", {"_id": OID, "department": "er"})),
+        ("patients", event("update", None)),
+        ("patients", event("drop", None)),
+        ("patients", event("somethingNew", None)),
+        ("alerts", event("insert", alert_doc(severity="apocalyptic"))),
+        ("alerts", event("insert", alert_doc(created_at="yesterday"))),
+        ("alerts", event("insert", {k: v for k, v in alert_doc().items() if k != "message"})),
+    ],
+)
+def test_unusable_events_are_bad(collection: str, raw: dict) -> None:
+    with pytest.raises(BadEvent):
+        interpret(collection, raw)
