@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class DashboardConfig(AppConfig):
     name = "dashboard"
     verbose_name = "Live dashboard"
+
+    def ready(self) -> None:
+        from dashboard import signals
+
+        signals.connect()

@@ -8,44 +8,77 @@ serialized once by `dashboard.publish`, forwarded to the socket as it is.
 from __future__ import annotations
 
 import logging
+import time
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.sessions.backends.base import SessionBase
+from django.utils.module_loading import import_string
 
-from dashboard import messages, permissions, publish
+from dashboard import audit, connections, messages, permissions, publish
 from dashboard.messages import AckAlert, ClientError, Ping, Reauth, Subscribe, Unsubscribe
+from dashboard.models import AccessLog
 from dashboard.permissions import Access
-from dashboard.scopes import Scope
-from dashboard.services import alerts
+from dashboard.ratelimit import TokenBucket, Verdict
+from dashboard.scopes import Scope, parse_scope
+from dashboard.services import alerts, connection_limit
 from dashboard.services.snapshots import snapshot_message
+from dashboard.signals import user_group
 from dashboard.ws_auth import CLOSE_NOT_AUTHENTICATED, HandshakeAuth, access_token_user_id
 
 logger = logging.getLogger(__name__)
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOKEN_EXPIRED = 4408
+CLOSE_TOO_MANY = 4429
+HEARTBEAT_AFTER_S = 10.0
+SESSION_CHECK_EVERY_S = 30.0
+
+
+@dataclass
+class ScopeState:
+    epoch: str
+    seq: int
+    last_sent_at: float
 
 
 class DashboardConsumer(AsyncWebsocketConsumer):
     access: Access
-    subscriptions: set[Scope]
+    auth: HandshakeAuth
+    scopes: dict[Scope, ScopeState]
 
+    # --- lifecycle -------------------------------------------------------------------------
     async def connect(self) -> None:
-        auth: HandshakeAuth = self.scope["dash_auth"]
-        self.subscriptions = set()
+        self.auth = self.scope["dash_auth"]
+        self.scopes = {}
+        self.connection_id = uuid.uuid4().hex
+        self.bucket = TokenBucket()
+        self.registered = False
         await self.accept()
-        if auth.user is None:
+        if self.auth.user is None:
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
-        access = await database_sync_to_async(permissions.load_access)(auth.user)
+        access = await database_sync_to_async(permissions.load_access)(self.auth.user)
         if access is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        if not await database_sync_to_async(connection_limit.acquire)(access.user_id, self.connection_id):
+            await self.close(code=CLOSE_TOO_MANY)
+            return
         self.access = access
+        self.registered = True
+        now = time.monotonic()
+        self.next_session_check = now + SESSION_CHECK_EVERY_S
+        self.next_lease_refresh = now + connection_limit.REFRESH_EVERY_S
+        connections.register(self)
+        await self.channel_layer.group_add(user_group(access.user_id), self.channel_name)
+        self._audit(AccessLog.Action.CONNECT, detail=self.auth.method or "")
         scopes = await database_sync_to_async(permissions.known_scopes)(access)
         defaults = access.default_scopes()
-        await self._send(
+        await self._send_message(
             messages.hello(
                 user=access.user_summary(),
                 scopes=[scope.name for scope in scopes],
@@ -54,23 +87,75 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         )
         for scope in defaults:
             await self._join(scope)
-            await self._send(await self._snapshot(scope))
+            await self._send_snapshot(scope)
 
     async def disconnect(self, code: int) -> None:
-        for scope in list(self.subscriptions):
+        if not self.registered:
+            return
+        connections.unregister(self)
+        for scope in list(self.scopes):
             await self._leave(scope)
+        await self.channel_layer.group_discard(user_group(self.access.user_id), self.channel_name)
+        await database_sync_to_async(connection_limit.release)(self.access.user_id, self.connection_id)
+        self._audit(AccessLog.Action.DISCONNECT, detail=str(code))
+        self.registered = False
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Pushes touch no database: skip Channels' per-message close_old_connections hop.
+        if message["type"] == publish.PUSH_EVENT_TYPE:
+            await self.dashboard_push(message)
+        else:
+            await super().dispatch(message)
+
+    async def on_tick(self, now: float) -> None:
+        """Periodic duties, called about once a second by `dashboard.connections`."""
+        if self.auth.method == "jwt" and self.auth.token_expires_at is not None:
+            if time.time() >= self.auth.token_expires_at:
+                await self.close(code=CLOSE_TOKEN_EXPIRED)
+                return
+        if self.auth.method == "session" and now >= self.next_session_check:
+            self.next_session_check = now + SESSION_CHECK_EVERY_S
+            if not await database_sync_to_async(self._session_still_valid)():
+                await self.close(code=CLOSE_NOT_AUTHENTICATED)
+                return
+        if now >= self.next_lease_refresh:
+            self.next_lease_refresh = now + connection_limit.REFRESH_EVERY_S
+            await database_sync_to_async(connection_limit.acquire)(self.access.user_id, self.connection_id)
+        for scope, state in self.scopes.items():
+            if now - state.last_sent_at >= HEARTBEAT_AFTER_S:
+                state.last_sent_at = now
+                await self._send_message(messages.heartbeat(scope, epoch=state.epoch, seq=state.seq))
+
+    def _session_still_valid(self) -> bool:
+        session: SessionBase | None = self.scope.get("session")
+        if session is None or not session.session_key:
+            return False
+        from django.conf import settings
+
+        store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")(session.session_key)
+        return str(store.get("_auth_user_id")) == str(self.access.user_id)
+
+    # --- client messages -------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not hasattr(self, "access"):
+        if not self.registered:
+            return
+        verdict = self.bucket.take()
+        if verdict is Verdict.CLOSE:
+            await self.close(code=CLOSE_TOO_MANY)
+            return
+        if verdict is Verdict.DROP:
+            return
+        if verdict is Verdict.WARN:
+            await self._send_message(messages.error("rate_limited", "too many messages; slow down"))
             return
         if text_data is None:
-            await self._send(messages.error("bad_request", "binary frames are not supported"))
+            await self._send_message(messages.error("bad_request", "binary frames are not supported"))
             return
         try:
             message = messages.parse_client_message(text_data)
             await self._handle(message)
         except ClientError as exc:
-            await self._send(messages.error(exc.code, exc.message, exc.request_id))
+            await self._send_message(messages.error(exc.code, exc.message, exc.request_id))
 
     async def _handle(self, message: messages.ClientMessage) -> None:
         if isinstance(message, Subscribe):
@@ -78,7 +163,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         elif isinstance(message, Unsubscribe):
             await self._unsubscribe(message)
         elif isinstance(message, Ping):
-            await self._send(messages.pong(message.request_id))
+            await self._send_message(messages.pong(message.request_id))
         elif isinstance(message, AckAlert):
             await self._ack(message)
         elif isinstance(message, Reauth):
@@ -86,27 +171,29 @@ class DashboardConsumer(AsyncWebsocketConsumer):
 
     async def _subscribe(self, message: Subscribe) -> None:
         scope = message.scope
-        exists = await database_sync_to_async(permissions.scope_exists)(scope)
-        if not exists:
+        if not await database_sync_to_async(permissions.scope_exists)(scope):
             raise ClientError("unknown_scope", f"no such scope: {scope}", message.request_id)
         if not self.access.may_subscribe(scope):
             raise ClientError("forbidden", f"you may not subscribe to {scope}", message.request_id)
         await self._join(scope)
+        self._audit(AccessLog.Action.SUBSCRIBE, scope=scope.name)
         missed = None
         if message.since is not None:
             missed = await database_sync_to_async(publish.replay)(
                 scope, with_revenue=self.access.sees_revenue, since=message.since
             )
-        await self._send(messages.subscribed(scope, recovered=missed is not None))
-        if missed is None:
-            await self._send(await self._snapshot(scope))
+        await self._send_message(messages.subscribed(scope, recovered=missed is not None))
+        if missed is None or message.since is None:
+            await self._send_snapshot(scope)
             return
         for text in missed:
             await self.send(text_data=text)
+        self.scopes[scope] = ScopeState(message.since.epoch, message.since.seq + len(missed), time.monotonic())
 
     async def _unsubscribe(self, message: Unsubscribe) -> None:
         await self._leave(message.scope)
-        await self._send(messages.unsubscribed(message.scope, reason="requested"))
+        self._audit(AccessLog.Action.UNSUBSCRIBE, scope=message.scope.name)
+        await self._send_message(messages.unsubscribed(message.scope, reason="requested"))
 
     async def _ack(self, message: AckAlert) -> None:
         try:
@@ -115,33 +202,72 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             raise ClientError("not_found", "no such alert", message.request_id) from None
         except alerts.AlertForbidden:
             raise ClientError("forbidden", "you may not acknowledge this alert", message.request_id) from None
-        await self._send({"type": "ack_result", "request_id": message.request_id, "ok": True})
+        self._audit(AccessLog.Action.ACKNOWLEDGE, detail=message.alert_id)
+        await self._send_message({"type": "ack_result", "request_id": message.request_id, "ok": True})
 
     async def _reauth(self, message: Reauth) -> None:
         claims = access_token_user_id(message.token)
         if claims is None or claims[0] != self.access.user_id:
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
-        self.scope["dash_auth"].token_expires_at = claims[1]
+        self.auth.token_expires_at = claims[1]
 
-    async def _join(self, scope: Scope) -> None:
-        await self.channel_layer.group_add(
-            scope.group(with_revenue=self.access.sees_revenue), self.channel_name
-        )
-        self.subscriptions.add(scope)
-
-    async def _leave(self, scope: Scope) -> None:
-        await self.channel_layer.group_discard(
-            scope.group(with_revenue=self.access.sees_revenue), self.channel_name
-        )
-        self.subscriptions.discard(scope)
-
-    async def _snapshot(self, scope: Scope) -> dict[str, Any]:
-        return await database_sync_to_async(snapshot_message)(scope, with_revenue=self.access.sees_revenue)
-
-    async def _send(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=messages.encode(message))
-
+    # --- group messages --------------------------------------------------------------------
     async def dashboard_push(self, event: dict[str, Any]) -> None:
         """A message published by `dashboard.publish`, already serialized for this class."""
+        state = self.scopes.get(parse_scope(event["scope"]))
+        if state is None:
+            return
+        if state.epoch == event["epoch"] and event["seq"] <= state.seq:
+            return  # already sent (a snapshot or replay covered it)
+        state.epoch, state.seq, state.last_sent_at = event["epoch"], event["seq"], time.monotonic()
         await self.send(text_data=event["text"])
+
+    async def dashboard_access_changed(self, event: dict[str, Any]) -> None:
+        access = await database_sync_to_async(permissions.load_access_by_id)(self.access.user_id)
+        if access is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        previous, self.access = self.access, access
+        for scope in list(self.scopes):
+            if not access.may_subscribe(scope):
+                await self._leave(scope, sees_revenue=previous.sees_revenue)
+                await self._send_message(messages.unsubscribed(scope, reason="forbidden"))
+            elif previous.sees_revenue != access.sees_revenue:
+                await self._leave(scope, sees_revenue=previous.sees_revenue)
+                await self._join(scope)
+                await self._send_snapshot(scope)
+
+    async def dashboard_session_ended(self, event: dict[str, Any]) -> None:
+        session: SessionBase | None = self.scope.get("session")
+        if self.auth.method == "session" and session is not None and session.session_key == event["session_key"]:
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+
+    # --- helpers ---------------------------------------------------------------------------
+    async def _join(self, scope: Scope) -> None:
+        await self.channel_layer.group_add(scope.group(with_revenue=self.access.sees_revenue), self.channel_name)
+        self.scopes.setdefault(scope, ScopeState(epoch="", seq=0, last_sent_at=time.monotonic()))
+
+    async def _leave(self, scope: Scope, *, sees_revenue: bool | None = None) -> None:
+        with_revenue = self.access.sees_revenue if sees_revenue is None else sees_revenue
+        await self.channel_layer.group_discard(scope.group(with_revenue=with_revenue), self.channel_name)
+        self.scopes.pop(scope, None)
+
+    async def _send_snapshot(self, scope: Scope) -> None:
+        snapshot = await database_sync_to_async(snapshot_message)(scope, with_revenue=self.access.sees_revenue)
+        self.scopes[scope] = ScopeState(snapshot["epoch"], snapshot["seq"], time.monotonic())
+        await self._send_message(snapshot)
+
+    async def _send_message(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=messages.encode(message))
+
+    def _audit(self, action: str, *, scope: str = "", detail: str = "") -> None:
+        client = self.scope.get("client") or ("", 0)
+        audit.record(
+            action,
+            user_id=self.access.user_id,
+            username=self.access.username,
+            scope=scope,
+            client_address=str(client[0]),
+            detail=detail,
+        )

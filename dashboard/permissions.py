@@ -73,6 +73,13 @@ def load_access(user: AbstractBaseUser | AnonymousUser | None) -> Access | None:
     )
 
 
+def load_access_by_id(user_id: int) -> Access | None:
+    """As `load_access`, reading the user afresh (after a change of role or active flag)."""
+    from django.contrib.auth import get_user_model
+
+    return load_access(get_user_model().objects.filter(pk=user_id).first())
+
+
 def known_scopes(access: Access) -> list[Scope]:
     """Every scope the user may subscribe to, for `hello.scopes` and the page's filter."""
     if access.role in (Role.ADMIN, Role.VIEWER):

@@ -108,7 +108,15 @@ def _publish(
             pipe.execute()
             layer_bridge.group_send(
                 scope.group(with_revenue=with_revenue),
-                {"type": PUSH_EVENT_TYPE, "text": text, "scope": scope.name, "kind": kind, "tier": tier},
+                {
+                    "type": PUSH_EVENT_TYPE,
+                    "text": text,
+                    "scope": scope.name,
+                    "epoch": pos.epoch,
+                    "seq": pos.seq,
+                    "kind": kind,
+                    "tier": tier,
+                },
             )
     return pos
 

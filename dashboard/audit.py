@@ -1,0 +1,97 @@
+"""The access log (contract §6), written off the delivery path.
+
+Consumers and views call `record()`, which only appends to an in-process buffer; a writer
+thread saves the buffer in bulk every second. Message delivery never waits for the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from dashboard.models import AccessLog
+
+logger = logging.getLogger(__name__)
+
+FLUSH_EVERY_S = 1.0
+BUFFER_MAX_ENTRIES = 100_000
+PRUNE_BATCH = 10_000
+
+_buffer: deque[AccessLog] = deque()
+_lock = threading.Lock()
+_writer: threading.Thread | None = None
+_dropped = 0
+
+
+def record(
+    action: str, *, user_id: int | None, username: str, scope: str = "", client_address: str = "", detail: str = ""
+) -> None:
+    """Queue one access-log entry; never blocks on the database."""
+    global _dropped
+    entry = AccessLog(
+        at=datetime.now(UTC),
+        user_id=user_id,
+        username=username[:150],
+        action=action,
+        scope=scope[:32],
+        client_address=client_address[:64],
+        detail=detail[:200],
+    )
+    with _lock:
+        if len(_buffer) >= BUFFER_MAX_ENTRIES:
+            _dropped += 1
+            return
+        _buffer.append(entry)
+        _ensure_writer()
+
+
+def flush() -> int:
+    """Save what is buffered; returns how many entries were saved."""
+    global _dropped
+    with _lock:
+        entries = list(_buffer)
+        _buffer.clear()
+        dropped, _dropped = _dropped, 0
+    if dropped:
+        logger.error("access log buffer was full: %d entries were not recorded", dropped)
+    if entries:
+        try:
+            AccessLog.objects.bulk_create(entries, batch_size=1000)
+        except Exception:
+            with _lock:
+                _buffer.extendleft(reversed(entries[: BUFFER_MAX_ENTRIES - len(_buffer)]))
+            raise
+    return len(entries)
+
+
+def _run_writer() -> None:
+    while True:
+        threading.Event().wait(FLUSH_EVERY_S)
+        try:
+            close_old_connections()
+            flush()
+        except Exception:
+            logger.exception("could not write the access log; will retry")
+
+
+def _ensure_writer() -> None:
+    global _writer
+    if _writer is None or not _writer.is_alive():
+        _writer = threading.Thread(target=_run_writer, name="access-log-writer", daemon=True)
+        _writer.start()
+
+
+def prune(now: datetime | None = None) -> int:
+    """Delete entries older than AUDIT_RETENTION_DAYS; returns how many were deleted."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        ids = list(AccessLog.objects.filter(at__lt=cutoff).values_list("id", flat=True)[:PRUNE_BATCH])
+        if not ids:
+            return deleted
+        deleted += AccessLog.objects.filter(id__in=ids).delete()[0]

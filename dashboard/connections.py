@@ -1,0 +1,50 @@
+"""One ticker per web process for the periodic duties of every open connection.
+
+Heartbeats, token expiry, session checks and connection leases need a clock per connection;
+one task visiting all local connections each second costs far less than a task each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Protocol
+
+logger = logging.getLogger(__name__)
+
+TICK_S = 1.0
+
+
+class Ticking(Protocol):
+    async def on_tick(self, now: float) -> None: ...
+
+
+_connections: set[Ticking] = set()
+_task: asyncio.Task[None] | None = None
+
+
+def register(connection: Ticking) -> None:
+    global _task
+    _connections.add(connection)
+    if _task is None or _task.done():
+        _task = asyncio.get_running_loop().create_task(_tick_forever(), name="connection-ticker")
+
+
+def unregister(connection: Ticking) -> None:
+    _connections.discard(connection)
+
+
+def count() -> int:
+    return len(_connections)
+
+
+async def _tick_forever() -> None:
+    while _connections:
+        await asyncio.sleep(TICK_S)
+        now = time.monotonic()
+        for connection in list(_connections):
+            try:
+                await connection.on_tick(now)
+            except Exception:
+                logger.exception("periodic check of a connection failed")
