@@ -1,6 +1,7 @@
 """Typed readers for environment variables that fail loudly, naming the variable."""
 
 import os
+import sys
 import zoneinfo
 from collections.abc import Sequence
 from typing import Any
@@ -16,17 +17,24 @@ _FALSE = {"0", "false", "no", "off", ""}
 class EnvReader:
     """Reads one variable at a time; every error names the variable and what it expects."""
 
-    def __init__(self, environment: dict[str, str] | None = None) -> None:
+    def __init__(self, environment: dict[str, str] | None = None, *, exit_on_error: bool = False) -> None:
         self._env = os.environ if environment is None else environment
+        # Processes stop with the message alone; tests and callers may catch the exception.
+        self._exit_on_error = exit_on_error
 
     def _raw(self, name: str) -> str | None:
         value = self._env.get(name)
         return None if value is None else value.strip()
 
-    @staticmethod
-    def _fail(name: str, expected: str, value: str | None = None) -> ImproperlyConfigured:
+    def _error(self, message: str) -> ImproperlyConfigured:
+        if self._exit_on_error:
+            print(f"configuration error: {message}", file=sys.stderr, flush=True)
+            sys.exit(2)
+        return ImproperlyConfigured(message)
+
+    def _fail(self, name: str, expected: str, value: str | None = None) -> ImproperlyConfigured:
         got = "" if value is None else f" (got {value!r})"
-        return ImproperlyConfigured(f"Environment variable {name} must be {expected}{got}. See .env.example.")
+        return self._error(f"Environment variable {name} must be {expected}{got}. See .env.example.")
 
     def str(self, name: str, *, default: str | None = None) -> str:
         value = self._raw(name)
@@ -40,12 +48,10 @@ class EnvReader:
         value = self._raw(name)
         if value:
             if len(value) < 32:
-                raise ImproperlyConfigured(
-                    f"Environment variable {name} must be at least 32 characters long."
-                )
+                raise self._error(f"Environment variable {name} must be at least 32 characters long.")
             return value
         if required:
-            raise ImproperlyConfigured(
+            raise self._error(
                 f"Environment variable {name} is required outside demo and test (DASH_ENV=production). "
                 "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
             )

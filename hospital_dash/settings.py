@@ -13,7 +13,7 @@ from hospital_dash.envreader import EnvReader
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
-env = EnvReader()
+env = EnvReader(exit_on_error=True)
 
 # "production" (the default), "demo" or "test". Demo and test may run without SECRET_KEY.
 DASH_ENV = env.choice("DASH_ENV", ("production", "demo", "test"), default="production")
