@@ -1,7 +1,8 @@
 """The access log (contract §6), written off the delivery path.
 
-Consumers and views call `record()`, which only appends to an in-process buffer; a writer
-thread saves the buffer in bulk every second. Message delivery never waits for the database.
+Consumers call `record()`, which only appends to an in-process buffer; the web process's
+connection ticker saves the buffer in bulk about once a second. Message delivery never
+waits for the database. API views, which are not on the delivery path, call `record_now()`.
 """
 
 from __future__ import annotations
@@ -12,28 +13,23 @@ from collections import deque
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
 
 from dashboard.models import AccessLog
 
 logger = logging.getLogger(__name__)
 
-FLUSH_EVERY_S = 1.0
 BUFFER_MAX_ENTRIES = 100_000
 PRUNE_BATCH = 10_000
 
 _buffer: deque[AccessLog] = deque()
 _lock = threading.Lock()
-_writer: threading.Thread | None = None
 _dropped = 0
 
 
-def record(
-    action: str, *, user_id: int | None, username: str, scope: str = "", client_address: str = "", detail: str = ""
-) -> None:
-    """Queue one access-log entry; never blocks on the database."""
-    global _dropped
-    entry = AccessLog(
+def _entry(
+    action: str, *, user_id: int | None, username: str, scope: str, client_address: str, detail: str
+) -> AccessLog:
+    return AccessLog(
         at=datetime.now(UTC),
         user_id=user_id,
         username=username[:150],
@@ -42,12 +38,25 @@ def record(
         client_address=client_address[:64],
         detail=detail[:200],
     )
+
+
+def record(
+    action: str, *, user_id: int | None, username: str, scope: str = "", client_address: str = "", detail: str = ""
+) -> None:
+    """Queue one access-log entry; never blocks on the database."""
+    global _dropped
+    entry = _entry(
+        action, user_id=user_id, username=username, scope=scope, client_address=client_address, detail=detail
+    )
     with _lock:
         if len(_buffer) >= BUFFER_MAX_ENTRIES:
             _dropped += 1
             return
         _buffer.append(entry)
-        _ensure_writer()
+
+
+def pending() -> int:
+    return len(_buffer)
 
 
 def flush() -> int:
@@ -69,21 +78,13 @@ def flush() -> int:
     return len(entries)
 
 
-def _run_writer() -> None:
-    while True:
-        threading.Event().wait(FLUSH_EVERY_S)
-        try:
-            close_old_connections()
-            flush()
-        except Exception:
-            logger.exception("could not write the access log; will retry")
-
-
-def _ensure_writer() -> None:
-    global _writer
-    if _writer is None or not _writer.is_alive():
-        _writer = threading.Thread(target=_run_writer, name="access-log-writer", daemon=True)
-        _writer.start()
+def record_now(
+    action: str, *, user_id: int | None, username: str, scope: str = "", client_address: str = "", detail: str = ""
+) -> None:
+    """Write one entry at once (for API views, which are off the delivery path)."""
+    _entry(
+        action, user_id=user_id, username=username, scope=scope, client_address=client_address, detail=detail
+    ).save()
 
 
 def prune(now: datetime | None = None) -> int:

@@ -1,7 +1,8 @@
 """One ticker per web process for the periodic duties of every open connection.
 
 Heartbeats, token expiry, session checks and connection leases need a clock per connection;
-one task visiting all local connections each second costs far less than a task each.
+one task visiting all local connections each second costs far less than a task each. The
+ticker also saves the buffered access log, so recording never waits for the database.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ import asyncio
 import logging
 import time
 from typing import Protocol
+
+from channels.db import database_sync_to_async
+
+from dashboard import audit
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +45,7 @@ def count() -> int:
 
 
 async def _tick_forever() -> None:
-    while _connections:
+    while _connections or audit.pending():
         await asyncio.sleep(TICK_S)
         now = time.monotonic()
         for connection in list(_connections):
@@ -48,3 +53,8 @@ async def _tick_forever() -> None:
                 await connection.on_tick(now)
             except Exception:
                 logger.exception("periodic check of a connection failed")
+        if audit.pending():
+            try:
+                await database_sync_to_async(audit.flush)()
+            except Exception:
+                logger.exception("could not save the access log; will retry")

@@ -37,3 +37,13 @@ def redis_client() -> Iterator[redis.Redis]:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_access_log_between_tests() -> Iterator[None]:
+    """Entries buffered by one test must not be written into the next test's database."""
+    yield
+    from dashboard import audit
+
+    with audit._lock:
+        audit._buffer.clear()

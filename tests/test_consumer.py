@@ -189,18 +189,21 @@ def _forge_none_alg(user: Any) -> str:
     return f"{header}.{payload}."
 
 
-async def test_forged_refresh_and_expired_tokens_close_with_4401(users) -> None:
-    user = users["admin"]
+def _hostile_tokens(user: Any) -> list[str]:
     good = str(AccessToken.for_user(user))
     expired = AccessToken.for_user(user)
     expired.set_exp(lifetime=-expired.lifetime - expired.lifetime)
-    forged = [
+    return [
         good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB"),
         _forge_none_alg(user),
         str(RefreshToken.for_user(user)),
         str(expired),
         "garbage",
     ]
+
+
+async def test_forged_refresh_and_expired_tokens_close_with_4401(users) -> None:
+    forged = await sync_to_async(_hostile_tokens)(users["admin"])
     for token in forged:
         socket, connected, _ = await open_socket([(b"authorization", f"Bearer {token}".encode())])
         assert connected

@@ -27,7 +27,8 @@ class DashboardClient:
         all_headers = dict(headers or {})
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
-        self.connection: ClientConnection = connect(url, additional_headers=all_headers, open_timeout=10)
+        self._context = connect(url, additional_headers=all_headers, open_timeout=10)
+        self.connection: ClientConnection = self._context.__enter__()
         self.received: list[dict[str, Any]] = []
 
     def recv(self, timeout_s: float) -> dict[str, Any]:
@@ -66,4 +67,4 @@ class DashboardClient:
         self.connection.send(json.dumps(message))
 
     def close(self) -> None:
-        self.connection.close()
+        self._context.__exit__(None, None, None)

@@ -1,0 +1,219 @@
+"""The critical tier (contract §3): counts that change minute to minute.
+
+Every query is filtered on the department first and reads only documents that are current:
+patients not discharged, today's admissions and discharges, open alerts, rooms and staff.
+The cost does not grow with the number of discharged patients.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pymongo.database import Database
+
+from dashboard.metrics.timewindows import Windows
+
+ACTIVE_WINDOW = timedelta(minutes=15)
+ROOM_STATUSES = ("available", "occupied", "cleaning", "maintenance")
+
+Counts = dict[str, dict[str, float]]
+
+
+def _match(department: str | None, **conditions: Any) -> dict[str, Any]:
+    return {
+        **({"department": department} if department is not None else {"department": {"$type": "string"}}),
+        **conditions,
+    }
+
+
+def _when(condition: Any) -> dict[str, Any]:
+    # The array form of $cond: the embedded MongoDB rejects the object form.
+    return {"$sum": {"$cond": [condition, 1, 0]}}
+
+
+def _grouped(db: Database, collection: str, pipeline: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:  # type: ignore[type-arg]
+    return {row.pop("_id"): row for row in db[collection].aggregate(pipeline)}
+
+
+def _int_field(name: str) -> dict[str, Any]:
+    return {"$cond": [{"$in": [{"$type": f"${name}"}, ["int", "long"]]}, f"${name}", 0]}
+
+
+def _valid_room() -> dict[str, Any]:
+    return {
+        "$and": [
+            {"$in": [{"$type": "$beds"}, ["int", "long"]]},
+            {"$in": [{"$type": "$occupied_beds"}, ["int", "long"]]},
+            {"$ne": ["$status", "maintenance"]},
+        ]
+    }
+
+
+def critical_by_department(
+    db: Database,
+    department: str | None,
+    *,
+    now: datetime,
+    tz: ZoneInfo,  # type: ignore[type-arg]
+) -> dict[str, Counts]:
+    """Raw critical counts per department (one department, or all when None)."""
+    w = Windows.at(now, tz)
+    patients = _grouped(
+        db,
+        "patients",
+        [
+            {"$match": _match(department, status={"$in": ["admitted", "outpatient"]})},
+            {
+                "$group": {
+                    "_id": "$department",
+                    "admitted": _when({"$eq": ["$status", "admitted"]}),
+                    "outpatient": _when({"$eq": ["$status", "outpatient"]}),
+                    "emergency": _when({"$eq": ["$is_emergency", True]}),
+                }
+            },
+        ],
+    )
+    new_today = _grouped(
+        db,
+        "patients",
+        [
+            {
+                "$match": _match(
+                    department,
+                    admitted_at={"$gte": w.day_start, "$lt": w.day_end},
+                    status={"$in": ["admitted", "outpatient", "discharged"]},
+                )
+            },
+            {"$group": {"_id": "$department", "n": {"$sum": 1}}},
+        ],
+    )
+    discharged_today = _grouped(
+        db,
+        "patients",
+        [
+            {
+                "$match": _match(
+                    department, status="discharged", discharged_at={"$gte": w.day_start, "$lt": w.day_end}
+                )
+            },
+            {"$group": {"_id": "$department", "n": {"$sum": 1}}},
+        ],
+    )
+    rooms = _grouped(
+        db,
+        "rooms",
+        [
+            {"$match": _match(department, status={"$in": list(ROOM_STATUSES)})},
+            {
+                "$group": {
+                    "_id": "$department",
+                    **{status: _when({"$eq": ["$status", status]}) for status in ROOM_STATUSES},
+                    "beds_total": {"$sum": {"$cond": [_valid_room(), _int_field("beds"), 0]}},
+                    "beds_occupied": {"$sum": {"$cond": [_valid_room(), _int_field("occupied_beds"), 0]}},
+                }
+            },
+        ],
+    )
+    alerts = _grouped(
+        db,
+        "alerts",
+        [
+            {
+                "$match": _match(
+                    department, acknowledged_at=None, severity={"$in": ["critical", "warning", "info"]}
+                )
+            },
+            {
+                "$group": {
+                    "_id": "$department",
+                    "open": {"$sum": 1},
+                    "critical_open": _when({"$eq": ["$severity", "critical"]}),
+                }
+            },
+        ],
+    )
+    staff = _grouped(
+        db,
+        "staff",
+        [
+            {"$match": _match(department)},
+            {
+                "$group": {
+                    "_id": "$department",
+                    "on_duty": _when({"$eq": ["$on_duty", True]}),
+                    "active_15m": _when({"$gte": ["$last_active_at", now - ACTIVE_WINDOW]}),
+                }
+            },
+        ],
+    )
+    result: dict[str, Counts] = defaultdict(dict)
+    codes = set(patients) | set(new_today) | set(discharged_today) | set(rooms) | set(alerts) | set(staff)
+    for code in codes:
+        p = patients.get(code, {})
+        r = rooms.get(code, {})
+        a = alerts.get(code, {})
+        s = staff.get(code, {})
+        result[code] = {
+            "patients": {
+                "admitted": p.get("admitted", 0),
+                "outpatient": p.get("outpatient", 0),
+                "emergency": p.get("emergency", 0),
+                "new_today": new_today.get(code, {}).get("n", 0),
+                "discharged_today": discharged_today.get(code, {}).get("n", 0),
+            },
+            "rooms": {key: r.get(key, 0) for key in (*ROOM_STATUSES, "beds_total", "beds_occupied")},
+            "alerts": {"open": a.get("open", 0), "critical_open": a.get("critical_open", 0)},
+            "staff": {"on_duty": s.get("on_duty", 0), "active_15m": s.get("active_15m", 0)},
+        }
+    return dict(result)
+
+
+def _zero() -> Counts:
+    return {
+        "patients": dict.fromkeys(
+            ("admitted", "outpatient", "emergency", "new_today", "discharged_today"), 0
+        ),
+        "rooms": dict.fromkeys((*ROOM_STATUSES, "beds_total", "beds_occupied"), 0),
+        "alerts": {"open": 0, "critical_open": 0},
+        "staff": {"on_duty": 0, "active_15m": 0},
+    }
+
+
+def combine(parts: list[Counts]) -> Counts:
+    total = _zero()
+    for part in parts:
+        for group, values in part.items():
+            for key, value in values.items():
+                total[group][key] += value
+    return total
+
+
+def present(counts: Counts) -> dict[str, Any]:
+    """Raw counts as the contract's critical tier object (without computed_at)."""
+    p, r = counts["patients"], counts["rooms"]
+    beds_total, beds_occupied = int(r["beds_total"]), int(r["beds_occupied"])
+    return {
+        "patients": {
+            "total": int(p["admitted"] + p["outpatient"]),
+            "active": int(p["admitted"]),
+            "new_today": int(p["new_today"]),
+            "emergency": int(p["emergency"]),
+            "discharged_today": int(p["discharged_today"]),
+        },
+        "rooms": {
+            **{status: int(r[status]) for status in ROOM_STATUSES},
+            "beds_total": beds_total,
+            "beds_occupied": beds_occupied,
+            "occupancy_rate": min(1.0, max(0.0, beds_occupied / beds_total)) if beds_total else 0.0,
+        },
+        "alerts": {key: int(value) for key, value in counts["alerts"].items()},
+        "staff": {key: int(value) for key, value in counts["staff"].items()},
+    }
+
+
+def compute_critical(db: Database, department: str | None, *, now: datetime, tz: ZoneInfo) -> dict[str, Any]:  # type: ignore[type-arg]
+    by_department = critical_by_department(db, department, now=now, tz=tz)
+    return present(combine(list(by_department.values())))
