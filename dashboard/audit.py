@@ -41,7 +41,13 @@ def _entry(
 
 
 def record(
-    action: str, *, user_id: int | None, username: str, scope: str = "", client_address: str = "", detail: str = ""
+    action: str,
+    *,
+    user_id: int | None,
+    username: str,
+    scope: str = "",
+    client_address: str = "",
+    detail: str = "",
 ) -> None:
     """Queue one access-log entry; never blocks on the database."""
     global _dropped
@@ -79,7 +85,13 @@ def flush() -> int:
 
 
 def record_now(
-    action: str, *, user_id: int | None, username: str, scope: str = "", client_address: str = "", detail: str = ""
+    action: str,
+    *,
+    user_id: int | None,
+    username: str,
+    scope: str = "",
+    client_address: str = "",
+    detail: str = "",
 ) -> None:
     """Write one entry at once (for API views, which are off the delivery path)."""
     _entry(

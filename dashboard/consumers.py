@@ -109,10 +109,10 @@ class DashboardConsumer(AsyncWebsocketConsumer):
 
     async def on_tick(self, now: float) -> None:
         """Periodic duties, called about once a second by `dashboard.connections`."""
-        if self.auth.method == "jwt" and self.auth.token_expires_at is not None:
-            if time.time() >= self.auth.token_expires_at:
-                await self.close(code=CLOSE_TOKEN_EXPIRED)
-                return
+        expires_at = self.auth.token_expires_at
+        if self.auth.method == "jwt" and expires_at is not None and time.time() >= expires_at:
+            await self.close(code=CLOSE_TOKEN_EXPIRED)
+            return
         if self.auth.method == "session" and now >= self.next_session_check:
             self.next_session_check = now + SESSION_CHECK_EVERY_S
             if not await database_sync_to_async(self._session_still_valid)():
@@ -188,7 +188,9 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             return
         for text in missed:
             await self.send(text_data=text)
-        self.scopes[scope] = ScopeState(message.since.epoch, message.since.seq + len(missed), time.monotonic())
+        self.scopes[scope] = ScopeState(
+            message.since.epoch, message.since.seq + len(missed), time.monotonic()
+        )
 
     async def _unsubscribe(self, message: Unsubscribe) -> None:
         await self._leave(message.scope)
@@ -240,12 +242,18 @@ class DashboardConsumer(AsyncWebsocketConsumer):
 
     async def dashboard_session_ended(self, event: dict[str, Any]) -> None:
         session: SessionBase | None = self.scope.get("session")
-        if self.auth.method == "session" and session is not None and session.session_key == event["session_key"]:
+        if (
+            self.auth.method == "session"
+            and session is not None
+            and session.session_key == event["session_key"]
+        ):
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
 
     # --- helpers ---------------------------------------------------------------------------
     async def _join(self, scope: Scope) -> None:
-        await self.channel_layer.group_add(scope.group(with_revenue=self.access.sees_revenue), self.channel_name)
+        await self.channel_layer.group_add(
+            scope.group(with_revenue=self.access.sees_revenue), self.channel_name
+        )
         self.scopes.setdefault(scope, ScopeState(epoch="", seq=0, last_sent_at=time.monotonic()))
 
     async def _leave(self, scope: Scope, *, sees_revenue: bool | None = None) -> None:
@@ -254,7 +262,9 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         self.scopes.pop(scope, None)
 
     async def _send_snapshot(self, scope: Scope) -> None:
-        snapshot = await database_sync_to_async(snapshot_message)(scope, with_revenue=self.access.sees_revenue)
+        snapshot = await database_sync_to_async(snapshot_message)(
+            scope, with_revenue=self.access.sees_revenue
+        )
         self.scopes[scope] = ScopeState(snapshot["epoch"], snapshot["seq"], time.monotonic())
         await self._send_message(snapshot)
 

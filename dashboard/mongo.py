@@ -29,7 +29,7 @@ _READ_PREFERENCES: dict[str, _ServerMode] = {
 SERVER_SELECTION_TIMEOUT_MS = 5000
 
 
-def make_client(url: str, *, timeout_ms: int = SERVER_SELECTION_TIMEOUT_MS) -> MongoClient:  # type: ignore[type-arg]
+def make_client(url: str, *, timeout_ms: int = SERVER_SELECTION_TIMEOUT_MS) -> MongoClient:
     return MongoClient(
         url,
         tz_aware=True,
@@ -40,11 +40,11 @@ def make_client(url: str, *, timeout_ms: int = SERVER_SELECTION_TIMEOUT_MS) -> M
 
 
 @functools.cache
-def client() -> MongoClient:  # type: ignore[type-arg]
+def client() -> MongoClient:
     return make_client(settings.MONGO_URL)
 
 
-def hospital_db(name: str | None = None) -> Database:  # type: ignore[type-arg]
+def hospital_db(name: str | None = None) -> Database:
     """The hospital database, read with MONGO_READ_PREFERENCE (metrics may lag a secondary)."""
     return client().get_database(
         name or settings.MONGO_DB,
@@ -52,6 +52,6 @@ def hospital_db(name: str | None = None) -> Database:  # type: ignore[type-arg]
     )
 
 
-def primary_db(name: str | None = None) -> Database:  # type: ignore[type-arg]
+def primary_db(name: str | None = None) -> Database:
     """The hospital database on the primary, for the few writes and change streams."""
     return client().get_database(name or settings.MONGO_DB, read_preference=ReadPreference.PRIMARY)

@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from dashboard import layer_bridge, messages, redis_store
 from dashboard.scopes import Scope
@@ -150,7 +150,10 @@ def replay(scope: Scope, *, with_revenue: bool, since: messages.Since) -> list[s
     if since.seq == current.seq:
         return []
     history = redis_store.history_key(scope, with_revenue=with_revenue)
-    entries = redis_store.client().zrangebyscore(history, since.seq + 1, "+inf", withscores=True)
+    entries = cast(
+        list[tuple[str, float]],
+        redis_store.client().zrangebyscore(history, since.seq + 1, "+inf", withscores=True),
+    )
     if not entries or int(entries[0][1]) != since.seq + 1:
         return None
     return [text for text, _score in entries]

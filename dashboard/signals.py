@@ -52,7 +52,9 @@ def _logged_out(sender: Any, request: Any, user: Any, **_kwargs: Any) -> None:
 def connect() -> None:
     post_save.connect(_profile_saved, sender=DashboardProfile, dispatch_uid="dash-profile-saved")
     m2m_changed.connect(
-        _departments_changed, sender=DashboardProfile.departments.through, dispatch_uid="dash-profile-departments"
+        _departments_changed,
+        sender=DashboardProfile.departments.through,
+        dispatch_uid="dash-profile-departments",
     )
     post_save.connect(_user_saved, sender=get_user_model(), dispatch_uid="dash-user-saved")
     user_logged_out.connect(_logged_out, dispatch_uid="dash-logged-out")

@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from types import FrameType
 
 from devstack.procfile import ROOT, process_env, start_entry
@@ -92,7 +91,10 @@ def prepare_database(passwords: dict[str, str]) -> None:
 
     for username, role, departments in DEMO_USERS:
         upsert_dashboard_user(
-            username=username, role=role, departments=[d for d in departments.split(",") if d], password=passwords[username]
+            username=username,
+            role=role,
+            departments=[d for d in departments.split(",") if d],
+            password=passwords[username],
         )
 
 
@@ -148,7 +150,11 @@ def main() -> int:
         )
         simulator.start()
         env = process_env(
-            {"PORT": str(port), "BEAT_SCHEDULE": str(DEMO_DIR / "celerybeat-schedule"), "DJANGO_SETTINGS_MODULE": "hospital_dash.settings"}
+            {
+                "PORT": str(port),
+                "BEAT_SCHEDULE": str(DEMO_DIR / "celerybeat-schedule"),
+                "DJANGO_SETTINGS_MODULE": "hospital_dash.settings",
+            }
         )
         for name in PROCESS_NAMES:
             processes.append(start_entry(name, env, DEMO_DIR / "logs"))
@@ -156,7 +162,9 @@ def main() -> int:
         for username, role, departments in DEMO_USERS:
             scope = f" ({departments})" if departments else ""
             say(f"log in as {username} / {passwords[username]}  [{role}{scope}]")
-        say(f"dashboard at http://127.0.0.1:{port}/   API snapshot: http://127.0.0.1:{port}/api/snapshot/?scope=hospital")
+        say(
+            f"dashboard at http://127.0.0.1:{port}/   API snapshot: http://127.0.0.1:{port}/api/snapshot/?scope=hospital"
+        )
         say("simulating a hospital day; press Ctrl-C to stop everything")
         while not stop.wait(1.0):
             for proc in processes:

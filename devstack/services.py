@@ -151,6 +151,7 @@ def start_mongo(data_dir: Path, port: int | None = None) -> tuple[ManagedProcess
     url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
 
     def ping() -> None:
+        client: MongoClient[dict[str, object]]
         with MongoClient(url, serverSelectionTimeoutMS=500) as client:
             client.admin.command("ping")
 

@@ -1,5 +1,6 @@
 """Typed readers for environment variables that fail loudly, naming the variable."""
 
+import builtins
 import os
 import sys
 import zoneinfo
@@ -17,22 +18,26 @@ _FALSE = {"0", "false", "no", "off", ""}
 class EnvReader:
     """Reads one variable at a time; every error names the variable and what it expects."""
 
-    def __init__(self, environment: dict[str, str] | None = None, *, exit_on_error: bool = False) -> None:
+    def __init__(
+        self, environment: dict[builtins.str, str] | None = None, *, exit_on_error: bool = False
+    ) -> None:
         self._env = os.environ if environment is None else environment
         # Processes stop with the message alone; tests and callers may catch the exception.
         self._exit_on_error = exit_on_error
 
-    def _raw(self, name: str) -> str | None:
+    def _raw(self, name: builtins.str) -> builtins.str | None:
         value = self._env.get(name)
         return None if value is None else value.strip()
 
-    def _error(self, message: str) -> ImproperlyConfigured:
+    def _error(self, message: builtins.str) -> ImproperlyConfigured:
         if self._exit_on_error:
             print(f"configuration error: {message}", file=sys.stderr, flush=True)
             sys.exit(2)
         return ImproperlyConfigured(message)
 
-    def _fail(self, name: str, expected: str, value: str | None = None) -> ImproperlyConfigured:
+    def _fail(
+        self, name: builtins.str, expected: builtins.str, value: builtins.str | None = None
+    ) -> ImproperlyConfigured:
         got = "" if value is None else f" (got {value!r})"
         return self._error(f"Environment variable {name} must be {expected}{got}. See .env.example.")
 
@@ -44,7 +49,7 @@ class EnvReader:
             raise self._fail(name, "set")
         return default
 
-    def secret(self, name: str, *, required: bool, fallback: str) -> str:
+    def secret(self, name: builtins.str, *, required: bool, fallback: builtins.str) -> builtins.str:
         value = self._raw(name)
         if value:
             if len(value) < 32:
@@ -57,7 +62,7 @@ class EnvReader:
             )
         return fallback
 
-    def bool(self, name: str, *, default: bool) -> bool:
+    def bool(self, name: builtins.str, *, default: bool) -> bool:
         value = self._raw(name)
         if value is None:
             return default
@@ -67,7 +72,7 @@ class EnvReader:
             return False
         raise self._fail(name, "a boolean (true/false)", value)
 
-    def int(self, name: str, *, default: int, minimum: int = 0) -> int:
+    def int(self, name: builtins.str, *, default: int, minimum: int = 0) -> int:
         value = self._raw(name)
         if not value:
             return default
@@ -79,7 +84,7 @@ class EnvReader:
             raise self._fail(name, f"at least {minimum}", value)
         return number
 
-    def float(self, name: str, *, default: float) -> float:
+    def float(self, name: builtins.str, *, default: float) -> float:
         value = self._raw(name)
         if not value:
             return default
@@ -91,19 +96,21 @@ class EnvReader:
             raise self._fail(name, "a positive number", value)
         return number
 
-    def list(self, name: str, *, default: Sequence[str]) -> list[str]:
+    def list(self, name: builtins.str, *, default: Sequence[builtins.str]) -> list[builtins.str]:
         value = self._raw(name)
         if value is None:
             return list(default)
         return [item.strip() for item in value.split(",") if item.strip()]
 
-    def choice(self, name: str, choices: Sequence[str], *, default: str) -> str:
+    def choice(
+        self, name: builtins.str, choices: Sequence[builtins.str], *, default: builtins.str
+    ) -> builtins.str:
         value = self._raw(name) or default
         if value not in choices:
             raise self._fail(name, "one of " + ", ".join(choices), value)
         return value
 
-    def url(self, name: str, *, schemes: Sequence[str]) -> str:
+    def url(self, name: builtins.str, *, schemes: Sequence[builtins.str]) -> builtins.str:
         value = self._raw(name)
         if not value:
             raise self._fail(name, f"a URL ({' or '.join(s + '://' for s in schemes)}…)")
@@ -113,7 +120,7 @@ class EnvReader:
             )
         return value
 
-    def timezone(self, name: str, *, default: str) -> str:
+    def timezone(self, name: builtins.str, *, default: builtins.str) -> builtins.str:
         value = self._raw(name) or default
         try:
             zoneinfo.ZoneInfo(value)
@@ -121,10 +128,10 @@ class EnvReader:
             raise self._fail(name, "an IANA time zone such as Europe/Berlin", value) from None
         return value
 
-    def database(self, name: str, *, default: str) -> dict[str, Any]:
+    def database(self, name: builtins.str, *, default: builtins.str) -> dict[builtins.str, Any]:
         value = self._raw(name) or default
         try:
-            config: dict[str, Any] = environ.Env.db_url_config(value)
+            config: dict[builtins.str, Any] = environ.Env.db_url_config(value)
         except Exception:
             raise self._fail(name, "a database URL (sqlite:///path or postgres://…)", redact(value)) from None
         if not config.get("ENGINE"):

@@ -74,7 +74,9 @@ DATABASES = {"default": env.database("DATABASE_URL", default=f"sqlite:///{VAR_DI
 if DASH_ENV == "test" and DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not SQLite's default in-memory test database, so threads (the access-log
     # writer, database_sync_to_async) all see the same tables.
-    DATABASES["default"]["TEST"] = {"NAME": str(Path(env.str("DASH_TEST_TMP", default=str(VAR_DIR))) / "pytest.sqlite3")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(env.str("DASH_TEST_TMP", default=str(VAR_DIR))) / "pytest.sqlite3")
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -20,7 +20,7 @@ def test_tmp() -> Path:
 
 
 @pytest.fixture
-def mongo_db(settings) -> Iterator[Database]:  # type: ignore[type-arg]
+def mongo_db(settings) -> Iterator[Database]:
     """A fresh, empty hospital database on the test MongoDB wire server, dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     settings.MONGO_DB = name

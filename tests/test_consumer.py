@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -27,8 +26,16 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 APP = DashboardAuthStack(URLRouter(websocket_urlpatterns))
 TIERS = {
     "critical": {"patients": {"emergency": 1}, "computed_at": "2030-01-01T00:00:00.000Z"},
-    "standard": {"appointments": {"today": 1}, "revenue": {"today": 5.0}, "computed_at": "2030-01-01T00:00:00.000Z"},
-    "historical": {"daily": [{"date": "2030-01-01", "admissions": 1, "revenue": 5.0}], "comparisons": {"revenue": {}}, "computed_at": "2030-01-01T00:00:00.000Z"},
+    "standard": {
+        "appointments": {"today": 1},
+        "revenue": {"today": 5.0},
+        "computed_at": "2030-01-01T00:00:00.000Z",
+    },
+    "historical": {
+        "daily": [{"date": "2030-01-01", "admissions": 1, "revenue": 5.0}],
+        "comparisons": {"revenue": {}},
+        "computed_at": "2030-01-01T00:00:00.000Z",
+    },
 }
 
 
@@ -42,10 +49,18 @@ def cache_tiers(*scopes: Any) -> None:
 def users(redis_client) -> dict[str, Any]:
     cache_tiers(HOSPITAL_SCOPE, Scope("ER"), Scope("ICU"))
     return {
-        "admin": upsert_dashboard_user(username="ada", role="admin", departments=[], password="pw-ada-123456")[0],
-        "viewer": upsert_dashboard_user(username="vic", role="viewer", departments=[], password="pw-vic-123456")[0],
-        "er": upsert_dashboard_user(username="erin", role="department", departments=["ER"], password="pw-erin-12345")[0],
-        "icu": upsert_dashboard_user(username="ian", role="department", departments=["ICU"], password="pw-ian-123456")[0],
+        "admin": upsert_dashboard_user(
+            username="ada", role="admin", departments=[], password="pw-ada-123456"
+        )[0],
+        "viewer": upsert_dashboard_user(
+            username="vic", role="viewer", departments=[], password="pw-vic-123456"
+        )[0],
+        "er": upsert_dashboard_user(
+            username="erin", role="department", departments=["ER"], password="pw-erin-12345"
+        )[0],
+        "icu": upsert_dashboard_user(
+            username="ian", role="department", departments=["ICU"], password="pw-ian-123456"
+        )[0],
     }
 
 
@@ -53,8 +68,8 @@ class Socket:
     def __init__(self, communicator: WebsocketCommunicator) -> None:
         self.communicator = communicator
 
-    async def recv(self, timeout: float = 5) -> dict[str, Any]:
-        message = json.loads(await self.communicator.receive_from(timeout))
+    async def recv(self, wait_s: float = 5) -> dict[str, Any]:
+        message = json.loads(await self.communicator.receive_from(wait_s))
         check_schema(message)
         return message
 
@@ -62,7 +77,9 @@ class Socket:
         await self.communicator.send_to(text_data=body if isinstance(body, str) else json.dumps(body))
 
 
-async def open_socket(headers: list[tuple[bytes, bytes]] | None = None, path: str = "/ws/dashboard/") -> tuple[Socket, bool, int | None]:
+async def open_socket(
+    headers: list[tuple[bytes, bytes]] | None = None, path: str = "/ws/dashboard/"
+) -> tuple[Socket, bool, int | None]:
     communicator = WebsocketCommunicator(APP, path, headers=headers or [])
     connected, code = await communicator.connect(timeout=5)
     return Socket(communicator), connected, code
@@ -84,9 +101,11 @@ async def test_jwt_client_gets_hello_then_snapshot_of_default_scope(users) -> No
     hello = await socket.recv()
     assert hello["type"] == "hello"
     assert hello["user"] == {"username": "erin", "role": "department", "departments": ["ER"]}
-    assert hello["scopes"] == ["dept:ER"] and hello["subscribed"] == ["dept:ER"]
+    assert hello["scopes"] == ["dept:ER"]
+    assert hello["subscribed"] == ["dept:ER"]
     snapshot = await socket.recv()
-    assert snapshot["type"] == "snapshot" and snapshot["scope"] == "dept:ER"
+    assert snapshot["type"] == "snapshot"
+    assert snapshot["scope"] == "dept:ER"
     assert "revenue" not in json.dumps(snapshot)
     await socket.communicator.disconnect()
 
@@ -139,7 +158,13 @@ async def test_subscribe_with_since_replays_what_was_missed(users) -> None:
     await socket.recv()
     await sync_to_async(publish.publish_alert)(Scope("ER"), {"id": "a1"})
     await sync_to_async(publish.publish_alert)(Scope("ER"), {"id": "a2"})
-    await socket.send({"type": "subscribe", "scope": "dept:ER", "since": {"epoch": snapshot["epoch"], "seq": snapshot["seq"]}})
+    await socket.send(
+        {
+            "type": "subscribe",
+            "scope": "dept:ER",
+            "since": {"epoch": snapshot["epoch"], "seq": snapshot["seq"]},
+        }
+    )
     assert await socket.recv() == {"type": "subscribed", "scope": "dept:ER", "recovered": True}
     replayed = [await socket.recv(), await socket.recv()]
     assert [m["alert"]["id"] for m in replayed] == ["a1", "a2"]

@@ -27,14 +27,16 @@ def test_subscribe_with_since_is_parsed() -> None:
     )
     assert isinstance(message, Subscribe)
     assert message.scope == Scope("ER")
-    assert message.since is not None and message.since.seq == 7
+    assert message.since is not None
+    assert message.since.seq == 7
 
 
 def test_each_client_type_parses_to_its_own_class() -> None:
     assert isinstance(parse_client_message('{"type":"unsubscribe","scope":"hospital"}'), Unsubscribe)
     assert isinstance(parse_client_message('{"type":"ping","request_id":"r1"}'), Ping)
     ack = parse_client_message('{"type":"ack_alert","alert_id":"abc","request_id":3}')
-    assert isinstance(ack, AckAlert) and ack.request_id == 3
+    assert isinstance(ack, AckAlert)
+    assert ack.request_id == 3
     assert parse_client_message('{"type":"subscribe","scope":"hospital"}').scope == HOSPITAL_SCOPE  # type: ignore[union-attr]
 
 
@@ -65,7 +67,9 @@ def test_malformed_messages_are_bad_requests(text: str) -> None:
     assert error_code(text) == "bad_request"
 
 
-@pytest.mark.parametrize("kind", ["dashboard.push", "dashboard_push", "websocket.disconnect", "connect", "hello", "__init__"])
+@pytest.mark.parametrize(
+    "kind", ["dashboard.push", "dashboard_push", "websocket.disconnect", "connect", "hello", "__init__"]
+)
 def test_types_that_name_internal_handlers_are_unknown(kind: str) -> None:
     assert error_code(json.dumps({"type": kind})) == "unknown_type"
 

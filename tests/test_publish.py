@@ -41,7 +41,11 @@ def test_seq_increases_per_scope_within_one_epoch(redis_client) -> None:
 
 def test_non_admin_group_never_receives_revenue(redis_client) -> None:
     basic = asyncio.run(
-        _collect(HOSPITAL_SCOPE.group(with_revenue=False), 1, lambda: publish.publish_tier(HOSPITAL_SCOPE, "standard", STANDARD))
+        _collect(
+            HOSPITAL_SCOPE.group(with_revenue=False),
+            1,
+            lambda: publish.publish_tier(HOSPITAL_SCOPE, "standard", STANDARD),
+        )
     )
     message = json.loads(basic[0]["text"])
     assert message["type"] == "update"
@@ -51,7 +55,11 @@ def test_non_admin_group_never_receives_revenue(redis_client) -> None:
 
 def test_admin_group_receives_revenue(redis_client) -> None:
     full = asyncio.run(
-        _collect(HOSPITAL_SCOPE.group(with_revenue=True), 1, lambda: publish.publish_tier(HOSPITAL_SCOPE, "standard", STANDARD))
+        _collect(
+            HOSPITAL_SCOPE.group(with_revenue=True),
+            1,
+            lambda: publish.publish_tier(HOSPITAL_SCOPE, "standard", STANDARD),
+        )
     )
     assert json.loads(full[0]["text"])["data"]["revenue"] == STANDARD["revenue"]
 
@@ -60,7 +68,17 @@ def test_replay_returns_every_missed_message_in_order(redis_client) -> None:
     scope = Scope("ER")
     start = publish.publish_tier(scope, "standard", STANDARD)
     for _ in range(5):
-        publish.publish_alert(scope, {"id": "a", "department": "ER", "severity": "info", "kind": "k", "message": "m", "created_at": "x"})
+        publish.publish_alert(
+            scope,
+            {
+                "id": "a",
+                "department": "ER",
+                "severity": "info",
+                "kind": "k",
+                "message": "m",
+                "created_at": "x",
+            },
+        )
     missed = publish.replay(scope, with_revenue=False, since=Since(epoch=start.epoch, seq=start.seq))
     assert missed is not None
     assert [json.loads(text)["seq"] for text in missed] == [2, 3, 4, 5, 6]

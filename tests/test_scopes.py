@@ -9,7 +9,9 @@ def test_scopes_round_trip() -> None:
     assert str(Scope("ICU")) == "dept:ICU"
 
 
-@pytest.mark.parametrize("value", ["", "Hospital", "dept:", "dept:icu", "dept:A-B", "dept:" + "A" * 17, None, 5, ["hospital"]])
+@pytest.mark.parametrize(
+    "value", ["", "Hospital", "dept:", "dept:icu", "dept:A-B", "dept:" + "A" * 17, None, 5, ["hospital"]]
+)
 def test_invalid_scopes_are_refused(value: object) -> None:
     with pytest.raises(InvalidScope):
         parse_scope(value)

@@ -34,7 +34,7 @@ def _when(condition: Any) -> dict[str, Any]:
     return {"$sum": {"$cond": [condition, 1, 0]}}
 
 
-def _grouped(db: Database, collection: str, pipeline: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:  # type: ignore[type-arg]
+def _grouped(db: Database, collection: str, pipeline: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {row.pop("_id"): row for row in db[collection].aggregate(pipeline)}
 
 
@@ -57,7 +57,7 @@ def critical_by_department(
     department: str | None,
     *,
     now: datetime,
-    tz: ZoneInfo,  # type: ignore[type-arg]
+    tz: ZoneInfo,
 ) -> dict[str, Counts]:
     """Raw critical counts per department (one department, or all when None)."""
     w = Windows.at(now, tz)
@@ -214,6 +214,6 @@ def present(counts: Counts) -> dict[str, Any]:
     }
 
 
-def compute_critical(db: Database, department: str | None, *, now: datetime, tz: ZoneInfo) -> dict[str, Any]:  # type: ignore[type-arg]
+def compute_critical(db: Database, department: str | None, *, now: datetime, tz: ZoneInfo) -> dict[str, Any]:
     by_department = critical_by_department(db, department, now=now, tz=tz)
     return present(combine(list(by_department.values())))

@@ -26,7 +26,7 @@ def _department_match(department: str | None) -> dict[str, Any]:
 
 def _times(
     db: Database, collection: str, field: str, match: dict[str, Any], since: datetime, until: datetime
-) -> list[datetime]:  # type: ignore[type-arg]
+) -> list[datetime]:
     cursor = db[collection].find({**match, field: {"$gte": since, "$lt": until}}, {field: 1, "_id": 0})
     return [doc[field] for doc in cursor if isinstance(doc.get(field), datetime)]
 
@@ -45,7 +45,7 @@ def _sum_between(payments: Iterable[tuple[datetime, float]], start: datetime, en
 
 def compute_historical(
     db: Database, department: str | None, *, now: datetime, tz: ZoneInfo
-) -> dict[str, Any]:  # type: ignore[type-arg]
+) -> dict[str, Any]:
     w = Windows.at(now, tz)
     match = _department_match(department)
     first_day = w.today - timedelta(days=DAYS - 1)
@@ -87,9 +87,9 @@ def compute_historical(
 
     admitted_by_day = Counter(local_day(m) for m in admissions)
     discharged_by_day = Counter(local_day(m) for m in discharges)
-    revenue_by_day: Counter[date] = Counter()
+    revenue_by_day: dict[date, float] = {}
     for moment, amount in payments:
-        revenue_by_day[local_day(moment)] += amount
+        revenue_by_day[local_day(moment)] = revenue_by_day.get(local_day(moment), 0.0) + amount
     days = [first_day + timedelta(days=i) for i in range(DAYS)]
 
     # Week and month to date are compared with the same elapsed span of the previous period.

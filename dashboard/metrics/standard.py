@@ -18,7 +18,7 @@ def _department_match(department: str | None) -> dict[str, Any]:
     return {"department": department} if department is not None else {"department": {"$type": "string"}}
 
 
-def appointments_today(db: Database, department: str | None, w: Windows) -> dict[str, Any]:  # type: ignore[type-arg]
+def appointments_today(db: Database, department: str | None, w: Windows) -> dict[str, Any]:
     counts = dict.fromkeys(APPOINTMENT_STATUSES, 0)
     pipeline = [
         {
@@ -44,7 +44,7 @@ def appointments_today(db: Database, department: str | None, w: Windows) -> dict
     }
 
 
-def revenue(db: Database, department: str | None, w: Windows) -> dict[str, float]:  # type: ignore[type-arg]
+def revenue(db: Database, department: str | None, w: Windows) -> dict[str, float]:
     since = min(w.week_start, w.month_start)
     totals = {"today": 0.0, "week": 0.0, "month": 0.0}
     cursor = db.billing.find(
@@ -67,7 +67,7 @@ def revenue(db: Database, department: str | None, w: Windows) -> dict[str, float
     return {key: round(value, 2) for key, value in totals.items()}
 
 
-def compute_standard(db: Database, department: str | None, *, now: datetime, tz: ZoneInfo) -> dict[str, Any]:  # type: ignore[type-arg]
+def compute_standard(db: Database, department: str | None, *, now: datetime, tz: ZoneInfo) -> dict[str, Any]:
     w = Windows.at(now, tz)
     data: dict[str, Any] = {
         "appointments": appointments_today(db, department, w),

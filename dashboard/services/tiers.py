@@ -42,7 +42,7 @@ def compute_tier(
     tier: str,
     *,
     now: datetime | None = None,
-    db: Database | None = None,  # type: ignore[type-arg]
+    db: Database | None = None,
 ) -> dict[str, Any]:
     """The tier's numbers for the scope, read from MongoDB now, with `computed_at`."""
     now = now or datetime.now(UTC)

@@ -50,4 +50,4 @@ def upsert_dashboard_user(
     profile.departments.set(
         [Department.objects.get_or_create(code=code, defaults={"name": code})[0] for code in codes]
     )
-    return user, created  # type: ignore[return-value]
+    return user, created

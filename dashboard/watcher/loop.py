@@ -97,7 +97,7 @@ class Batch:
 
 @dataclass
 class Watcher:
-    db: Database  # type: ignore[type-arg]
+    db: Database
     coalesce_s: float
     stop: threading.Event
     clock: Callable[[], float] = time.monotonic

@@ -52,7 +52,7 @@ def backoff_delay(attempt: int, rng: random.Random) -> float:
 class StreamReader(threading.Thread):
     def __init__(
         self,
-        db: Database,  # type: ignore[type-arg]
+        db: Database,
         collection: str,
         token: dict[str, Any] | None,
         out: queue.Queue[StreamItem],
@@ -95,7 +95,7 @@ class StreamReader(threading.Thread):
             self.opened.set()
             while not self.stop.is_set():
                 event = stream.try_next()
-                token = stream.resume_token
+                token = dict(stream.resume_token) if stream.resume_token is not None else None
                 if event is not None:
                     self.out.put(StreamItem(self.collection, event, token))
                     self.token = token

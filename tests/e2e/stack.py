@@ -123,7 +123,7 @@ class LiveStack:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{self.http_url}/healthz", timeout=1) as response:  # noqa: S310
+                with urllib.request.urlopen(f"{self.http_url}/healthz", timeout=1) as response:
                     if response.status == 200:
                         return
             except OSError:
@@ -156,13 +156,13 @@ class LiveStack:
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.env["REDIS_URL"], decode_responses=True)
 
-    def mongo(self) -> Database:  # type: ignore[type-arg]
+    def mongo(self) -> Database:
         return MongoClient(self.mongo_url, tz_aware=True)[self.mongo_db_name]
 
     def post_json(
         self, path: str, body: dict[str, Any], token: str | None = None
     ) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(  # noqa: S310
+        request = urllib.request.Request(
             f"{self.http_url}{path}",
             data=json.dumps(body).encode(),
             headers={
@@ -182,7 +182,7 @@ class LiveStack:
     @staticmethod
     def _send(request: urllib.request.Request) -> tuple[int, dict[str, Any]]:
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")

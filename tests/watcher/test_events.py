@@ -13,11 +13,25 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 def event(operation: str, doc: dict | None, **extra: object) -> dict:
-    return {"_id": {"_data": "t"}, "operationType": operation, "documentKey": {"_id": OID}, "fullDocument": doc, **extra}
+    return {
+        "_id": {"_data": "t"},
+        "operationType": operation,
+        "documentKey": {"_id": OID},
+        "fullDocument": doc,
+        **extra,
+    }
 
 
 def alert_doc(**overrides: object) -> dict:
-    return {"_id": OID, "department": "ER", "severity": "critical", "kind": "code_blue", "message": "Room 4", "created_at": NOW, **overrides}
+    return {
+        "_id": OID,
+        "department": "ER",
+        "severity": "critical",
+        "kind": "code_blue",
+        "message": "Room 4",
+        "created_at": NOW,
+        **overrides,
+    }
 
 
 def test_nx_objectid_marker_is_normalized_to_an_objectid() -> None:
@@ -37,7 +51,8 @@ def test_delete_without_document_marks_every_department() -> None:
 
 def test_new_alert_is_recognized_with_its_fields() -> None:
     change = interpret("alerts", event("insert", alert_doc()))
-    assert change.new_alert is not None and change.new_alert["severity"] == "critical"
+    assert change.new_alert is not None
+    assert change.new_alert["severity"] == "critical"
 
 
 def test_alert_update_is_not_a_new_alert() -> None:
