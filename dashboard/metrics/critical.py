@@ -140,17 +140,28 @@ def critical_by_department(
         "staff",
         [
             {"$match": _match(department)},
-            {
-                "$group": {
-                    "_id": "$department",
-                    "on_duty": _when({"$eq": ["$on_duty", True]}),
-                    "active_15m": _when({"$gte": ["$last_active_at", now - ACTIVE_WINDOW]}),
-                }
-            },
+            {"$group": {"_id": "$department", "on_duty": _when({"$eq": ["$on_duty", True]})}},
+        ],
+    )
+    # A $match, not an expression: the embedded MongoDB compares dates inside $expr as strings.
+    active = _grouped(
+        db,
+        "staff",
+        [
+            {"$match": _match(department, last_active_at={"$gte": now - ACTIVE_WINDOW})},
+            {"$group": {"_id": "$department", "n": {"$sum": 1}}},
         ],
     )
     result: dict[str, Counts] = defaultdict(dict)
-    codes = set(patients) | set(new_today) | set(discharged_today) | set(rooms) | set(alerts) | set(staff)
+    codes = (
+        set(patients)
+        | set(new_today)
+        | set(discharged_today)
+        | set(rooms)
+        | set(alerts)
+        | set(staff)
+        | set(active)
+    )
     for code in codes:
         p = patients.get(code, {})
         r = rooms.get(code, {})
@@ -166,7 +177,7 @@ def critical_by_department(
             },
             "rooms": {key: r.get(key, 0) for key in (*ROOM_STATUSES, "beds_total", "beds_occupied")},
             "alerts": {"open": a.get("open", 0), "critical_open": a.get("critical_open", 0)},
-            "staff": {"on_duty": s.get("on_duty", 0), "active_15m": s.get("active_15m", 0)},
+            "staff": {"on_duty": s.get("on_duty", 0), "active_15m": active.get(code, {}).get("n", 0)},
         }
     return dict(result)
 

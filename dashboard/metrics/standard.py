@@ -44,6 +44,11 @@ def appointments_today(db: Database, department: str | None, w: Windows) -> dict
     }
 
 
+def is_amount(value: object) -> bool:
+    # Checked here rather than with $type: the embedded MongoDB lacks the "number" alias.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def revenue(db: Database, department: str | None, w: Windows) -> dict[str, float]:
     since = min(w.week_start, w.month_start)
     totals = {"today": 0.0, "week": 0.0, "month": 0.0}
@@ -52,11 +57,12 @@ def revenue(db: Database, department: str | None, w: Windows) -> dict[str, float
             **_department_match(department),
             "status": "paid",
             "paid_at": {"$gte": since, "$lt": w.day_end},
-            "amount": {"$type": "number"},
         },
         {"amount": 1, "paid_at": 1, "_id": 0},
     )
     for bill in cursor:
+        if not is_amount(bill.get("amount")):
+            continue
         paid_at, amount = bill["paid_at"], float(bill["amount"])
         if paid_at >= w.day_start:
             totals["today"] += amount

@@ -29,6 +29,7 @@ from dashboard.watcher.streams import StreamItem, StreamReader
 logger = logging.getLogger(__name__)
 
 IDLE_POLL_S = 0.5
+FLUSH_RETRY_S = 1.0
 STREAMS_OPEN_TIMEOUT_S = 30.0
 ALERT_DEDUP_TTL_S = 86400
 DEAD_LETTER_STREAM = "dash:watch:dead-letter"
@@ -151,5 +152,11 @@ class Watcher:
                 self.handle(self.queue.get(timeout=max(0.0, wait_s)), batch)
             due = batch.opened_at is None or self.clock() >= batch.opened_at + self.coalesce_s
             if batch.tokens and due:
-                self.flush(batch)
+                try:
+                    self.flush(batch)
+                except Exception:
+                    # The batch stays: its departments stay dirty and its tokens unsaved.
+                    logger.exception("could not push a batch of changes; retrying in %.1f s", FLUSH_RETRY_S)
+                    self.stop.wait(FLUSH_RETRY_S)
+                    continue
                 batch = Batch()
