@@ -1,0 +1,246 @@
+"""A hospital day, simulated against MongoDB as the main application would write it.
+
+Each `step()` is about one second of hospital life: admissions and discharges, room
+turnover, appointments, payments, staff activity, and an emergency alert about every minute.
+Every write leaves documents valid per the contract (§1).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.database import Database
+
+from devstack.hospital_model import new_alert, new_patient, pick_department, price
+
+EMERGENCY_ALERT_EVERY_S = 60.0
+STEP_S = 1.0
+# Chance per step (about one second) of each kind of event.
+P_ADMISSION = 0.15
+P_DISCHARGE = 0.12
+P_ROOM_TURNOVER = 0.1
+P_APPOINTMENT = 0.25
+P_NEW_APPOINTMENT = 0.05
+P_PAYMENT = 0.15
+P_REFUND = 0.01
+P_STAFF_ACTIVITY = 0.4
+P_SHIFT_CHANGE = 0.02
+P_MINOR_ALERT = 0.02
+CANDIDATES = 25
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class HospitalSimulator:
+    def __init__(self, db: Database, *, rng: random.Random, clock: Callable[[], datetime] = utc_now) -> None:
+        self.db = db
+        self.rng = rng
+        self.clock = clock
+        self.next_emergency_at: datetime | None = None
+
+    def _pick(self, collection: str, query: dict[str, Any]) -> dict[str, Any] | None:
+        candidates = list(self.db[collection].find(query).limit(CANDIDATES))
+        return self.rng.choice(candidates) if candidates else None
+
+    def step(self) -> list[str]:
+        now = self.clock()
+        events: list[str] = []
+        chance = self.rng.random
+        if self.next_emergency_at is None:
+            self.next_emergency_at = now + timedelta(seconds=self.rng.uniform(5, EMERGENCY_ALERT_EVERY_S))
+        if now >= self.next_emergency_at:
+            events.append(self.emergency(now))
+            self.next_emergency_at = now + timedelta(
+                seconds=EMERGENCY_ALERT_EVERY_S * self.rng.uniform(0.7, 1.3)
+            )
+        for probability, action in (
+            (P_ADMISSION, self.admit),
+            (P_DISCHARGE, self.discharge),
+            (P_ROOM_TURNOVER, self.turn_over_room),
+            (P_APPOINTMENT, self.advance_appointment),
+            (P_NEW_APPOINTMENT, self.book_appointment),
+            (P_PAYMENT, self.take_payment),
+            (P_REFUND, self.refund),
+            (P_STAFF_ACTIVITY, self.staff_activity),
+            (P_SHIFT_CHANGE, self.shift_change),
+            (P_MINOR_ALERT, self.minor_alert),
+        ):
+            if chance() < probability:
+                description = action(now)
+                if description:
+                    events.append(description)
+        return events
+
+    # --- patients and rooms ------------------------------------------------------------------
+    def _occupy_bed(self, department: str) -> None:
+        room = self._pick(
+            "rooms",
+            {
+                "department": department,
+                "status": {"$in": ["available", "occupied"]},
+                "$expr": {"$lt": ["$occupied_beds", "$beds"]},
+            },
+        )
+        if room is not None:
+            self.db.rooms.update_one(
+                {"_id": room["_id"]}, {"$set": {"status": "occupied"}, "$inc": {"occupied_beds": 1}}
+            )
+
+    def _free_bed(self, department: str) -> None:
+        room = self._pick(
+            "rooms", {"department": department, "status": "occupied", "occupied_beds": {"$gt": 0}}
+        )
+        if room is None:
+            return
+        if room["occupied_beds"] <= 1:
+            self.db.rooms.update_one(
+                {"_id": room["_id"]}, {"$set": {"status": "cleaning", "occupied_beds": 0}}
+            )
+        else:
+            self.db.rooms.update_one({"_id": room["_id"]}, {"$inc": {"occupied_beds": -1}})
+
+    def admit(self, now: datetime, *, emergency: bool = False) -> str:
+        patient = new_patient(self.rng, now=now, admitted_at=now, department="ER" if emergency else None)
+        if emergency:
+            patient["is_emergency"] = True
+            patient["status"] = "admitted"
+        self.db.patients.insert_one(patient)
+        if patient["status"] == "admitted":
+            self._occupy_bed(patient["department"])
+        kind = f"emergency {patient['status']}" if patient["is_emergency"] else patient["status"]
+        return f"{kind} patient in {patient['department']}"
+
+    def discharge(self, now: datetime) -> str | None:
+        patient = self._pick(
+            "patients",
+            {"status": {"$in": ["admitted", "outpatient"]}, "department": pick_department(self.rng)},
+        )
+        if patient is None:
+            return None
+        self.db.patients.update_one(
+            {"_id": patient["_id"]}, {"$set": {"status": "discharged", "discharged_at": now}}
+        )
+        if patient["status"] == "admitted":
+            self._free_bed(patient["department"])
+        return f"discharged a patient from {patient['department']}"
+
+    def turn_over_room(self, now: datetime) -> str | None:
+        if self.rng.random() < 0.1:
+            room = (
+                self._pick("rooms", {"status": "maintenance"})
+                if self.rng.random() < 0.5
+                else self._pick("rooms", {"status": "available"})
+            )
+            if room is None:
+                return None
+            status = "available" if room["status"] == "maintenance" else "maintenance"
+            self.db.rooms.update_one({"_id": room["_id"]}, {"$set": {"status": status, "occupied_beds": 0}})
+            return f"room {room.get('room_number')} is now {status}"
+        room = self._pick("rooms", {"status": "cleaning"})
+        if room is None:
+            return None
+        self.db.rooms.update_one({"_id": room["_id"]}, {"$set": {"status": "available"}})
+        return f"room {room.get('room_number')} cleaned"
+
+    # --- appointments, billing, staff --------------------------------------------------------
+    def advance_appointment(self, now: datetime) -> str | None:
+        window = {"$gte": now - timedelta(hours=3), "$lte": now + timedelta(minutes=15)}
+        appointment = self._pick(
+            "appointments", {"scheduled_at": window, "status": {"$in": ["scheduled", "checked_in"]}}
+        )
+        if appointment is None:
+            return None
+        if appointment["status"] == "checked_in":
+            status = "completed"
+        else:
+            status = self.rng.choices(("checked_in", "no_show", "cancelled"), (85, 8, 7))[0]
+        self.db.appointments.update_one({"_id": appointment["_id"]}, {"$set": {"status": status}})
+        return f"appointment in {appointment['department']} {status.replace('_', ' ')}"
+
+    def book_appointment(self, now: datetime) -> str:
+        scheduled_at = now + timedelta(minutes=self.rng.randint(15, 7 * 24 * 60))
+        department = pick_department(self.rng)
+        self.db.appointments.insert_one(
+            {
+                "department": department,
+                "scheduled_at": scheduled_at,
+                "status": "scheduled",
+                "patient_name": f"Patient {self.rng.randint(1000, 99999)}",
+            }
+        )
+        return f"appointment booked in {department}"
+
+    def take_payment(self, now: datetime) -> str:
+        bill = self._pick("billing", {"status": "pending"}) if self.rng.random() < 0.5 else None
+        if bill is not None:
+            self.db.billing.update_one({"_id": bill["_id"]}, {"$set": {"status": "paid", "paid_at": now}})
+            return f"payment of {bill['amount']:.2f} in {bill['department']}"
+        department = pick_department(self.rng)
+        amount = price(self.rng)
+        self.db.billing.insert_one(
+            {"department": department, "amount": amount, "status": "paid", "issued_at": now, "paid_at": now}
+        )
+        return f"payment of {amount:.2f} in {department}"
+
+    def refund(self, now: datetime) -> str | None:
+        bill = self._pick("billing", {"status": "paid", "paid_at": {"$gte": now - timedelta(days=7)}})
+        if bill is None:
+            return None
+        self.db.billing.update_one({"_id": bill["_id"]}, {"$set": {"status": "refunded"}})
+        return f"refund of {bill['amount']:.2f} in {bill['department']}"
+
+    def staff_activity(self, now: datetime) -> str | None:
+        member = self._pick("staff", {"on_duty": True, "department": pick_department(self.rng)})
+        if member is None:
+            return None
+        self.db.staff.update_one({"_id": member["_id"]}, {"$set": {"last_active_at": now}})
+        return None
+
+    def shift_change(self, now: datetime) -> str | None:
+        member = self._pick("staff", {"department": pick_department(self.rng)})
+        if member is None:
+            return None
+        on_duty = not member["on_duty"]
+        self.db.staff.update_one(
+            {"_id": member["_id"]}, {"$set": {"on_duty": on_duty, "last_active_at": now}}
+        )
+        return f"{member['role']} in {member['department']} {'on' if on_duty else 'off'} duty"
+
+    # --- alerts --------------------------------------------------------------------------------
+    def emergency(self, now: datetime) -> str:
+        self.admit(now, emergency=True)
+        alert = new_alert(
+            self.rng,
+            created_at=now,
+            severity="critical",
+            department="ER" if self.rng.random() < 0.6 else None,
+        )
+        self.db.alerts.insert_one(alert)
+        return f"critical alert: {alert['message']}"
+
+    def minor_alert(self, now: datetime) -> str:
+        alert = new_alert(self.rng, created_at=now, severity=self.rng.choice(("warning", "info")))
+        self.db.alerts.insert_one(alert)
+        return f"{alert['severity']} alert: {alert['message']}"
+
+
+def run_simulation(
+    db: Database,
+    *,
+    stop: threading.Event,
+    rng: random.Random,
+    interval_s: float = STEP_S,
+    on_event: Callable[[str], None] | None = None,
+) -> None:
+    """Step the simulator every `interval_s` until `stop` is set."""
+    simulator = HospitalSimulator(db, rng=rng)
+    while not stop.wait(interval_s):
+        for description in simulator.step():
+            if on_event is not None:
+                on_event(description)
