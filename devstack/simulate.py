@@ -44,6 +44,10 @@ class HospitalSimulator:
         self.clock = clock
         self.next_emergency_at: datetime | None = None
 
+    def _set_with_dates(self, collection: str, doc: dict[str, Any], changes: dict[str, Any]) -> None:
+        # Replaced whole: nx-27017 stores a date given to $set as a string (MONGODB_COMPATIBILITY.md).
+        self.db[collection].replace_one({"_id": doc["_id"]}, {**doc, **changes})
+
     def _pick(self, collection: str, query: dict[str, Any]) -> dict[str, Any] | None:
         candidates = list(self.db[collection].find(query).limit(CANDIDATES))
         return self.rng.choice(candidates) if candidates else None
@@ -123,9 +127,7 @@ class HospitalSimulator:
         )
         if patient is None:
             return None
-        self.db.patients.update_one(
-            {"_id": patient["_id"]}, {"$set": {"status": "discharged", "discharged_at": now}}
-        )
+        self._set_with_dates("patients", patient, {"status": "discharged", "discharged_at": now})
         if patient["status"] == "admitted":
             self._free_bed(patient["department"])
         return f"discharged a patient from {patient['department']}"
@@ -179,7 +181,7 @@ class HospitalSimulator:
     def take_payment(self, now: datetime) -> str:
         bill = self._pick("billing", {"status": "pending"}) if self.rng.random() < 0.5 else None
         if bill is not None:
-            self.db.billing.update_one({"_id": bill["_id"]}, {"$set": {"status": "paid", "paid_at": now}})
+            self._set_with_dates("billing", bill, {"status": "paid", "paid_at": now})
             return f"payment of {bill['amount']:.2f} in {bill['department']}"
         department = pick_department(self.rng)
         amount = price(self.rng)
@@ -199,7 +201,7 @@ class HospitalSimulator:
         member = self._pick("staff", {"on_duty": True, "department": pick_department(self.rng)})
         if member is None:
             return None
-        self.db.staff.update_one({"_id": member["_id"]}, {"$set": {"last_active_at": now}})
+        self._set_with_dates("staff", member, {"last_active_at": now})
         return None
 
     def shift_change(self, now: datetime) -> str | None:
@@ -207,9 +209,7 @@ class HospitalSimulator:
         if member is None:
             return None
         on_duty = not member["on_duty"]
-        self.db.staff.update_one(
-            {"_id": member["_id"]}, {"$set": {"on_duty": on_duty, "last_active_at": now}}
-        )
+        self._set_with_dates("staff", member, {"on_duty": on_duty, "last_active_at": now})
         return f"{member['role']} in {member['department']} {'on' if on_duty else 'off'} duty"
 
     # --- alerts --------------------------------------------------------------------------------

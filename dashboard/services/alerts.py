@@ -8,6 +8,7 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo import ReturnDocument
 
 from dashboard import mongo, publish
 from dashboard.messages import iso
@@ -49,6 +50,11 @@ def _alert_key(alert_id: str) -> ObjectId | str:
         return alert_id
 
 
+def _when(doc: dict[str, Any]) -> str:
+    value = doc.get("acknowledged_at")
+    return iso(value) if isinstance(value, datetime) else iso(datetime.now(UTC))
+
+
 def acknowledge(access: Access, alert_id: str) -> Acknowledgement:
     """Acknowledge an alert once; later calls return the first acknowledgement unchanged."""
     alerts = mongo.primary_db()[mongo.ALERTS]
@@ -58,17 +64,18 @@ def acknowledge(access: Access, alert_id: str) -> Acknowledgement:
         raise AlertNotFound(alert_id)
     if not access.may_acknowledge(doc["department"]):
         raise AlertForbidden(alert_id)
-    now = datetime.now(UTC)
-    result = alerts.update_one(
-        {"_id": key, "acknowledged_at": None},
-        {"$set": {"acknowledged_at": now, "acknowledged_by": access.username}},
+    # $currentDate: the server's clock, and a real date on the embedded MongoDB too, which
+    # would store a date given to $set as a string (docs/MONGODB_COMPATIBILITY.md).
+    acknowledged = alerts.find_one_and_update(
+        {"_id": key, "acknowledged_at": {"$eq": None}},
+        {"$currentDate": {"acknowledged_at": True}, "$set": {"acknowledged_by": access.username}},
+        projection={"acknowledged_at": 1, "acknowledged_by": 1},
+        return_document=ReturnDocument.AFTER,
     )
-    if result.modified_count == 0:
-        doc = alerts.find_one({"_id": key}, {"acknowledged_at": 1, "acknowledged_by": 1}) or doc
-        return Acknowledgement(
-            alert_id=alert_id, by=str(doc.get("acknowledged_by")), at=iso(doc["acknowledged_at"])
-        )
-    ack = Acknowledgement(alert_id=alert_id, by=access.username, at=iso(now))
+    if acknowledged is None:
+        first = alerts.find_one({"_id": key}, {"acknowledged_at": 1, "acknowledged_by": 1}) or doc
+        return Acknowledgement(alert_id=alert_id, by=str(first.get("acknowledged_by")), at=_when(first))
+    ack = Acknowledgement(alert_id=alert_id, by=access.username, at=_when(acknowledged))
     for scope in (department_scope(doc["department"]), HOSPITAL_SCOPE):
         publish.publish_alert_acknowledged(scope, alert_id=ack.alert_id, by=ack.by, at=ack.at)
     return ack
