@@ -21,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.http.request import validate_host
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from dashboard.services import tickets
@@ -59,7 +60,7 @@ def access_token_user_id(raw: str) -> tuple[int, float] | None:
         token = AccessToken(raw)  # type: ignore[arg-type]
     except TokenError:
         return None
-    user_id = token.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])
+    user_id = token.get(jwt_settings.USER_ID_CLAIM)
     if not isinstance(user_id, int | str):
         return None
     return int(user_id), float(token["exp"])
