@@ -31,3 +31,13 @@ def normalize_change_event(event: dict[str, Any]) -> dict[str, Any]:
         if isinstance(normalized.get(field), dict):
             normalized[field] = _normalize_value(normalized[field])
     return normalized
+
+
+def conjunction(conditions: dict[str, Any]) -> dict[str, Any]:
+    """The same filter written as an explicit `$and` of one-field conditions.
+
+    On MongoDB this is the filter itself (the planner flattens a top-level `$and`). On
+    nx-27017 an aggregation `$match` with a date range compares wrongly unless it is written
+    this way (docs/MONGODB_COMPATIBILITY.md, deviation 20).
+    """
+    return {"$and": [{field: condition} for field, condition in conditions.items()]}

@@ -14,19 +14,13 @@ from zoneinfo import ZoneInfo
 
 from pymongo.database import Database
 
+from dashboard.metrics.filters import scope_filter
 from dashboard.metrics.timewindows import Windows
 
 ACTIVE_WINDOW = timedelta(minutes=15)
 ROOM_STATUSES = ("available", "occupied", "cleaning", "maintenance")
 
 Counts = dict[str, dict[str, float]]
-
-
-def _match(department: str | None, **conditions: Any) -> dict[str, Any]:
-    return {
-        **({"department": department} if department is not None else {"department": {"$type": "string"}}),
-        **conditions,
-    }
 
 
 def _when(condition: Any) -> dict[str, Any]:
@@ -65,7 +59,7 @@ def critical_by_department(
         db,
         "patients",
         [
-            {"$match": _match(department, status={"$in": ["admitted", "outpatient"]})},
+            {"$match": scope_filter(department, status={"$in": ["admitted", "outpatient"]})},
             {
                 "$group": {
                     "_id": "$department",
@@ -81,7 +75,7 @@ def critical_by_department(
         "patients",
         [
             {
-                "$match": _match(
+                "$match": scope_filter(
                     department,
                     admitted_at={"$gte": w.day_start, "$lt": w.day_end},
                     status={"$in": ["admitted", "outpatient", "discharged"]},
@@ -95,7 +89,7 @@ def critical_by_department(
         "patients",
         [
             {
-                "$match": _match(
+                "$match": scope_filter(
                     department, status="discharged", discharged_at={"$gte": w.day_start, "$lt": w.day_end}
                 )
             },
@@ -106,7 +100,7 @@ def critical_by_department(
         db,
         "rooms",
         [
-            {"$match": _match(department, status={"$in": list(ROOM_STATUSES)})},
+            {"$match": scope_filter(department, status={"$in": list(ROOM_STATUSES)})},
             {
                 "$group": {
                     "_id": "$department",
@@ -122,8 +116,10 @@ def critical_by_department(
         "alerts",
         [
             {
-                "$match": _match(
-                    department, acknowledged_at=None, severity={"$in": ["critical", "warning", "info"]}
+                "$match": scope_filter(
+                    department,
+                    acknowledged_at={"$eq": None},
+                    severity={"$in": ["critical", "warning", "info"]},
                 )
             },
             {
@@ -139,7 +135,7 @@ def critical_by_department(
         db,
         "staff",
         [
-            {"$match": _match(department)},
+            {"$match": scope_filter(department)},
             {"$group": {"_id": "$department", "on_duty": _when({"$eq": ["$on_duty", True]})}},
         ],
     )
@@ -148,7 +144,7 @@ def critical_by_department(
         db,
         "staff",
         [
-            {"$match": _match(department, last_active_at={"$gte": now - ACTIVE_WINDOW})},
+            {"$match": scope_filter(department, last_active_at={"$gte": now - ACTIVE_WINDOW})},
             {"$group": {"_id": "$department", "n": {"$sum": 1}}},
         ],
     )

@@ -14,20 +14,16 @@ from zoneinfo import ZoneInfo
 
 from pymongo.database import Database
 
+from dashboard.metrics.filters import scope_filter
+from dashboard.metrics.standard import is_amount
 from dashboard.metrics.timewindows import Windows, local_midnight
 
 HOURS = 24
 DAYS = 30
 
 
-def _department_match(department: str | None) -> dict[str, Any]:
-    return {"department": department} if department is not None else {"department": {"$type": "string"}}
-
-
-def _times(
-    db: Database, collection: str, field: str, match: dict[str, Any], since: datetime, until: datetime
-) -> list[datetime]:
-    cursor = db[collection].find({**match, field: {"$gte": since, "$lt": until}}, {field: 1, "_id": 0})
+def _times(db: Database, collection: str, field: str, query: dict[str, Any]) -> list[datetime]:
+    cursor = db[collection].find(query, {field: 1, "_id": 0})
     return [doc[field] for doc in cursor if isinstance(doc.get(field), datetime)]
 
 
@@ -47,33 +43,30 @@ def compute_historical(
     db: Database, department: str | None, *, now: datetime, tz: ZoneInfo
 ) -> dict[str, Any]:
     w = Windows.at(now, tz)
-    match = _department_match(department)
     first_day = w.today - timedelta(days=DAYS - 1)
     last_month_first = (w.today.replace(day=1) - timedelta(days=1)).replace(day=1)
     since = min(
         local_midnight(first_day, tz), local_midnight(last_month_first, tz), w.week_start - timedelta(days=7)
     )
 
+    window = {"$gte": since, "$lt": w.day_end}
     admissions = _times(
         db,
         "patients",
         "admitted_at",
-        {**match, "status": {"$in": ["admitted", "outpatient", "discharged"]}},
-        since,
-        w.day_end,
+        scope_filter(
+            department, status={"$in": ["admitted", "outpatient", "discharged"]}, admitted_at=window
+        ),
     )
-    discharges = _times(db, "patients", "discharged_at", {**match, "status": "discharged"}, since, w.day_end)
+    discharges = _times(
+        db, "patients", "discharged_at", scope_filter(department, status="discharged", discharged_at=window)
+    )
     payments = [
         (bill["paid_at"], float(bill["amount"]))
         for bill in db.billing.find(
-            {
-                **match,
-                "status": "paid",
-                "amount": {"$type": "number"},
-                "paid_at": {"$gte": since, "$lt": w.day_end},
-            },
-            {"paid_at": 1, "amount": 1, "_id": 0},
+            scope_filter(department, status="paid", paid_at=window), {"paid_at": 1, "amount": 1, "_id": 0}
         )
+        if is_amount(bill.get("amount")) and isinstance(bill.get("paid_at"), datetime)
     ]
 
     hour_now = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)

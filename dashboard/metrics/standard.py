@@ -9,24 +9,21 @@ from zoneinfo import ZoneInfo
 from pymongo.database import Database
 
 from dashboard.metrics.critical import critical_by_department, present
+from dashboard.metrics.filters import scope_filter
 from dashboard.metrics.timewindows import Windows
 
 APPOINTMENT_STATUSES = ("scheduled", "checked_in", "completed", "cancelled", "no_show")
-
-
-def _department_match(department: str | None) -> dict[str, Any]:
-    return {"department": department} if department is not None else {"department": {"$type": "string"}}
 
 
 def appointments_today(db: Database, department: str | None, w: Windows) -> dict[str, Any]:
     counts = dict.fromkeys(APPOINTMENT_STATUSES, 0)
     pipeline = [
         {
-            "$match": {
-                **_department_match(department),
-                "scheduled_at": {"$gte": w.day_start, "$lt": w.day_end},
-                "status": {"$in": list(APPOINTMENT_STATUSES)},
-            }
+            "$match": scope_filter(
+                department,
+                scheduled_at={"$gte": w.day_start, "$lt": w.day_end},
+                status={"$in": list(APPOINTMENT_STATUSES)},
+            )
         },
         {"$group": {"_id": "$status", "n": {"$sum": 1}}},
     ]
@@ -53,11 +50,7 @@ def revenue(db: Database, department: str | None, w: Windows) -> dict[str, float
     since = min(w.week_start, w.month_start)
     totals = {"today": 0.0, "week": 0.0, "month": 0.0}
     cursor = db.billing.find(
-        {
-            **_department_match(department),
-            "status": "paid",
-            "paid_at": {"$gte": since, "$lt": w.day_end},
-        },
+        scope_filter(department, status="paid", paid_at={"$gte": since, "$lt": w.day_end}),
         {"amount": 1, "paid_at": 1, "_id": 0},
     )
     for bill in cursor:
