@@ -6,6 +6,7 @@ nx-27017 does differently is normalized here, so no design depends on it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -13,11 +14,26 @@ from bson import ObjectId
 _NX_OBJECTID_MARKER = "__neosqlite_objectid__"
 
 
+def _nx_date(value: dict[str, Any]) -> datetime | None:
+    raw = value.get("$date")
+    if len(value) != 1 or not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _normalize_value(value: Any) -> Any:
     if isinstance(value, dict):
         if value.get(_NX_OBJECTID_MARKER) is True and isinstance(value.get("id"), str):
             # nx-27017 encodes ObjectIds inside a change event's fullDocument this way.
             return ObjectId(value["id"])
+        date = _nx_date(value)
+        if date is not None:
+            # ... and dates as {"$date": "<naive ISO 8601 in UTC>"}.
+            return date
         return {key: _normalize_value(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_normalize_value(item) for item in value]

@@ -75,6 +75,19 @@ def _next_position(scope: Scope) -> Position:
     return Position(epoch=str(epoch), seq=int(seq))
 
 
+def start_new_epoch() -> str:
+    """Begin a new epoch: every client resyncs, since no seq or history carries over."""
+    client = redis_store.client()
+    epoch = _new_epoch_id()
+    stale = [*client.scan_iter(redis_store.SEQ_PATTERN), *client.scan_iter(redis_store.HISTORY_PATTERN)]
+    pipe = client.pipeline(transaction=True)
+    pipe.set(redis_store.EPOCH_KEY, epoch)
+    if stale:
+        pipe.delete(*stale)
+    pipe.execute()
+    return epoch
+
+
 def store_tier(scope: Scope, tier: str, data: dict[str, Any]) -> None:
     redis_store.client().set(redis_store.tier_key(scope, tier), messages.encode(data), ex=TIER_TTL_S[tier])
 

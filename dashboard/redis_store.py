@@ -17,6 +17,10 @@ SOCKET_TIMEOUT_S = 5.0
 EPOCH_KEY = "dash:epoch"
 
 
+SEQ_PATTERN = "dash:seq:*"
+HISTORY_PATTERN = "dash:hist:*"
+
+
 def seq_key(scope: Scope) -> str:
     return f"dash:seq:{scope.key}"
 

@@ -35,8 +35,12 @@ def process_env(overrides: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def start_entry(name: str, env: dict[str, str], log_dir: Path, command: str | None = None) -> ManagedProcess:
-    command = command or read_procfile()[name]
+def start_entry(
+    name: str, env: dict[str, str], log_dir: Path, *, log_name: str | None = None
+) -> ManagedProcess:
+    """Start one Procfile entry; `log_name` tells two runs of the same entry apart."""
+    label = log_name or name
+    command = read_procfile()[name]
     return ManagedProcess(
-        name, ["sh", "-c", f"exec {command}"], log_dir / f"{name}.log", env=env, cwd=ROOT
+        label, ["sh", "-c", f"exec {command}"], log_dir / f"{label}.log", env=env, cwd=ROOT
     ).start()

@@ -72,7 +72,7 @@ class EnvReader:
             return False
         raise self._fail(name, "a boolean (true/false)", value)
 
-    def int(self, name: builtins.str, *, default: int, minimum: int = 0) -> int:
+    def int(self, name: builtins.str, *, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         value = self._raw(name)
         if not value:
             return default
@@ -80,11 +80,12 @@ class EnvReader:
             number = int(value)
         except ValueError:
             raise self._fail(name, "a whole number", value) from None
-        if number < minimum:
-            raise self._fail(name, f"at least {minimum}", value)
+        if number < minimum or (maximum is not None and number > maximum):
+            wanted = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+            raise self._fail(name, wanted, value)
         return number
 
-    def float(self, name: builtins.str, *, default: float) -> float:
+    def float(self, name: builtins.str, *, default: float, minimum: float = 0.0) -> float:
         value = self._raw(name)
         if not value:
             return default
@@ -92,8 +93,8 @@ class EnvReader:
             number = float(value)
         except ValueError:
             raise self._fail(name, "a number", value) from None
-        if number <= 0:
-            raise self._fail(name, "a positive number", value)
+        if not number >= minimum:
+            raise self._fail(name, f"a number of at least {minimum}", value)
         return number
 
     def list(self, name: builtins.str, *, default: Sequence[builtins.str]) -> list[builtins.str]:

@@ -112,7 +112,7 @@ MONGO_READ_PREFERENCE = env.choice(
     default="secondaryPreferred",
 )
 # Seconds a process waits for Redis or MongoDB at start-up before it says which URL failed.
-SOURCE_CONNECT_TIMEOUT_S = env.float("SOURCE_CONNECT_TIMEOUT_S", default=5.0)
+SOURCE_CONNECT_TIMEOUT_S = env.float("SOURCE_CONNECT_TIMEOUT_S", default=5.0, minimum=0.1)
 
 # --- Channels -----------------------------------------------------------------------------
 CHANNEL_LAYERS = {
@@ -155,8 +155,12 @@ AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 MAX_CONNECTIONS_PER_USER = env.int("MAX_CONNECTIONS_PER_USER", default=10)
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 WATCH_FALLBACK = env.choice("WATCH_FALLBACK", ("poll", "fail"), default="poll")
-# How long the watcher gathers changes of one department before one recomputation.
-WATCH_COALESCE_MS = env.int("WATCH_COALESCE_MS", default=100)
+# How long the watcher gathers changes of one department before one recomputation (≤ 250 ms).
+WATCH_COALESCE_MS = env.int("WATCH_COALESCE_MS", default=100, minimum=1, maximum=250)
+# Fault injection for the crash tests (DASH_ENV=test only): seconds between a push and its token save.
+WATCH_FAULT_HOLD_TOKEN_SAVE_S = (
+    env.float("WATCH_FAULT_HOLD_TOKEN_SAVE_S", default=0.0) if DASH_ENV == "test" else 0.0
+)
 
 # --- API and tokens -----------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -52,3 +52,13 @@ def test_choice_lists_the_allowed_values() -> None:
 def test_redact_hides_only_the_password() -> None:
     assert redact("mongodb://app:s3cret@db.internal:27017/x") == "mongodb://app:***@db.internal:27017/x"
     assert redact("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_numbers_outside_their_range_name_the_range() -> None:
+    env = EnvReader({"WATCH_COALESCE_MS": "400", "SOURCE_CONNECT_TIMEOUT_S": "0"})
+    with pytest.raises(ImproperlyConfigured, match="WATCH_COALESCE_MS must be between 1 and 250"):
+        env.int("WATCH_COALESCE_MS", default=100, minimum=1, maximum=250)
+    with pytest.raises(
+        ImproperlyConfigured, match=r"SOURCE_CONNECT_TIMEOUT_S must be a number of at least 0\.1"
+    ):
+        env.float("SOURCE_CONNECT_TIMEOUT_S", default=5.0, minimum=0.1)

@@ -2,82 +2,40 @@
 
 Resume tokens are saved only after the pushes for the events before them, so a crash at any
 point replays events rather than losing them (delivery is at least once; alert duplicates
-are dropped by alert id).
+are dropped by alert id). Only the holder of the lease reads streams and publishes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from pymongo.database import Database
 
-from dashboard import mongo, publish, redis_store
-from dashboard.scopes import HOSPITAL_SCOPE, Scope
-from dashboard.services import tiers
-from dashboard.services.alerts import alert_payload
+from dashboard import mongo
+from dashboard.services import escalation
+from dashboard.watcher import actions, stats
 from dashboard.watcher.events import BadEvent, Change, interpret
+from dashboard.watcher.lease import RENEW_EVERY_S, Lease
 from dashboard.watcher.streams import StreamItem, StreamReader
 
 logger = logging.getLogger(__name__)
 
-IDLE_POLL_S = 0.5
+IDLE_POLL_S = 0.2
 FLUSH_RETRY_S = 1.0
 STREAMS_OPEN_TIMEOUT_S = 30.0
-ALERT_DEDUP_TTL_S = 86400
-DEAD_LETTER_STREAM = "dash:watch:dead-letter"
-DEAD_LETTER_MAX = 10_000
+ESCALATION_EVERY_S = 1.0
 
 
-def load_token(collection: str) -> dict[str, Any] | None:
-    raw = redis_store.client().get(redis_store.watcher_token_key(collection))
-    return json.loads(raw) if raw else None
-
-
-def save_tokens(tokens: dict[str, dict[str, Any]]) -> None:
-    if tokens:
-        redis_store.client().mset(
-            {redis_store.watcher_token_key(name): json.dumps(token) for name, token in tokens.items()}
-        )
-
-
-def dead_letter(collection: str, event: dict[str, Any], reason: str) -> None:
-    logger.warning("dead-lettered a %s event of %s: %s", event.get("operationType"), collection, reason)
-    redis_store.client().xadd(
-        DEAD_LETTER_STREAM,
-        {"collection": collection, "reason": reason, "event": json.dumps(event, default=str)[:10_000]},
-        maxlen=DEAD_LETTER_MAX,
-        approximate=True,
-    )
-
-
-def push_new_alert(doc: dict[str, Any]) -> bool:
-    """Publish a new alert to its department and the hospital, once per alert id."""
-    payload = alert_payload(doc)
-    first = redis_store.client().set(f"dash:alert-sent:{payload['id']}", "1", nx=True, ex=ALERT_DEDUP_TTL_S)
-    if not first:
-        return False
-    for scope in (Scope(payload["department"]), HOSPITAL_SCOPE):
-        publish.publish_alert(scope, payload)
-    return True
-
-
-def recompute_critical(departments: set[str] | None) -> None:
-    """Recompute and publish the critical tier of the given departments (None: all) and the hospital."""
-    scopes = (
-        [scope for scope in tiers.tier_scopes() if scope.department is not None]
-        if departments is None
-        else [Scope(code) for code in sorted(departments)]
-    )
-    for scope in [*scopes, HOSPITAL_SCOPE]:
-        publish.publish_tier(scope, "critical", tiers.compute_tier(scope, "critical"))
+class ChangeStreamsUnsupported(Exception):
+    """The server cannot do change streams (a standalone MongoDB)."""
 
 
 @dataclass
@@ -88,12 +46,24 @@ class Batch:
     all_departments: bool = False
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     opened_at: float | None = None
+    newest_event_at: datetime | None = None
 
-    def add(self, change: Change) -> None:
+    def add(self, change: Change, event_time: datetime | None) -> None:
         if change.department is None:
             self.all_departments = True
         else:
             self.departments.add(change.department)
+        if event_time is not None:
+            self.newest_event_at = max(event_time, self.newest_event_at or event_time)
+
+
+def event_time(event: dict[str, Any]) -> datetime | None:
+    """When the change happened: `wallTime`, else `clusterTime` when the server sends a date there."""
+    for field_name in ("wallTime", "clusterTime"):
+        value = event.get(field_name)
+        if isinstance(value, datetime):
+            return value
+    return None
 
 
 @dataclass
@@ -102,35 +72,29 @@ class Watcher:
     coalesce_s: float
     stop: threading.Event
     clock: Callable[[], float] = time.monotonic
-    queue: queue.Queue[StreamItem] = field(default_factory=queue.Queue)
+    lease: Lease = field(default_factory=Lease)
     processed: int = 0
 
-    def start_readers(self) -> list[StreamReader]:
-        readers = [
-            StreamReader(self.db, name, load_token(name), self.queue, self.stop)
-            for name in mongo.WATCHED_COLLECTIONS
-        ]
-        for reader in readers:
-            reader.start()
-        deadline = time.monotonic() + STREAMS_OPEN_TIMEOUT_S
-        for reader in readers:
-            reader.opened.wait(max(0.0, deadline - time.monotonic()))
-        opened = sum(reader.opened.is_set() for reader in readers)
-        logger.info("%d of %d change streams open", opened, len(readers))
-        return readers
-
+    # --- one stream item -----------------------------------------------------------------------
     def handle(self, item: StreamItem, batch: Batch) -> None:
         """Take one stream item into the batch; new alerts are pushed right away."""
+        if item.kind == "unsupported":
+            raise ChangeStreamsUnsupported(item.collection)
+        if item.kind == "history_lost":
+            actions.forget_token(item.collection)
+            actions.resync_everything()
+            return
         if item.event is not None:
             self.processed += 1
+            stats.incr("events_processed")
             try:
                 change = interpret(item.collection, item.event)
             except BadEvent as exc:
-                dead_letter(item.collection, item.event, str(exc))
+                actions.dead_letter(item.collection, item.event, str(exc))
             else:
                 if change.new_alert is not None:
-                    push_new_alert(change.new_alert)
-                batch.add(change)
+                    actions.push_new_alert(change.new_alert)
+                batch.add(change, event_time(item.event))
                 if batch.opened_at is None:
                     batch.opened_at = self.clock()
         if item.token is not None:
@@ -138,25 +102,123 @@ class Watcher:
 
     def flush(self, batch: Batch) -> None:
         if batch.all_departments or batch.departments:
-            recompute_critical(None if batch.all_departments else batch.departments)
-        save_tokens(batch.tokens)
+            actions.recompute_critical(None if batch.all_departments else batch.departments)
+        hold_s = settings.WATCH_FAULT_HOLD_TOKEN_SAVE_S
+        if hold_s and batch.opened_at is not None:
+            logger.warning("fault injection: pushed; holding the token save %.1f s", hold_s)
+            time.sleep(hold_s)
+        actions.save_tokens(batch.tokens)
+        if batch.newest_event_at is not None:
+            stats.set_lag((datetime.now(UTC) - batch.newest_event_at).total_seconds())
 
+    # --- active and standby --------------------------------------------------------------------
     def run(self) -> None:
-        self.start_readers()
-        batch = Batch()
+        """Stand by until this process holds the lease, then follow the streams while it does."""
+        was_standby = False
         while not self.stop.is_set():
-            wait_s = (
-                IDLE_POLL_S if batch.opened_at is None else batch.opened_at + self.coalesce_s - self.clock()
-            )
-            with contextlib.suppress(queue.Empty):
-                self.handle(self.queue.get(timeout=max(0.0, wait_s)), batch)
-            due = batch.opened_at is None or self.clock() >= batch.opened_at + self.coalesce_s
-            if batch.tokens and due:
+            if self.lease.acquire():
+                if was_standby:
+                    stats.incr("failovers")
+                logger.info("watcher %s is active", self.lease.owner)
                 try:
-                    self.flush(batch)
-                except Exception:
-                    # The batch stays: its departments stay dirty and its tokens unsaved.
-                    logger.exception("could not push a batch of changes; retrying in %.1f s", FLUSH_RETRY_S)
-                    self.stop.wait(FLUSH_RETRY_S)
-                    continue
-                batch = Batch()
+                    self._follow_while_holding()
+                finally:
+                    self.lease.release()
+                continue
+            if not was_standby:
+                logger.info("watcher %s is standby; %s is active", self.lease.owner, Lease.holder())
+                was_standby = True
+            self.stop.wait(RENEW_EVERY_S)
+
+    def _start_readers(self, stop: threading.Event, out: queue.Queue[StreamItem]) -> list[StreamReader]:
+        readers = [
+            StreamReader(self.db, name, actions.load_token(name), out, stop)
+            for name in mongo.WATCHED_COLLECTIONS
+        ]
+        for reader in readers:
+            reader.start()
+        deadline = time.monotonic() + STREAMS_OPEN_TIMEOUT_S
+        for reader in readers:
+            reader.settled.wait(max(0.0, deadline - time.monotonic()))
+        opened = sum(reader.is_open for reader in readers)
+        logger.info("%d of %d change streams open", opened, len(readers))
+        return readers
+
+    def _follow_while_holding(self) -> None:
+        readers_stop = threading.Event()
+        items: queue.Queue[StreamItem] = queue.Queue()
+        readers = self._start_readers(readers_stop, items)
+        batch = Batch()
+        next_renewal = next_escalation = self.clock()
+        try:
+            while not self.stop.is_set():
+                now = self.clock()
+                if now >= next_renewal:
+                    if not self.lease.renew():
+                        logger.error("lost the lease; going back to standby without publishing more")
+                        return
+                    next_renewal = now + RENEW_EVERY_S
+                if now >= next_escalation:
+                    self._escalate()
+                    next_escalation = now + ESCALATION_EVERY_S
+                wait_s = IDLE_POLL_S if batch.opened_at is None else batch.opened_at + self.coalesce_s - now
+                try:
+                    self.handle(items.get(timeout=max(0.0, min(wait_s, IDLE_POLL_S))), batch)
+                except queue.Empty:
+                    if batch.opened_at is None:
+                        stats.set_lag(0.0)
+                due = batch.opened_at is None or self.clock() >= batch.opened_at + self.coalesce_s
+                if batch.tokens and due:
+                    try:
+                        self.flush(batch)
+                    except Exception:
+                        # The batch stays: its departments stay dirty and its tokens unsaved.
+                        logger.exception(
+                            "could not push a batch of changes; retrying in %.1f s", FLUSH_RETRY_S
+                        )
+                        self.stop.wait(FLUSH_RETRY_S)
+                        continue
+                    batch = Batch()
+        finally:
+            readers_stop.set()
+            for reader in readers:
+                reader.join(timeout=2)
+
+    def _escalate(self) -> None:
+        try:
+            for doc in escalation.due_alerts(datetime.now(UTC)):
+                if actions.push_new_alert(doc, escalated=True):
+                    logger.warning("escalated unacknowledged critical alert %s", doc["_id"])
+        except Exception:
+            logger.exception("could not check for alerts to escalate; will retry")
+
+
+def poll_forever(stop: threading.Event, lease: Lease, interval_s: float) -> None:
+    """Fallback without change streams: recompute every department each interval, if active."""
+    logger.warning("polling MongoDB every %.0f s instead of following change streams", interval_s)
+    while not stop.is_set():
+        if lease.acquire() or lease.renew():
+            try:
+                actions.recompute_critical(None)
+            except Exception:
+                logger.exception("polling recomputation failed; will retry")
+        stop.wait(interval_s)
+    lease.release()
+
+
+def run_watcher(db: Database, stop: threading.Event) -> int:
+    """The command's body: follow changes, or fall back as WATCH_FALLBACK says; returns an exit code."""
+    watcher = Watcher(db, coalesce_s=settings.WATCH_COALESCE_MS / 1000, stop=stop)
+    try:
+        watcher.run()
+    except ChangeStreamsUnsupported:
+        message = (
+            "this MongoDB cannot do change streams (it is not a replica set or sharded cluster). "
+            "Run MongoDB as a replica set"
+        )
+        if settings.WATCH_FALLBACK == "fail":
+            logger.error("%s; exiting because WATCH_FALLBACK=fail.", message)
+            return 2
+        logger.error("%s; falling back to polling because WATCH_FALLBACK=poll.", message)
+        poll_forever(stop, watcher.lease, settings.CRITICAL_INTERVAL_S)
+    return 0

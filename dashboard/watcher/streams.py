@@ -14,15 +14,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from dashboard import mongo
+from dashboard.watcher import stats
 
 logger = logging.getLogger(__name__)
 
 MAX_AWAIT_MS = 200
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
+CHANGE_STREAM_HISTORY_LOST = 286
+# "The $changeStream stage is only supported on replica sets" and its relatives.
+CHANGE_STREAMS_UNSUPPORTED = (40573, 40415, 115)
 
 # Only the alerts stream needs whole documents; the others need the department alone.
 _DEPARTMENT_ONLY = [
@@ -31,6 +35,7 @@ _DEPARTMENT_ONLY = [
             "operationType": 1,
             "documentKey": 1,
             "clusterTime": 1,
+            "wallTime": 1,
             "fullDocument.department": 1,
         }
     }
@@ -40,8 +45,9 @@ _DEPARTMENT_ONLY = [
 @dataclass(frozen=True)
 class StreamItem:
     collection: str
-    event: dict[str, Any] | None  # None: no event, only a newer resume token
-    token: dict[str, Any] | None
+    kind: str  # "event", "token" (a newer resume token only), "history_lost" or "unsupported"
+    event: dict[str, Any] | None = None
+    token: dict[str, Any] | None = None
 
 
 def backoff_delay(attempt: int, rng: random.Random) -> float:
@@ -62,10 +68,12 @@ class StreamReader(threading.Thread):
         self.db = db
         self.collection = collection
         self.token = token
+        self.start_after: dict[str, Any] | None = None
         self.out = out
         self.stop = stop
-        self.failures = 0
-        self.opened = threading.Event()
+        # Set once the stream is open, or once the reader gave up on it (no change streams).
+        self.settled = threading.Event()
+        self.is_open = False
 
     def run(self) -> None:
         rng = random.Random()
@@ -74,31 +82,61 @@ class StreamReader(threading.Thread):
             try:
                 self._follow()
                 attempt = 0
+            except OperationFailure as exc:
+                if exc.code == CHANGE_STREAM_HISTORY_LOST:
+                    # Retrying the same token can never work: start afresh and let the loop resync.
+                    logger.error("change stream history lost on %s; resyncing from now", self.collection)
+                    self.token = self.start_after = None
+                    self.out.put(StreamItem(self.collection, "history_lost"))
+                    continue
+                if exc.code in CHANGE_STREAMS_UNSUPPORTED:
+                    self.out.put(StreamItem(self.collection, "unsupported"))
+                    self.settled.set()
+                    return
+                attempt = self._failed(exc, attempt, rng)
             except PyMongoError as exc:
-                self.failures += 1
-                delay = backoff_delay(attempt, rng)
-                attempt += 1
-                logger.warning(
-                    "change stream on %s failed (%s); retrying in %.1f s",
-                    self.collection,
-                    exc.__class__.__name__,
-                    delay,
-                )
-                self.stop.wait(delay)
+                attempt = self._failed(exc, attempt, rng)
+
+    def _failed(self, exc: PyMongoError, attempt: int, rng: random.Random) -> int:
+        stats.incr("stream_errors")
+        stats.set_stream_down(True)
+        delay = backoff_delay(attempt, rng)
+        logger.warning(
+            "change stream on %s failed (%s: %s); retrying in %.1f s",
+            self.collection,
+            exc.__class__.__name__,
+            str(exc)[:200],
+            delay,
+        )
+        self.stop.wait(delay)
+        return attempt + 1
+
+    def _options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"full_document": "updateLookup", "max_await_time_ms": MAX_AWAIT_MS}
+        if self.start_after is not None:
+            options["start_after"] = self.start_after
+        elif self.token is not None:
+            options["resume_after"] = self.token
+        return options
 
     def _follow(self) -> None:
         pipeline = [] if self.collection == mongo.ALERTS else _DEPARTMENT_ONLY
-        options: dict[str, Any] = {"full_document": "updateLookup", "max_await_time_ms": MAX_AWAIT_MS}
-        if self.token is not None:
-            options["resume_after"] = self.token
-        with self.db[self.collection].watch(pipeline, **options) as stream:
-            self.opened.set()
+        with self.db[self.collection].watch(pipeline, **self._options()) as stream:
+            self.is_open = True
+            self.settled.set()
+            stats.set_stream_down(False)
             while not self.stop.is_set():
                 event = stream.try_next()
                 token = dict(stream.resume_token) if stream.resume_token is not None else None
+                if event is not None and event.get("operationType") == "invalidate":
+                    # The collection was dropped or renamed: reopen after the invalidate event.
+                    logger.warning("change stream on %s invalidated; reopening after it", self.collection)
+                    self.start_after = dict(event["_id"])
+                    return
                 if event is not None:
-                    self.out.put(StreamItem(self.collection, event, token))
+                    self.start_after = None
+                    self.out.put(StreamItem(self.collection, "event", event, token))
                     self.token = token
                 elif token is not None and token != self.token:
-                    self.out.put(StreamItem(self.collection, None, token))
+                    self.out.put(StreamItem(self.collection, "token", None, token))
                     self.token = token

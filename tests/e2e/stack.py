@@ -104,9 +104,13 @@ class LiveStack:
             check=False,
         )
 
-    def start(self, *names: str) -> None:
+    def start(self, *names: str, as_name: str | None = None, env: dict[str, str] | None = None) -> None:
+        """Start Procfile entries; `as_name` runs one entry a second time under another name."""
         for name in names:
-            self.processes[name] = start_entry(name, self.env, self.root / "logs")
+            key = as_name or name
+            self.processes[key] = start_entry(
+                name, {**self.env, **(env or {})}, self.root / "logs", log_name=key
+            )
 
     def wait_for_log(self, name: str, text: str, timeout_s: float = READY_TIMEOUT_S) -> None:
         proc = self.processes[name]

@@ -39,6 +39,15 @@ def test_nx_objectid_marker_is_normalized_to_an_objectid() -> None:
     assert normalize_change_event(raw)["fullDocument"]["_id"] == OID
 
 
+def test_nx_date_marker_is_normalized_to_an_aware_datetime() -> None:
+    raw = event(
+        "insert", {"_id": OID, "department": "ER", "created_at": {"$date": "2026-11-28T12:00:00.250000"}}
+    )
+    assert normalize_change_event(raw)["fullDocument"]["created_at"] == datetime(
+        2026, 11, 28, 12, 0, 0, 250000, tzinfo=UTC
+    )
+
+
 def test_patient_update_marks_its_department() -> None:
     change = interpret("patients", event("update", {"_id": OID, "department": "ICU", "status": "admitted"}))
     assert (change.department, change.new_alert) == ("ICU", None)

@@ -1,9 +1,13 @@
-"""`python manage.py watch_changes`: MongoDB change streams → dashboard updates and alerts."""
+"""`python manage.py watch_changes`: MongoDB change streams → dashboard updates and alerts.
+
+Several may run: one holds the lease in Redis and is active, the others stand by.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any
@@ -13,7 +17,7 @@ from django.core.management.base import BaseCommand
 
 from dashboard import mongo
 from dashboard.preflight import require_sources
-from dashboard.watcher.loop import Watcher
+from dashboard.watcher.loop import run_watcher
 
 logger = logging.getLogger("dashboard.watcher")
 
@@ -31,7 +35,8 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
-        watcher = Watcher(mongo.primary_db(), coalesce_s=settings.WATCH_COALESCE_MS / 1000, stop=stop)
-        logger.info("watching %s on %s", ", ".join(mongo.WATCHED_COLLECTIONS), settings.MONGO_DB)
-        watcher.run()
-        logger.info("stopped after %d events", watcher.processed)
+        logger.info("watching %s in database %s", ", ".join(mongo.WATCHED_COLLECTIONS), settings.MONGO_DB)
+        code = run_watcher(mongo.primary_db(), stop)
+        logger.info("watcher stopped")
+        if code:
+            sys.exit(code)

@@ -1,0 +1,31 @@
+"""Escalating critical alerts nobody acknowledged within ALERT_ESCALATE_AFTER_S (contract §4).
+
+The state is MongoDB's own (`acknowledged_at`) plus a Redis marker per escalated alert, so an
+escalation due while the watcher or a worker was restarting is sent when it comes back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from dashboard import mongo
+from dashboard.mongo_compat import conjunction
+
+# How far back an unacknowledged alert is still escalated (older ones were missed for a day).
+LOOKBACK = timedelta(days=1)
+BATCH = 500
+
+
+def due_alerts(now: datetime) -> list[dict[str, object]]:
+    """Unacknowledged critical alerts older than the escalation delay, oldest first."""
+    cutoff = now - timedelta(seconds=settings.ALERT_ESCALATE_AFTER_S)
+    query = conjunction(
+        {
+            "severity": "critical",
+            "acknowledged_at": {"$eq": None},
+            "created_at": {"$gte": cutoff - LOOKBACK, "$lte": cutoff},
+        }
+    )
+    return list(mongo.primary_db()[mongo.ALERTS].find(query).sort("created_at", 1).limit(BATCH))

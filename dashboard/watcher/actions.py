@@ -1,0 +1,89 @@
+"""What the watcher does with what it reads: plain functions, each testable on its own."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from dashboard import publish, redis_store
+from dashboard.scopes import HOSPITAL_SCOPE, Scope
+from dashboard.services import tiers
+from dashboard.services.alerts import alert_payload
+from dashboard.visibility import TIERS
+from dashboard.watcher import stats
+
+logger = logging.getLogger(__name__)
+
+ALERT_DEDUP_TTL_S = 86400
+DEAD_LETTER_STREAM = "dash:watch:dead-letter"
+DEAD_LETTER_MAX = 10_000
+
+
+def load_token(collection: str) -> dict[str, Any] | None:
+    raw = redis_store.client().get(redis_store.watcher_token_key(collection))
+    return json.loads(raw) if raw else None
+
+
+def save_tokens(tokens: dict[str, dict[str, Any]]) -> None:
+    if tokens:
+        redis_store.client().mset(
+            {redis_store.watcher_token_key(name): json.dumps(token) for name, token in tokens.items()}
+        )
+
+
+def forget_token(collection: str) -> None:
+    redis_store.client().delete(redis_store.watcher_token_key(collection))
+
+
+def dead_letter(collection: str, event: dict[str, Any], reason: str) -> None:
+    logger.warning("dead-lettered a %s event of %s: %s", event.get("operationType"), collection, reason)
+    stats.incr("events_dead_lettered")
+    redis_store.client().xadd(
+        DEAD_LETTER_STREAM,
+        {"collection": collection, "reason": reason, "event": json.dumps(event, default=str)[:10_000]},
+        maxlen=DEAD_LETTER_MAX,
+        approximate=True,
+    )
+
+
+def push_new_alert(doc: dict[str, Any], *, escalated: bool = False) -> bool:
+    """Publish an alert to its department and the hospital (escalations: the hospital only).
+
+    The sent-marker is written only after the publish, so a crash in between sends the alert
+    again after the restart (at least once) instead of never. Only the lease holder calls
+    this, so two watchers never race on one marker.
+    """
+    payload = alert_payload(doc)
+    marker = f"dash:alert-{'escalated' if escalated else 'sent'}:{payload['id']}"
+    if redis_store.client().exists(marker):
+        return False
+    if escalated:
+        publish.publish_alert(HOSPITAL_SCOPE, {**payload, "escalated": True})
+    else:
+        for scope in (Scope(payload["department"]), HOSPITAL_SCOPE):
+            publish.publish_alert(scope, payload)
+    redis_store.client().set(marker, "1", ex=ALERT_DEDUP_TTL_S)
+    return True
+
+
+def recompute_critical(departments: set[str] | None) -> None:
+    """Recompute and publish the critical tier of the given departments (None: all) and the hospital."""
+    scopes = (
+        [scope for scope in tiers.tier_scopes() if scope.department is not None]
+        if departments is None
+        else [Scope(code) for code in sorted(departments)]
+    )
+    for scope in [*scopes, HOSPITAL_SCOPE]:
+        publish.publish_tier(scope, "critical", tiers.compute_tier(scope, "critical"))
+
+
+def resync_everything() -> str:
+    """After lost history: a new epoch, and every tier of every scope recomputed and published."""
+    epoch = publish.start_new_epoch()
+    stats.incr("history_lost")
+    for scope in tiers.tier_scopes():
+        for tier in TIERS:
+            publish.publish_tier(scope, tier, tiers.compute_tier(scope, tier))
+    logger.error("change stream history was lost: started epoch %s and recomputed every scope", epoch)
+    return epoch

@@ -1,0 +1,30 @@
+"""The watcher's counters, kept in Redis so /metrics and /readyz in the web process can read them."""
+
+from __future__ import annotations
+
+import time
+
+from dashboard import redis_store
+
+STATS_KEY = "dash:watch:stats"
+COUNTERS = ("events_processed", "events_dead_lettered", "failovers", "stream_errors", "history_lost")
+
+
+def incr(counter: str, amount: int = 1) -> None:
+    assert counter in COUNTERS
+    redis_store.client().hincrby(STATS_KEY, counter, amount)
+
+
+def set_lag(lag_s: float) -> None:
+    redis_store.client().hset(
+        STATS_KEY, mapping={"lag_s": f"{max(0.0, lag_s):.3f}", "reported_at": f"{time.time():.3f}"}
+    )
+
+
+def set_stream_down(down: bool) -> None:
+    redis_store.client().hset(STATS_KEY, "stream_down", "1" if down else "0")
+
+
+def read() -> dict[str, float]:
+    raw: dict[str, str] = redis_store.client().hgetall(STATS_KEY)  # type: ignore[assignment]
+    return {name: float(value) for name, value in raw.items()}
