@@ -81,9 +81,9 @@ def recompute_critical(departments: set[str] | None) -> None:
 def resync_everything() -> str:
     """After lost history: a new epoch, and every tier of every scope recomputed and published."""
     epoch = publish.start_new_epoch()
-    stats.incr("history_lost")
     for scope in tiers.tier_scopes():
         for tier in TIERS:
             publish.publish_tier(scope, tier, tiers.compute_tier(scope, tier))
+    stats.incr("history_lost")
     logger.error("change stream history was lost: started epoch %s and recomputed every scope", epoch)
     return epoch

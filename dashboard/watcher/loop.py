@@ -163,10 +163,12 @@ class Watcher:
                     next_escalation = now + ESCALATION_EVERY_S
                 wait_s = IDLE_POLL_S if batch.opened_at is None else batch.opened_at + self.coalesce_s - now
                 try:
-                    self.handle(items.get(timeout=max(0.0, min(wait_s, IDLE_POLL_S))), batch)
+                    item = items.get(timeout=max(0.0, min(wait_s, IDLE_POLL_S)))
                 except queue.Empty:
                     if batch.opened_at is None:
                         stats.set_lag(0.0)
+                else:
+                    self._handle_until_done(item, batch)
                 due = batch.opened_at is None or self.clock() >= batch.opened_at + self.coalesce_s
                 if batch.tokens and due:
                     try:
@@ -184,6 +186,18 @@ class Watcher:
             for reader in readers:
                 reader.join(timeout=2)
 
+    def _handle_until_done(self, item: StreamItem, batch: Batch) -> None:
+        """Handle one item, retrying while Redis or MongoDB fail: an item is never skipped."""
+        while not self.stop.is_set():
+            try:
+                self.handle(item, batch)
+                return
+            except ChangeStreamsUnsupported:
+                raise
+            except Exception:
+                logger.exception("could not handle a %s item of %s; retrying", item.kind, item.collection)
+                self.stop.wait(FLUSH_RETRY_S)
+
     def _escalate(self) -> None:
         try:
             for doc in escalation.due_alerts(datetime.now(UTC)):
@@ -195,7 +209,7 @@ class Watcher:
 
 def poll_forever(stop: threading.Event, lease: Lease, interval_s: float) -> None:
     """Fallback without change streams: recompute every department each interval, if active."""
-    logger.warning("polling MongoDB every %.0f s instead of following change streams", interval_s)
+    logger.warning("polling MongoDB every %.1f s instead of following change streams", interval_s)
     while not stop.is_set():
         if lease.acquire() or lease.renew():
             try:
