@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from dashboard import prometheus
 from dashboard.preflight import SourceUnavailable, check_mongo, check_redis
 
 READY_CHECK_TIMEOUT_S = 1.0
@@ -28,4 +29,18 @@ def readyz(request: HttpRequest) -> JsonResponse:
     # The channel layer is Redis pub/sub on REDIS_URL: it is up exactly when Redis is.
     states["channel_layer"] = states["redis"]
     ready = all(state == "ok" for state in states.values())
-    return JsonResponse({"ready": ready, "sources": states}, status=200 if ready else 503)
+    body = {"ready": ready, "sources": states, "watcher": _watcher_state()}
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+def _watcher_state() -> dict[str, float | None]:
+    """The watcher's lag for ops; a lagging watcher does not make this web process unready."""
+    numbers = prometheus.watcher_report() or {}
+    return {"lag_s": numbers.get("lag_s"), "report_age_s": numbers.get("report_age_s")}
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text, answered only to METRICS_ALLOWED_IPS (REMOTE_ADDR: the direct peer)."""
+    if request.META.get("REMOTE_ADDR") not in settings.METRICS_ALLOWED_IPS:
+        return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    return HttpResponse(prometheus.render(), content_type="text/plain; version=0.0.4; charset=utf-8")

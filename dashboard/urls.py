@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/alerts/<str:alert_id>/ack/", api_views.AlertAckView.as_view(), name="alert_ack"),
     path("healthz", health_views.healthz, name="healthz"),
     path("readyz", health_views.readyz, name="readyz"),
+    path("metrics", health_views.metrics, name="metrics"),
 ]

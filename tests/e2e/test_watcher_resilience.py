@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -142,7 +143,9 @@ def test_standby_takes_over_within_ten_seconds_and_every_alert_arrives(
     assert not missing, f"{len(missing)} of 200 alerts never arrived:\n{web.logs()}"
     # At least once: only an alert published in the instant before the kill may come twice.
     assert len(received) - len(set(received)) <= 1
-    assert int(web.redis().hget("dash:watch:stats", "failovers")) == failovers_before + 1
+    with urllib.request.urlopen(f"{web.http_url}/metrics", timeout=5) as response:
+        exposed = response.read().decode().splitlines()
+    assert f"dash_watcher_failovers_total {failovers_before + 1}" in exposed
     web.processes["watcher-a"].stop()
     web.processes["watcher-b"].stop()
 

@@ -1,0 +1,47 @@
+"""Ops endpoints on the real test Redis and MongoDB: readiness, watcher lag, Prometheus text."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.watcher import stats
+
+
+def test_readyz_is_ready_and_shows_the_watcher_lag(client, redis_client) -> None:
+    stats.set_lag(0.25)
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["sources"] == {"redis": "ok", "mongo": "ok", "channel_layer": "ok"}
+    assert body["watcher"]["lag_s"] == 0.25
+    assert 0 <= body["watcher"]["report_age_s"] < 5
+
+
+def test_readyz_is_503_and_names_redis_when_redis_is_down(client, settings) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["sources"]["redis"] == "down"
+    assert response.json()["sources"]["channel_layer"] == "down"
+
+
+def test_metrics_exposes_the_watcher_counters(client, redis_client) -> None:
+    stats.incr("events_processed", 7)
+    stats.incr("failovers")
+    stats.set_lag(1.5)
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    lines = response.content.decode().splitlines()
+    assert "dash_redis_up 1" in lines
+    assert "dash_watcher_events_processed_total 7" in lines
+    assert "dash_watcher_failovers_total 1" in lines
+    assert "dash_watcher_events_dead_lettered_total 0" in lines
+    assert "dash_watcher_lag_seconds 1.5" in lines
+    assert "# TYPE dash_watcher_events_processed_total counter" in lines
+
+
+@pytest.mark.parametrize("address", ["10.0.0.5", "192.168.1.20"])
+def test_metrics_refuses_addresses_outside_the_allow_list(client, address: str) -> None:
+    response = client.get("/metrics", REMOTE_ADDR=address)
+    assert response.status_code == 403
