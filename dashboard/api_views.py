@@ -10,9 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dashboard import permissions
+from dashboard import audit, permissions
+from dashboard.models import AccessLog
 from dashboard.permissions import Access
-from dashboard.scopes import InvalidScope, parse_scope
+from dashboard.scopes import InvalidScope, Scope, parse_scope
 from dashboard.services import alerts, tickets
 from dashboard.services.snapshots import snapshot_message
 
@@ -46,18 +47,58 @@ class WsTicketView(DashboardAPIView):
         return Response({"ticket": ticket, "expires_in": tickets.TICKET_TTL_S})
 
 
+class ScopeError(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def _readable_scope(request: Request) -> Scope:
+    """The `scope` query parameter, parsed and checked against the user's access."""
+    access = _access(request)
+    try:
+        scope = parse_scope(request.query_params.get("scope", ""))
+    except InvalidScope as exc:
+        raise ScopeError(_error("bad_request", str(exc), status.HTTP_400_BAD_REQUEST)) from None
+    if not permissions.scope_exists(scope):
+        raise ScopeError(_error("unknown_scope", f"no such scope: {scope}", status.HTTP_404_NOT_FOUND))
+    if not access.may_subscribe(scope):
+        raise ScopeError(_error("forbidden", f"you may not read {scope}", status.HTTP_403_FORBIDDEN))
+    return scope
+
+
+def _audit_read(request: Request, scope: Scope, what: str) -> None:
+    access = _access(request)
+    audit.record_now(
+        AccessLog.Action.API_READ,
+        user_id=access.user_id,
+        username=access.username,
+        scope=scope.name,
+        client_address=str(request.META.get("REMOTE_ADDR", "")),
+        detail=what,
+    )
+
+
 class SnapshotView(DashboardAPIView):
     def get(self, request: Request) -> Response:
-        access = _access(request)
         try:
-            scope = parse_scope(request.query_params.get("scope", ""))
-        except InvalidScope as exc:
-            return _error("bad_request", str(exc), status.HTTP_400_BAD_REQUEST)
-        if not permissions.scope_exists(scope):
-            return _error("unknown_scope", f"no such scope: {scope}", status.HTTP_404_NOT_FOUND)
-        if not access.may_subscribe(scope):
-            return _error("forbidden", f"you may not read {scope}", status.HTTP_403_FORBIDDEN)
-        return Response(snapshot_message(scope, with_revenue=access.sees_revenue))
+            scope = _readable_scope(request)
+        except ScopeError as exc:
+            return exc.response
+        _audit_read(request, scope, "snapshot")
+        return Response(snapshot_message(scope, with_revenue=_access(request).sees_revenue))
+
+
+class AlertListView(DashboardAPIView):
+    def get(self, request: Request) -> Response:
+        try:
+            scope = _readable_scope(request)
+        except ScopeError as exc:
+            return exc.response
+        state = request.query_params.get("state", "open")
+        if state not in alerts.ALERT_STATES:
+            return _error("bad_request", "state must be open or all", status.HTTP_400_BAD_REQUEST)
+        _audit_read(request, scope, f"alerts state={state}")
+        return Response({"scope": scope.name, "alerts": alerts.list_alerts(_access(request), scope, state)})
 
 
 class AlertAckView(DashboardAPIView):

@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from dashboard import audit
 from dashboard.services import tiers
 
 logger = logging.getLogger(__name__)
@@ -22,3 +23,11 @@ def run_tier(tier: str) -> int:
             # One scope's failure must not starve the others; the next tick retries it.
             logger.exception("tier %s of %s failed", tier, scope)
     return published
+
+
+@shared_task(ignore_result=True)
+def prune_access_log() -> int:
+    """Delete access-log entries older than AUDIT_RETENTION_DAYS (contract §6); run daily by beat."""
+    deleted = audit.prune()
+    logger.info("pruned %d access-log entries", deleted)
+    return deleted

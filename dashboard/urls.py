@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
     path("api/ws-ticket/", api_views.WsTicketView.as_view(), name="ws_ticket"),
     path("api/snapshot/", api_views.SnapshotView.as_view(), name="snapshot"),
+    path("api/alerts/", api_views.AlertListView.as_view(), name="alerts"),
     path("api/alerts/<str:alert_id>/ack/", api_views.AlertAckView.as_view(), name="alert_ack"),
     path("healthz", health_views.healthz, name="healthz"),
     path("readyz", health_views.readyz, name="readyz"),

@@ -148,6 +148,11 @@ CELERY_BEAT_SCHEDULE = {
         ("historical", HISTORICAL_INTERVAL_S),
     )
 }
+CELERY_BEAT_SCHEDULE["prune-access-log"] = {
+    "task": "dashboard.tasks.prune_access_log",
+    "schedule": 86400.0,
+    "options": {"expires": 3600.0},
+}
 
 # --- Dashboard behaviour ------------------------------------------------------------------
 ALERT_ESCALATE_AFTER_S = env.int("ALERT_ESCALATE_AFTER_S", default=300)

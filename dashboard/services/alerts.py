@@ -12,8 +12,29 @@ from pymongo import ReturnDocument
 
 from dashboard import mongo, publish
 from dashboard.messages import iso
+from dashboard.mongo_compat import conjunction
 from dashboard.permissions import Access
-from dashboard.scopes import HOSPITAL_SCOPE, department_scope
+from dashboard.scopes import HOSPITAL_SCOPE, Scope, department_scope
+
+ALERT_LIST_LIMIT = 200
+ALERT_STATES = ("open", "all")
+
+
+_ALERT_FIELDS = {"department": str, "severity": str, "kind": str, "message": str, "created_at": datetime}
+SEVERITIES = ("critical", "warning", "info")
+
+
+class InvalidAlert(ValueError):
+    """A document in `alerts` that lacks a field the dashboard relies on, or has it mistyped."""
+
+
+def validated_alert(doc: dict[str, Any]) -> dict[str, Any]:
+    for field, kind in _ALERT_FIELDS.items():
+        if not isinstance(doc.get(field), kind):
+            raise InvalidAlert(f"alert {doc.get('_id')!r} has no valid {field}")
+    if doc["severity"] not in SEVERITIES:
+        raise InvalidAlert(f"alert {doc.get('_id')!r} has unknown severity {doc['severity']!r}")
+    return doc
 
 
 class AlertNotFound(Exception):
@@ -41,6 +62,42 @@ def alert_payload(doc: dict[str, Any]) -> dict[str, Any]:
         "message": doc["message"],
         "created_at": iso(doc["created_at"]),
     }
+
+
+def listed_alert(doc: dict[str, Any], access: Access) -> dict[str, Any]:
+    """An alert as `GET /api/alerts/` and the page list it, with what this user may do."""
+    acknowledged_at = doc.get("acknowledged_at")
+    return {
+        **alert_payload(doc),
+        "acknowledged_at": iso(acknowledged_at) if isinstance(acknowledged_at, datetime) else None,
+        "acknowledged_by": doc.get("acknowledged_by"),
+        "may_acknowledge": access.may_acknowledge(doc["department"]),
+    }
+
+
+def list_alerts(access: Access, scope: Scope, state: str) -> list[dict[str, Any]]:
+    """The scope's alerts the user may see, newest first; `state` is "open" or "all".
+
+    The caller has checked that the user may read the scope. Documents that are not valid
+    alerts are left out, as the watcher leaves them out.
+    """
+    assert state in ALERT_STATES
+    query: dict[str, Any] = {}
+    if scope.department is not None:
+        query["department"] = scope.department
+    elif not access.may_subscribe(HOSPITAL_SCOPE):
+        query["department"] = {"$in": sorted(access.departments)}
+    if state == "open":
+        query["acknowledged_at"] = {"$eq": None}
+    alerts = mongo.hospital_db()[mongo.ALERTS]
+    cursor = alerts.find(conjunction(query)).sort("created_at", -1).limit(ALERT_LIST_LIMIT)
+    listed = []
+    for doc in cursor:
+        try:
+            listed.append(listed_alert(validated_alert(doc), access))
+        except InvalidAlert:
+            continue
+    return listed
 
 
 def _alert_key(alert_id: str) -> ObjectId | str:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from dashboard import mongo
 from dashboard.mongo_compat import normalize_change_event
+from dashboard.services.alerts import InvalidAlert, validated_alert
 
 _DEPARTMENT = re.compile(r"[A-Z0-9_]{1,16}")
-_ALERT_FIELDS = {"severity": str, "kind": str, "message": str, "created_at": datetime}
-SEVERITIES = ("critical", "warning", "info")
 DATA_OPERATIONS = ("insert", "update", "replace", "delete")
 
 
@@ -39,15 +37,6 @@ def _department(doc: dict[str, Any] | None) -> str | None:
     return value
 
 
-def _validated_alert(doc: dict[str, Any]) -> dict[str, Any]:
-    for field, kind in _ALERT_FIELDS.items():
-        if not isinstance(doc.get(field), kind):
-            raise BadEvent(f"alert {doc.get('_id')!r} has no valid {field}")
-    if doc["severity"] not in SEVERITIES:
-        raise BadEvent(f"alert {doc.get('_id')!r} has unknown severity {doc['severity']!r}")
-    return doc
-
-
 def interpret(collection: str, raw_event: dict[str, Any]) -> Change:
     """Classify one change event of a watched collection; raises BadEvent for unusable ones."""
     event = normalize_change_event(raw_event)
@@ -63,5 +52,8 @@ def interpret(collection: str, raw_event: dict[str, Any]) -> Change:
     department = _department(doc)
     new_alert = None
     if collection == mongo.ALERTS and operation == "insert":
-        new_alert = _validated_alert(doc)
+        try:
+            new_alert = validated_alert(doc)
+        except InvalidAlert as exc:
+            raise BadEvent(str(exc)) from None
     return Change(collection, operation, department, new_alert)
