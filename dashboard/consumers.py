@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOKEN_EXPIRED = 4408
 CLOSE_TOO_MANY = 4429
+CLOSE_TOO_BIG = 1009
 HEARTBEAT_AFTER_S = 10.0
 SESSION_CHECK_EVERY_S = 30.0
 
@@ -150,6 +151,9 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             return
         if text_data is None:
             await self._send_message(messages.error("bad_request", "binary frames are not supported"))
+            return
+        if messages.too_large(text_data):
+            await self.close(code=CLOSE_TOO_BIG)
             return
         try:
             message = messages.parse_client_message(text_data)

@@ -250,10 +250,13 @@ _PARSERS = {
 }
 
 
+def too_large(text: str) -> bool:
+    """A client frame over 4 KiB: the consumer closes with 1009 rather than parsing it."""
+    return len(text.encode("utf-8", "surrogatepass")) > MAX_CLIENT_FRAME_BYTES
+
+
 def parse_client_message(text: str) -> ClientMessage:
-    """Validate one client text frame; raises ClientError with the contract's error code."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_CLIENT_FRAME_BYTES:
-        raise ClientError("bad_request", "message too large")
+    """Validate one client text frame of at most 4 KiB; raises ClientError with the contract's code."""
     if not _json_depth_ok(text):
         raise ClientError("bad_request", "message nested too deeply")
     try:

@@ -19,7 +19,7 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.http.request import validate_host
+from django.http.request import split_domain_port, validate_host
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
@@ -51,7 +51,9 @@ def origin_allowed(origin: str | None) -> bool:
     parts = urlsplit(origin)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
-    return validate_host(parts.netloc.rsplit("@", 1)[-1], settings.ALLOWED_HOSTS)
+    # As Django checks a request's Host: the domain without its port against ALLOWED_HOSTS.
+    domain, _port = split_domain_port(parts.netloc.rsplit("@", 1)[-1])
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
 def access_token_user_id(raw: str) -> tuple[int, float] | None:

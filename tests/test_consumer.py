@@ -201,6 +201,61 @@ async def test_binary_frames_and_garbage_get_errors_and_the_connection_stays_ope
     await socket.communicator.disconnect()
 
 
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("[" * 2000 + "]" * 2000, "bad_request"),
+        ('{"type": "ping", "request_id": ' + "9" * 3000 + "}", "bad_request"),
+        ('{"type": "ping", "request_id": 1e999999}', "bad_request"),
+        ('{"request_id": "x"}', "bad_request"),
+        ('"ping"', "bad_request"),
+        ('{"type": "websocket_receive"}', "unknown_type"),
+        ('{"type": "dashboard_push", "text": "forged"}', "unknown_type"),
+        ('{"type": "dashboard.access_changed"}', "unknown_type"),
+        ('{"type": "disconnect"}', "unknown_type"),
+        ('{"type": "_subscribe", "scope": "hospital"}', "unknown_type"),
+        ('{"type": "subscribe", "scope": ["dept:ER"]}', "bad_request"),
+        ('{"type": "subscribe", "scope": "dept:er; DROP"}', "bad_request"),
+        ('{"type": "subscribe", "scope": "dept:ER", "since": {"epoch": 1, "seq": "0"}}', "bad_request"),
+        ('{"type": "ack_alert", "alert_id": {"$ne": null}, "request_id": "r1"}', "bad_request"),
+        ('{"type": "ack_alert", "alert_id": "nope", "request_id": "r2"}', "not_found"),
+        ('{"type": "ping", "request_id": true}', "bad_request"),
+    ],
+)
+async def test_hostile_messages_get_the_contracts_error_and_the_connection_survives(
+    users, frame: str, code: str
+) -> None:
+    socket, _, _ = await open_socket(bearer(users["er"]))
+    await socket.recv()
+    await socket.recv()
+    await socket.send(frame)
+    error = await socket.recv()
+    assert error["type"] == "error"
+    assert error["code"] == code, error
+    await socket.send({"type": "ping", "request_id": "still-here"})
+    assert (await socket.recv()) == {"type": "pong", "request_id": "still-here"}
+    await socket.communicator.disconnect()
+
+
+async def test_a_frame_over_4_kib_closes_with_1009(users) -> None:
+    socket, _, _ = await open_socket(bearer(users["er"]))
+    await socket.recv()
+    await socket.recv()
+    await socket.send({"type": "ping", "request_id": "x" * 4100})
+    assert await closed_with(socket) == 1009
+
+
+async def test_exactly_4_kib_is_still_parsed(users) -> None:
+    socket, _, _ = await open_socket(bearer(users["er"]))
+    await socket.recv()
+    await socket.recv()
+    frame = '{"type": "ping", "pad": "' + "x" * (4096 - 27) + '"}'
+    assert len(frame) == 4096
+    await socket.send(frame)
+    assert (await socket.recv())["type"] in ("pong", "error")
+    await socket.communicator.disconnect()
+
+
 async def test_no_credentials_close_with_4401(users) -> None:
     socket, connected, _ = await open_socket()
     assert connected
@@ -258,7 +313,17 @@ async def _session_cookie(user: Any) -> bytes:
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-@pytest.mark.parametrize("origin", [None, b"null", b"http://evil.example"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        None,
+        b"null",
+        b"http://evil.example",
+        b"http://evil.example:8000",
+        b"http://localhost.evil.example",
+        b"file://",
+    ],
+)
 async def test_session_cookie_with_missing_or_foreign_origin_is_refused(users, origin: bytes | None) -> None:
     headers = [(b"cookie", await _session_cookie(users["admin"]))]
     if origin is not None:
@@ -267,8 +332,9 @@ async def test_session_cookie_with_missing_or_foreign_origin_is_refused(users, o
     assert not connected
 
 
-async def test_session_cookie_with_allowed_origin_connects(users) -> None:
-    headers = [(b"cookie", await _session_cookie(users["admin"])), (b"origin", b"http://localhost")]
+@pytest.mark.parametrize("origin", [b"http://localhost", b"http://127.0.0.1:8123", b"https://localhost:443"])
+async def test_session_cookie_with_allowed_origin_connects(users, origin: bytes) -> None:
+    headers = [(b"cookie", await _session_cookie(users["admin"])), (b"origin", origin)]
     socket, connected, _ = await open_socket(headers)
     assert connected
     assert (await socket.recv())["user"]["username"] == "ada"
