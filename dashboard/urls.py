@@ -1,9 +1,13 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from dashboard import api_views, health_views
+from dashboard import api_views, health_views, page_views
 
 urlpatterns = [
+    path("", page_views.dashboard_page, name="dashboard"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
     path("api/auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
     path("api/ws-ticket/", api_views.WsTicketView.as_view(), name="ws_ticket"),

@@ -1,0 +1,28 @@
+"""The server-rendered dashboard page (`/`): thin, the content comes from `services.page`."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from dashboard import audit, permissions
+from dashboard.models import AccessLog
+from dashboard.services.page import page_context
+
+
+@login_required
+def dashboard_page(request: HttpRequest) -> HttpResponse:
+    access = permissions.load_access(request.user)
+    if access is None:
+        return render(request, "dashboard/no_access.html", status=403)
+    context = page_context(access, request.GET.get("scope"))
+    audit.record_now(
+        AccessLog.Action.API_READ,
+        user_id=access.user_id,
+        username=access.username,
+        scope=context["scope"],
+        client_address=str(request.META.get("REMOTE_ADDR", "")),
+        detail="page",
+    )
+    return render(request, "dashboard/page.html", context)
