@@ -106,6 +106,9 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG and DASH_ENV == "production")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Behind a TLS-terminating reverse proxy that sets X-Forwarded-Proto (docs/OPERATIONS.md).
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Data sources -------------------------------------------------------------------------
 REDIS_URL = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"))

@@ -66,6 +66,10 @@ def test_login_works_and_numbers_are_server_rendered_before_any_script(
 
     live = open_session("ada").page
     expect(live.locator("#connection .connection-text")).to_have_text("Live")
+    for width, height in ((1280, 800), (768, 1024), (390, 844)):
+        live.set_viewport_size({"width": width, "height": height})
+        overflow = live.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
 
 
 def test_an_emergency_admission_changes_the_tile_within_two_seconds(site: LiveStack, open_session) -> None:
