@@ -104,6 +104,7 @@ def seed_and_index() -> None:
 
     from dashboard import mongo
     from dashboard.models import Department
+    from devstack.hospital_model import DEPARTMENTS
     from devstack.seed import seed_hospital
 
     db = mongo.primary_db()
@@ -113,8 +114,9 @@ def seed_and_index() -> None:
         say("reusing the hospital data already in MongoDB")
     else:
         say(f"seeded a hospital in {time.monotonic() - started:.1f} s: {report}")
+    department_names = {code: name for code, name, _weight in DEPARTMENTS}
     for code in sorted(db.rooms.distinct("department")):
-        Department.objects.get_or_create(code=code, defaults={"name": code})
+        Department.objects.get_or_create(code=code, defaults={"name": department_names.get(code, code)})
     names = io.StringIO()
     call_command("ensure_indexes", stdout=names)
     say(f"MongoDB indexes in place: {len(names.getvalue().split())}")
