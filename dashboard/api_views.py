@@ -109,4 +109,12 @@ class AlertAckView(DashboardAPIView):
             return _error("not_found", "no such alert", status.HTTP_404_NOT_FOUND)
         except alerts.AlertForbidden:
             return _error("forbidden", "you may not acknowledge this alert", status.HTTP_403_FORBIDDEN)
+        access = _access(request)
+        audit.record_now(
+            AccessLog.Action.ACKNOWLEDGE,
+            user_id=access.user_id,
+            username=access.username,
+            client_address=str(request.META.get("REMOTE_ADDR", "")),
+            detail=ack.alert_id,
+        )
         return Response({"ok": True, "alert_id": ack.alert_id, "by": ack.by, "at": ack.at})

@@ -88,6 +88,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         )
         for scope in defaults:
             await self._join(scope)
+            self._audit(AccessLog.Action.SUBSCRIBE, scope=scope.name, detail="default")
             await self._send_snapshot(scope)
 
     async def disconnect(self, code: int) -> None:
@@ -238,6 +239,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         for scope in list(self.scopes):
             if not access.may_subscribe(scope):
                 await self._leave(scope, sees_revenue=previous.sees_revenue)
+                self._audit(AccessLog.Action.UNSUBSCRIBE, scope=scope.name, detail="forbidden")
                 await self._send_message(messages.unsubscribed(scope, reason="forbidden"))
             elif previous.sees_revenue != access.sees_revenue:
                 await self._leave(scope, sees_revenue=previous.sees_revenue)

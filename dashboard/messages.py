@@ -137,7 +137,7 @@ class Unsubscribe:
 @dataclass(frozen=True)
 class AckAlert:
     alert_id: str
-    request_id: str | int | None
+    request_id: str | int
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ class Reauth:
 
 @dataclass(frozen=True)
 class Ping:
-    request_id: str | int | None
+    request_id: str | int
 
 
 ClientMessage = Subscribe | Unsubscribe | AckAlert | Reauth | Ping
@@ -229,8 +229,16 @@ def _parse_unsubscribe(body: dict[str, Any], rid: str | int | None) -> ClientMes
     return Unsubscribe(scope=_scope(body, rid), request_id=rid)
 
 
+def _required_request_id(rid: str | int | None, kind: str) -> str | int:
+    if rid is None:
+        raise ClientError("bad_request", f"{kind} needs a request_id, echoed in the reply")
+    return rid
+
+
 def _parse_ack_alert(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
-    return AckAlert(alert_id=_bounded_string(body, "alert_id", 64, rid), request_id=rid)
+    return AckAlert(
+        alert_id=_bounded_string(body, "alert_id", 64, rid), request_id=_required_request_id(rid, "ack_alert")
+    )
 
 
 def _parse_reauth(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
@@ -238,7 +246,7 @@ def _parse_reauth(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
 
 
 def _parse_ping(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
-    return Ping(request_id=rid)
+    return Ping(request_id=_required_request_id(rid, "ping"))
 
 
 _PARSERS = {

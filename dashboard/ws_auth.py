@@ -69,8 +69,19 @@ def access_token_user_id(raw: str) -> tuple[int, float] | None:
 
 
 @database_sync_to_async
-def _active_user(user_id: int) -> AbstractBaseUser | None:
-    return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+def _user(user_id: int | str) -> AbstractBaseUser | None:
+    """The user, active or not: a deactivated account is told 4403, not 4401 (contract §4)."""
+    return get_user_model().objects.filter(pk=user_id).first()
+
+
+async def _inactive_session_user(scope: dict[str, Any]) -> AbstractBaseUser | None:
+    # Django's auth backend treats a deactivated user's session as anonymous; find the user.
+    session = scope.get("session")
+    user_id = session.get("_auth_user_id") if session is not None else None
+    if user_id is None:
+        return None
+    user = await _user(user_id)
+    return user if user is not None and not user.is_active else None
 
 
 async def authenticate_handshake(scope: dict[str, Any]) -> HandshakeAuth:
@@ -80,30 +91,28 @@ async def authenticate_handshake(scope: dict[str, Any]) -> HandshakeAuth:
         claims = access_token_user_id(raw.strip()) if kind == "Bearer" else None
         if claims is None:
             return HandshakeAuth(method=None, user=None)
-        user = await _active_user(claims[0])
+        user = await _user(claims[0])
         return HandshakeAuth(method="jwt" if user else None, user=user, token_expires_at=claims[1])
     ticket = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("ticket")
     if ticket:
         user_id = await database_sync_to_async(tickets.redeem)(ticket[0])
-        user = await _active_user(user_id) if user_id is not None else None
+        user = await _user(user_id) if user_id is not None else None
         return HandshakeAuth(method="ticket" if user else None, user=user)
     session_user = scope.get("user")
     if session_user is not None and session_user.is_authenticated:
         return HandshakeAuth(method="session", user=session_user)
-    return HandshakeAuth(method=None, user=None)
+    inactive = await _inactive_session_user(scope)
+    return HandshakeAuth(method="session" if inactive else None, user=inactive)
 
 
 class DashboardAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        origin = _header(scope, b"origin")
-        uses_header_or_ticket = _header(scope, b"authorization") is not None or b"ticket=" in scope.get(
-            "query_string", b""
-        )
-        has_session_cookie = settings.SESSION_COOKIE_NAME in scope.get("cookies", {})
-        origin_required = has_session_cookie and not uses_header_or_ticket
-        if (origin_required or origin is not None) and not origin_allowed(origin):
-            return await WebsocketDenier.as_asgi()(scope, receive, send)
         auth = await authenticate_handshake(scope)
+        origin = _header(scope, b"origin")
+        # Decided by how the handshake actually authenticated, not by what it seems to carry:
+        # a session always needs an allowed Origin; any Origin sent must be allowed.
+        if (auth.method == "session" or origin is not None) and not origin_allowed(origin):
+            return await WebsocketDenier.as_asgi()(scope, receive, send)
         scope = dict(scope, dash_auth=auth)
         return await super().__call__(scope, receive, send)
 

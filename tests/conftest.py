@@ -13,6 +13,7 @@ from pymongo.database import Database
 
 from dashboard import mongo
 from tests.e2e.stack import LiveStack
+from tests.ws_support import ws_users  # noqa: F401  (a fixture for the consumer tests)
 
 
 @pytest.fixture(scope="session")

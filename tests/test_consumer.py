@@ -8,95 +8,19 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from dashboard import publish
-from dashboard.routing import websocket_urlpatterns
-from dashboard.scopes import HOSPITAL_SCOPE, Scope
+from dashboard.scopes import Scope
 from dashboard.services import tickets
-from dashboard.services.users import upsert_dashboard_user
-from dashboard.ws_auth import DashboardAuthStack
-from tests.e2e.wsclient import check_schema
+from tests.ws_support import TIERS, bearer, closed_with, open_socket, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
-APP = DashboardAuthStack(URLRouter(websocket_urlpatterns))
-TIERS = {
-    "critical": {"patients": {"emergency": 1}, "computed_at": "2030-01-01T00:00:00.000Z"},
-    "standard": {
-        "appointments": {"today": 1},
-        "revenue": {"today": 5.0},
-        "computed_at": "2030-01-01T00:00:00.000Z",
-    },
-    "historical": {
-        "daily": [{"date": "2030-01-01", "admissions": 1, "revenue": 5.0}],
-        "comparisons": {"revenue": {}},
-        "computed_at": "2030-01-01T00:00:00.000Z",
-    },
-}
 
-
-def cache_tiers(*scopes: Any) -> None:
-    for scope in scopes:
-        for tier, data in TIERS.items():
-            publish.store_tier(scope, tier, data)
-
-
-@pytest.fixture
-def users(redis_client) -> dict[str, Any]:
-    cache_tiers(HOSPITAL_SCOPE, Scope("ER"), Scope("ICU"))
-    return {
-        "admin": upsert_dashboard_user(
-            username="ada", role="admin", departments=[], password="pw-ada-123456"
-        )[0],
-        "viewer": upsert_dashboard_user(
-            username="vic", role="viewer", departments=[], password="pw-vic-123456"
-        )[0],
-        "er": upsert_dashboard_user(
-            username="erin", role="department", departments=["ER"], password="pw-erin-12345"
-        )[0],
-        "icu": upsert_dashboard_user(
-            username="ian", role="department", departments=["ICU"], password="pw-ian-123456"
-        )[0],
-    }
-
-
-class Socket:
-    def __init__(self, communicator: WebsocketCommunicator) -> None:
-        self.communicator = communicator
-
-    async def recv(self, wait_s: float = 5) -> dict[str, Any]:
-        message = json.loads(await self.communicator.receive_from(wait_s))
-        check_schema(message)
-        return message
-
-    async def send(self, body: dict[str, Any] | str) -> None:
-        await self.communicator.send_to(text_data=body if isinstance(body, str) else json.dumps(body))
-
-
-async def open_socket(
-    headers: list[tuple[bytes, bytes]] | None = None, path: str = "/ws/dashboard/"
-) -> tuple[Socket, bool, int | None]:
-    communicator = WebsocketCommunicator(APP, path, headers=headers or [])
-    connected, code = await communicator.connect(timeout=5)
-    return Socket(communicator), connected, code
-
-
-def bearer(user: Any) -> list[tuple[bytes, bytes]]:
-    return [(b"authorization", f"Bearer {AccessToken.for_user(user)}".encode())]
-
-
-async def closed_with(socket: Socket) -> int:
-    output = await socket.communicator.receive_output(5)
-    assert output["type"] == "websocket.close", output
-    return int(output["code"])
-
-
-async def test_jwt_client_gets_hello_then_snapshot_of_default_scope(users) -> None:
-    socket, connected, _ = await open_socket(bearer(users["er"]))
+async def test_jwt_client_gets_hello_then_snapshot_of_default_scope(ws_users) -> None:
+    socket, connected, _ = await open_socket(bearer(ws_users["er"]))
     assert connected
     hello = await socket.recv()
     assert hello["type"] == "hello"
@@ -110,11 +34,11 @@ async def test_jwt_client_gets_hello_then_snapshot_of_default_scope(users) -> No
     await socket.communicator.disconnect()
 
 
-async def test_admin_snapshot_has_revenue_viewer_snapshot_does_not(users) -> None:
-    admin, _, _ = await open_socket(bearer(users["admin"]))
+async def test_admin_snapshot_has_revenue_viewer_snapshot_does_not(ws_users) -> None:
+    admin, _, _ = await open_socket(bearer(ws_users["admin"]))
     await admin.recv()
     assert (await admin.recv())["data"]["standard"]["revenue"] == {"today": 5.0}
-    viewer, _, _ = await open_socket(bearer(users["viewer"]))
+    viewer, _, _ = await open_socket(bearer(ws_users["viewer"]))
     hello = await viewer.recv()
     assert hello["subscribed"] == ["hospital"]
     assert {"hospital", "dept:ER", "dept:ICU"} <= set(hello["scopes"])
@@ -123,8 +47,8 @@ async def test_admin_snapshot_has_revenue_viewer_snapshot_does_not(users) -> Non
     await viewer.communicator.disconnect()
 
 
-async def test_department_user_may_not_subscribe_to_another_department_or_the_hospital(users) -> None:
-    socket, _, _ = await open_socket(bearer(users["er"]))
+async def test_department_user_may_not_subscribe_to_another_department_or_the_hospital(ws_users) -> None:
+    socket, _, _ = await open_socket(bearer(ws_users["er"]))
     await socket.recv()
     await socket.recv()
     for scope in ("dept:ICU", "hospital"):
@@ -136,8 +60,8 @@ async def test_department_user_may_not_subscribe_to_another_department_or_the_ho
     await socket.communicator.disconnect()
 
 
-async def test_subscribe_unsubscribe_and_ping(users) -> None:
-    socket, _, _ = await open_socket(bearer(users["viewer"]))
+async def test_subscribe_unsubscribe_and_ping(ws_users) -> None:
+    socket, _, _ = await open_socket(bearer(ws_users["viewer"]))
     await socket.recv()
     await socket.recv()
     await socket.send({"type": "subscribe", "scope": "dept:ICU"})
@@ -150,8 +74,8 @@ async def test_subscribe_unsubscribe_and_ping(users) -> None:
     await socket.communicator.disconnect()
 
 
-async def test_subscribe_with_since_replays_what_was_missed(users) -> None:
-    socket, _, _ = await open_socket(bearer(users["er"]))
+async def test_subscribe_with_since_replays_what_was_missed(ws_users) -> None:
+    socket, _, _ = await open_socket(bearer(ws_users["er"]))
     await socket.recv()
     snapshot = await socket.recv()
     await socket.send({"type": "unsubscribe", "scope": "dept:ER"})
@@ -172,9 +96,9 @@ async def test_subscribe_with_since_replays_what_was_missed(users) -> None:
     await socket.communicator.disconnect()
 
 
-async def test_published_updates_reach_subscribers_of_the_scope_only(users) -> None:
-    er, _, _ = await open_socket(bearer(users["er"]))
-    icu, _, _ = await open_socket(bearer(users["icu"]))
+async def test_published_updates_reach_subscribers_of_the_scope_only(ws_users) -> None:
+    er, _, _ = await open_socket(bearer(ws_users["er"]))
+    icu, _, _ = await open_socket(bearer(ws_users["icu"]))
     for socket in (er, icu):
         await socket.recv()
         await socket.recv()
@@ -186,8 +110,8 @@ async def test_published_updates_reach_subscribers_of_the_scope_only(users) -> N
     await icu.communicator.disconnect()
 
 
-async def test_binary_frames_and_garbage_get_errors_and_the_connection_stays_open(users) -> None:
-    socket, _, _ = await open_socket(bearer(users["er"]))
+async def test_binary_frames_and_garbage_get_errors_and_the_connection_stays_open(ws_users) -> None:
+    socket, _, _ = await open_socket(bearer(ws_users["er"]))
     await socket.recv()
     await socket.recv()
     await socket.communicator.send_to(bytes_data=b"\x00\x01")
@@ -197,7 +121,9 @@ async def test_binary_frames_and_garbage_get_errors_and_the_connection_stays_ope
     await socket.send({"type": "dashboard.push", "text": "forged"})
     assert (await socket.recv())["code"] == "unknown_type"
     await socket.send({"type": "ping"})
-    assert (await socket.recv())["type"] == "pong"
+    assert (await socket.recv())["code"] == "bad_request"
+    await socket.send({"type": "ping", "request_id": 7})
+    assert (await socket.recv()) == {"type": "pong", "request_id": 7}
     await socket.communicator.disconnect()
 
 
@@ -223,9 +149,9 @@ async def test_binary_frames_and_garbage_get_errors_and_the_connection_stays_ope
     ],
 )
 async def test_hostile_messages_get_the_contracts_error_and_the_connection_survives(
-    users, frame: str, code: str
+    ws_users, frame: str, code: str
 ) -> None:
-    socket, _, _ = await open_socket(bearer(users["er"]))
+    socket, _, _ = await open_socket(bearer(ws_users["er"]))
     await socket.recv()
     await socket.recv()
     await socket.send(frame)
@@ -237,16 +163,16 @@ async def test_hostile_messages_get_the_contracts_error_and_the_connection_survi
     await socket.communicator.disconnect()
 
 
-async def test_a_frame_over_4_kib_closes_with_1009(users) -> None:
-    socket, _, _ = await open_socket(bearer(users["er"]))
+async def test_a_frame_over_4_kib_closes_with_1009(ws_users) -> None:
+    socket, _, _ = await open_socket(bearer(ws_users["er"]))
     await socket.recv()
     await socket.recv()
     await socket.send({"type": "ping", "request_id": "x" * 4100})
     assert await closed_with(socket) == 1009
 
 
-async def test_exactly_4_kib_is_still_parsed(users) -> None:
-    socket, _, _ = await open_socket(bearer(users["er"]))
+async def test_exactly_4_kib_is_still_parsed(ws_users) -> None:
+    socket, _, _ = await open_socket(bearer(ws_users["er"]))
     await socket.recv()
     await socket.recv()
     frame = '{"type": "ping", "pad": "' + "x" * (4096 - 27) + '"}'
@@ -256,7 +182,7 @@ async def test_exactly_4_kib_is_still_parsed(users) -> None:
     await socket.communicator.disconnect()
 
 
-async def test_no_credentials_close_with_4401(users) -> None:
+async def test_no_credentials_close_with_4401(ws_users) -> None:
     socket, connected, _ = await open_socket()
     assert connected
     assert await closed_with(socket) == 4401
@@ -282,35 +208,45 @@ def _hostile_tokens(user: Any) -> list[str]:
     ]
 
 
-async def test_forged_refresh_and_expired_tokens_close_with_4401(users) -> None:
-    forged = await sync_to_async(_hostile_tokens)(users["admin"])
+async def test_forged_refresh_and_expired_tokens_close_with_4401(ws_users) -> None:
+    forged = await sync_to_async(_hostile_tokens)(ws_users["admin"])
     for token in forged:
         socket, connected, _ = await open_socket([(b"authorization", f"Bearer {token}".encode())])
         assert connected
         assert await closed_with(socket) == 4401, token
 
 
-async def test_user_without_a_dashboard_role_or_deactivated_closes_with_4403(users) -> None:
+async def test_user_without_a_dashboard_role_or_deactivated_closes_with_4403(ws_users) -> None:
     plain = await sync_to_async(get_user_model().objects.create_user)("plain", password="pw-plain-12345")
     socket, _, _ = await open_socket(bearer(plain))
     assert await closed_with(socket) == 4403
+    icu_cookie = await session_cookie(ws_users["icu"])
+    ws_users["er"].is_active = ws_users["icu"].is_active = False
+    await sync_to_async(ws_users["er"].save)()
+    await sync_to_async(ws_users["icu"].save)()
+    socket, _, _ = await open_socket(bearer(ws_users["er"]))
+    assert await closed_with(socket) == 4403
+    socket, _, _ = await open_socket([(b"cookie", icu_cookie), (b"origin", b"http://localhost")])
+    assert await closed_with(socket) == 4403
 
 
-async def test_ticket_is_single_use(users) -> None:
-    ticket = await sync_to_async(tickets.issue)(users["er"].pk)
+@pytest.mark.parametrize("query", ["ticket=", "xticket=1", "ticket=not-a-ticket"])
+async def test_a_session_cookie_cannot_skip_the_origin_check_with_ticket_lookalikes(
+    ws_users, query: str
+) -> None:
+    headers = [(b"cookie", await session_cookie(ws_users["admin"]))]
+    socket, connected, _ = await open_socket(headers, path=f"/ws/dashboard/?{query}")
+    # Refused at the handshake, or (a ticket that is not one) not authenticated at all.
+    assert not connected or await closed_with(socket) == 4401
+
+
+async def test_ticket_is_single_use(ws_users) -> None:
+    ticket = await sync_to_async(tickets.issue)(ws_users["er"].pk)
     socket, _, _ = await open_socket(path=f"/ws/dashboard/?ticket={ticket}")
     assert (await socket.recv())["type"] == "hello"
     await socket.communicator.disconnect()
     again, _, _ = await open_socket(path=f"/ws/dashboard/?ticket={ticket}")
     assert await closed_with(again) == 4401
-
-
-async def _session_cookie(user: Any) -> bytes:
-    from django.test import Client
-
-    client = Client()
-    await sync_to_async(client.force_login)(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
 @pytest.mark.parametrize(
@@ -324,8 +260,10 @@ async def _session_cookie(user: Any) -> bytes:
         b"file://",
     ],
 )
-async def test_session_cookie_with_missing_or_foreign_origin_is_refused(users, origin: bytes | None) -> None:
-    headers = [(b"cookie", await _session_cookie(users["admin"]))]
+async def test_session_cookie_with_missing_or_foreign_origin_is_refused(
+    ws_users, origin: bytes | None
+) -> None:
+    headers = [(b"cookie", await session_cookie(ws_users["admin"]))]
     if origin is not None:
         headers.append((b"origin", origin))
     _, connected, _ = await open_socket(headers)
@@ -333,14 +271,14 @@ async def test_session_cookie_with_missing_or_foreign_origin_is_refused(users, o
 
 
 @pytest.mark.parametrize("origin", [b"http://localhost", b"http://127.0.0.1:8123", b"https://localhost:443"])
-async def test_session_cookie_with_allowed_origin_connects(users, origin: bytes) -> None:
-    headers = [(b"cookie", await _session_cookie(users["admin"])), (b"origin", origin)]
+async def test_session_cookie_with_allowed_origin_connects(ws_users, origin: bytes) -> None:
+    headers = [(b"cookie", await session_cookie(ws_users["admin"])), (b"origin", origin)]
     socket, connected, _ = await open_socket(headers)
     assert connected
     assert (await socket.recv())["user"]["username"] == "ada"
     await socket.communicator.disconnect()
 
 
-async def test_bearer_client_sending_a_foreign_origin_is_refused(users) -> None:
-    _, connected, _ = await open_socket([*bearer(users["er"]), (b"origin", b"http://evil.example")])
+async def test_bearer_client_sending_a_foreign_origin_is_refused(ws_users) -> None:
+    _, connected, _ = await open_socket([*bearer(ws_users["er"]), (b"origin", b"http://evil.example")])
     assert not connected

@@ -57,6 +57,8 @@ def test_each_client_type_parses_to_its_own_class() -> None:
         '{"type":"subscribe","scope":"hospital","since":{"epoch":"e","seq":1e400}}',
         '{"type":"ack_alert","alert_id":{"$ne":null}}',
         '{"type":"ack_alert","alert_id":""}',
+        '{"type":"ack_alert","alert_id":"abc"}',
+        '{"type":"ping"}',
         '{"type":"ping","request_id":{"a":1}}',
         '{"type":"ping","request_id":123456789012345678901234567890}',
         '{"type":"ping","request_id":NaN}',

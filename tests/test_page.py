@@ -10,7 +10,7 @@ from dashboard import publish
 from dashboard.models import Department
 from dashboard.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.services.users import upsert_dashboard_user
-from tests.test_consumer import TIERS
+from tests.ws_support import TIERS
 
 pytestmark = pytest.mark.django_db
 

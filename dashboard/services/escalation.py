@@ -1,4 +1,7 @@
-"""Escalating critical alerts nobody acknowledged within ALERT_ESCALATE_AFTER_S (contract §4).
+"""Escalating alerts nobody acknowledged within ALERT_ESCALATE_AFTER_S (contract §4).
+
+The contract escalates every unacknowledged alert, whatever its severity (the watcher issue
+spoke of critical ones; the contract is the one clients rely on).
 
 The state is MongoDB's own (`acknowledged_at`) plus a Redis marker per escalated alert, so an
 escalation due while the watcher or a worker was restarting is sent when it comes back.
@@ -19,11 +22,10 @@ BATCH = 500
 
 
 def due_alerts(now: datetime) -> list[dict[str, object]]:
-    """Unacknowledged critical alerts older than the escalation delay, oldest first."""
+    """Unacknowledged alerts older than the escalation delay, oldest first."""
     cutoff = now - timedelta(seconds=settings.ALERT_ESCALATE_AFTER_S)
     query = conjunction(
         {
-            "severity": "critical",
             "acknowledged_at": {"$eq": None},
             "created_at": {"$gte": cutoff - LOOKBACK, "$lte": cutoff},
         }

@@ -184,14 +184,12 @@ def test_without_change_streams_and_fallback_poll_the_watcher_polls(
     assert "falling back to polling" in caplog.text
 
 
-def test_unacknowledged_critical_alerts_escalate_once_even_across_restarts(
-    hospital: Database, settings
-) -> None:
+def test_unacknowledged_alerts_escalate_once_even_across_restarts(hospital: Database, settings) -> None:
     settings.ALERT_ESCALATE_AFTER_S = 2
     # Written while no watcher ran: the escalation is due when the watcher comes back.
     overdue = insert_alert(hospital, severity="critical", age_s=30)
     insert_alert(hospital, severity="critical", age_s=30, acknowledged=True)
-    insert_alert(hospital, severity="warning", age_s=30)
+    warning = insert_alert(hospital, severity="warning", age_s=30)
     fresh = insert_alert(hospital, severity="critical", age_s=0)
 
     def escalated() -> list[str]:
@@ -201,6 +199,7 @@ def test_unacknowledged_critical_alerts_escalate_once_even_across_restarts(
     thread = start_watcher(hospital, stop)
     try:
         wait_until(lambda: overdue in escalated())
+        wait_until(lambda: warning in escalated())
         wait_until(lambda: fresh in escalated())
     finally:
         stop.set()
@@ -215,7 +214,7 @@ def test_unacknowledged_critical_alerts_escalate_once_even_across_restarts(
     finally:
         stop.set()
         thread.join(timeout=10)
-    assert sorted(escalated()) == sorted([overdue, fresh, overdue_in_downtime])
+    assert sorted(escalated()) == sorted([overdue, warning, fresh, overdue_in_downtime])
     assert all(m["alert"].get("escalated") is not True for m in published(Scope("ER"), "alert")), (
         "escalations go to the hospital scope only"
     )
