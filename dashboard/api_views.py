@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pymongo.errors import PyMongoError
 from rest_framework import status
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -15,7 +16,7 @@ from dashboard.models import AccessLog
 from dashboard.permissions import Access
 from dashboard.scopes import InvalidScope, Scope, parse_scope
 from dashboard.services import alerts, tickets
-from dashboard.services.snapshots import snapshot_message
+from dashboard.services.snapshots import SnapshotUnavailable, snapshot_message
 
 
 class HasDashboardAccess(BasePermission):
@@ -85,7 +86,10 @@ class SnapshotView(DashboardAPIView):
         except ScopeError as exc:
             return exc.response
         _audit_read(request, scope, "snapshot")
-        return Response(snapshot_message(scope, with_revenue=_access(request).sees_revenue))
+        try:
+            return Response(snapshot_message(scope, with_revenue=_access(request).sees_revenue))
+        except SnapshotUnavailable as exc:
+            return _error("unavailable", str(exc), status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 class AlertListView(DashboardAPIView):
@@ -98,7 +102,13 @@ class AlertListView(DashboardAPIView):
         if state not in alerts.ALERT_STATES:
             return _error("bad_request", "state must be open or all", status.HTTP_400_BAD_REQUEST)
         _audit_read(request, scope, f"alerts state={state}")
-        return Response({"scope": scope.name, "alerts": alerts.list_alerts(_access(request), scope, state)})
+        try:
+            listed = alerts.list_alerts(_access(request), scope, state)
+        except PyMongoError:
+            return _error(
+                "unavailable", "the hospital database is not answering", status.HTTP_503_SERVICE_UNAVAILABLE
+            )
+        return Response({"scope": scope.name, "alerts": listed})
 
 
 class AlertAckView(DashboardAPIView):

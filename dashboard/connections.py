@@ -1,6 +1,7 @@
 """One ticker per web process for the periodic duties of every open connection.
 
 Heartbeats, token expiry, session checks and connection leases need a clock per connection;
+the state of Redis and MongoDB is checked once per process and told to each connection;
 one task visiting all local connections each second costs far less than a task each. The
 ticker also saves the buffered access log, so recording never waits for the database.
 """
@@ -14,7 +15,7 @@ from typing import Protocol
 
 from channels.db import database_sync_to_async
 
-from dashboard import audit
+from dashboard import audit, source_health
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +25,12 @@ TICK_S = 1.0
 class Ticking(Protocol):
     async def on_tick(self, now: float) -> None: ...
 
+    async def on_sources_changed(self, states: dict[str, str]) -> None: ...
+
 
 _connections: set[Ticking] = set()
 _task: asyncio.Task[None] | None = None
+_next_source_check = 0.0
 
 
 def register(connection: Ticking) -> None:
@@ -44,10 +48,27 @@ def count() -> int:
     return len(_connections)
 
 
+async def _check_sources(now: float) -> None:
+    global _next_source_check
+    if now < _next_source_check:
+        return
+    _next_source_check = now + source_health.SOURCE_CHECK_EVERY_S
+    states = await asyncio.get_running_loop().run_in_executor(None, source_health.check)
+    if not source_health.record(states):
+        return
+    logger.warning("data sources changed: %s", states)
+    for connection in list(_connections):
+        try:
+            await connection.on_sources_changed(states)
+        except Exception:
+            logger.exception("could not tell a connection about its data sources")
+
+
 async def _tick_forever() -> None:
     while _connections or audit.pending():
         await asyncio.sleep(TICK_S)
         now = time.monotonic()
+        await _check_sources(now)
         for connection in list(_connections):
             try:
                 await connection.on_tick(now)

@@ -18,14 +18,14 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils.module_loading import import_string
 
-from dashboard import audit, connections, messages, permissions, publish
+from dashboard import audit, connections, messages, permissions, publish, source_health
 from dashboard.messages import AckAlert, ClientError, Ping, Reauth, Subscribe, Unsubscribe
 from dashboard.models import AccessLog
 from dashboard.permissions import Access
 from dashboard.ratelimit import TokenBucket, Verdict
 from dashboard.scopes import Scope, parse_scope
 from dashboard.services import alerts, connection_limit
-from dashboard.services.snapshots import snapshot_message
+from dashboard.services.snapshots import SnapshotUnavailable, snapshot_message
 from dashboard.signals import user_group
 from dashboard.ws_auth import CLOSE_NOT_AUTHENTICATED, HandshakeAuth, access_token_user_id
 
@@ -86,6 +86,8 @@ class DashboardConsumer(AsyncWebsocketConsumer):
                 subscribed=[scope.name for scope in defaults],
             )
         )
+        if not source_health.all_ok(source_health.current()):
+            await self._send_message(messages.status(source_health.current()))
         for scope in defaults:
             await self._join(scope)
             self._audit(AccessLog.Action.SUBSCRIBE, scope=scope.name, detail="default")
@@ -127,6 +129,9 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             if now - state.last_sent_at >= HEARTBEAT_AFTER_S:
                 state.last_sent_at = now
                 await self._send_message(messages.heartbeat(scope, epoch=state.epoch, seq=state.seq))
+
+    async def on_sources_changed(self, states: dict[str, str]) -> None:
+        await self._send_message(messages.status(states))
 
     def _session_still_valid(self) -> bool:
         session: SessionBase | None = self.scope.get("session")
@@ -268,9 +273,16 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         self.scopes.pop(scope, None)
 
     async def _send_snapshot(self, scope: Scope) -> None:
-        snapshot = await database_sync_to_async(snapshot_message)(
-            scope, with_revenue=self.access.sees_revenue
-        )
+        try:
+            snapshot = await database_sync_to_async(snapshot_message)(
+                scope, with_revenue=self.access.sees_revenue
+            )
+        except SnapshotUnavailable:
+            # Nothing to show yet: say which source is down; the client retries on `status`.
+            states = await database_sync_to_async(source_health.check)()
+            source_health.record(states)
+            await self._send_message(messages.status(states))
+            return
         self.scopes[scope] = ScopeState(snapshot["epoch"], snapshot["seq"], time.monotonic())
         await self._send_message(snapshot)
 

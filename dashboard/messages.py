@@ -90,6 +90,10 @@ def heartbeat(scope: Scope, *, epoch: str, seq: int) -> dict[str, Any]:
     return {"type": "heartbeat", "scope": scope.name, "epoch": epoch, "seq": seq}
 
 
+def status(sources: dict[str, str]) -> dict[str, Any]:
+    return {"type": "status", "sources": dict(sources)}
+
+
 def pong(request_id: str | int | None) -> dict[str, Any]:
     return {"type": "pong", "request_id": request_id}
 

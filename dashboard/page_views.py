@@ -9,6 +9,7 @@ from django.shortcuts import render
 from dashboard import audit, permissions
 from dashboard.models import AccessLog
 from dashboard.services.page import page_context
+from dashboard.services.snapshots import SnapshotUnavailable
 
 
 @login_required
@@ -16,7 +17,10 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
     access = permissions.load_access(request.user)
     if access is None:
         return render(request, "dashboard/no_access.html", status=403)
-    context = page_context(access, request.GET.get("scope"))
+    try:
+        context = page_context(access, request.GET.get("scope"))
+    except SnapshotUnavailable:
+        return render(request, "dashboard/unavailable.html", status=503)
     audit.record_now(
         AccessLog.Action.API_READ,
         user_id=access.user_id,

@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 VISIBILITY_CLASSES = (True, False)  # with revenue (admins), without
 HISTORY_MAX_MESSAGES = 500
 HISTORY_TTL_S = 3600
+# How long the last value of each tier is kept for snapshots while MongoDB is down.
+LAST_KNOWN_TTL_S = 7 * 86400
 PUBLISH_LOCK_TIMEOUT_S = 10
 PUBLISH_LOCK_WAIT_S = 10
 PUSH_EVENT_TYPE = "dashboard.push"
@@ -89,7 +91,16 @@ def start_new_epoch() -> str:
 
 
 def store_tier(scope: Scope, tier: str, data: dict[str, Any]) -> None:
-    redis_store.client().set(redis_store.tier_key(scope, tier), messages.encode(data), ex=TIER_TTL_S[tier])
+    text = messages.encode(data)
+    pipe = redis_store.client().pipeline(transaction=False)
+    pipe.set(redis_store.tier_key(scope, tier), text, ex=TIER_TTL_S[tier])
+    pipe.set(redis_store.last_known_key(scope, tier), text, ex=LAST_KNOWN_TTL_S)
+    pipe.execute()
+
+
+def load_last_known(scope: Scope, tier: str) -> dict[str, Any] | None:
+    raw = redis_store.client().get(redis_store.last_known_key(scope, tier))
+    return json.loads(raw) if raw else None
 
 
 def load_tiers(scope: Scope, tiers: tuple[str, ...]) -> dict[str, dict[str, Any] | None]:

@@ -29,6 +29,11 @@ def tier_key(scope: Scope, tier: str) -> str:
     return f"dash:tier:{scope.key}:{tier}"
 
 
+def last_known_key(scope: Scope, tier: str) -> str:
+    """The tier's last computed value, kept long after its TTL for when MongoDB is down."""
+    return f"dash:last:{scope.key}:{tier}"
+
+
 def history_key(scope: Scope, *, with_revenue: bool) -> str:
     return f"dash:hist:{scope.key}:{'full' if with_revenue else 'basic'}"
 

@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
-from dashboard import consumers, publish
+from dashboard import consumers, publish, source_health
 from dashboard.models import AccessLog
 from dashboard.scopes import Scope
 from dashboard.services.users import upsert_dashboard_user
@@ -213,3 +213,24 @@ async def closed_with_within(socket: Any, timeout_s: float) -> int:
         )
         if output["type"] == "websocket.close":
             return int(output["code"])
+
+
+async def test_status_tells_when_a_source_goes_down_and_comes_back(ws_users, monkeypatch) -> None:
+    states = {"redis": "ok", "mongo": "ok"}
+    monkeypatch.setattr(source_health, "check", lambda: dict(states))
+    monkeypatch.setattr(source_health, "SOURCE_CHECK_EVERY_S", 0.5)
+    try:
+        socket = await connected(bearer(ws_users["er"]))
+        await socket.recv()
+        states["mongo"] = "down"
+        down = await next_of_type(socket, "status", timeout_s=4)
+        assert down == {"type": "status", "sources": {"redis": "ok", "mongo": "down"}}
+        late = await connected(bearer(ws_users["icu"]))
+        assert (await late.recv())["type"] == "status", "a new connection is told at once"
+        states["mongo"] = "ok"
+        back = await next_of_type(socket, "status", timeout_s=4)
+        assert back == {"type": "status", "sources": {"redis": "ok", "mongo": "ok"}}
+        await socket.communicator.disconnect()
+        await late.communicator.disconnect()
+    finally:
+        source_health.record({"redis": "ok", "mongo": "ok"})

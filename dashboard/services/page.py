@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pymongo.errors import PyMongoError
+
 from dashboard import permissions
 from dashboard.permissions import Access
 from dashboard.scopes import InvalidScope, Scope, parse_scope
@@ -136,7 +138,11 @@ def page_context(access: Access, requested_scope: str | None) -> dict[str, Any]:
     scope, notice = chosen_scope(access, requested_scope)
     snapshot = snapshot_message(scope, with_revenue=access.sees_revenue)
     data = snapshot["data"]
-    open_alerts = alerts.list_alerts(access, scope, "open")[:PAGE_ALERT_LIMIT]
+    try:
+        open_alerts = alerts.list_alerts(access, scope, "open")[:PAGE_ALERT_LIMIT]
+    except PyMongoError:
+        open_alerts = []
+        notice = notice or "The hospital database is not answering: alerts cannot be listed right now."
     known = permissions.known_scopes(access)
     ack_departments = [s.department for s in known if s.department and access.may_acknowledge(s.department)]
     return {

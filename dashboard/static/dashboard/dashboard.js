@@ -388,7 +388,15 @@
     },
     status: function (message) {
       var sources = message.sources || {};
+      var wasDown = state.sourcesDown;
       state.sourcesDown = Object.keys(sources).some(function (name) { return sources[name] !== "ok"; });
+      showMessage(state.sourcesDown ? "A data source is down (" + Object.keys(sources).filter(function (name) {
+        return sources[name] !== "ok";
+      }).join(", ") + "): the numbers shown may be out of date." : "");
+      if (wasDown && !state.sourcesDown) {
+        state.resyncing = false;
+        resubscribe();
+      }
       refreshAges();
     },
     unsubscribed: function (message) {
