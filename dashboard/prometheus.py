@@ -10,6 +10,7 @@ import time
 
 from redis.exceptions import RedisError
 
+from dashboard import connections, ws_stats
 from dashboard.watcher import stats
 
 # (name in stats, metric name, type, help)
@@ -54,11 +55,34 @@ def watcher_report() -> dict[str, float] | None:
     return numbers
 
 
+def web_process_lines() -> list[str]:
+    """This web process's own delivery numbers (each daphne process reports its own)."""
+    delivery = ws_stats.read()
+    return [
+        *_sample(
+            "dash_ws_connections", "gauge", "Open WebSocket connections of this process.", connections.count()
+        ),
+        *_sample(
+            "dash_ws_coalesced_total",
+            "counter",
+            "Updates replaced by a newer one while their client was not reading.",
+            delivery["coalesced"],
+        ),
+        *_sample(
+            "dash_ws_closed_slow_total",
+            "counter",
+            "Connections closed with 1013 because their client did not keep up.",
+            delivery["closed_slow"],
+        ),
+    ]
+
+
 def render() -> str:
     numbers = watcher_report()
     lines = _sample(
         "dash_redis_up", "gauge", "1 when Redis answered this scrape.", 0 if numbers is None else 1
     )
+    lines += web_process_lines()
     if numbers is not None:
         for key, name, kind, help_text in WATCHER_METRICS:
             lines += _sample(name, kind, help_text, numbers.get(key, 0.0))

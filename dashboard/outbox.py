@@ -1,0 +1,55 @@
+"""What a WebSocket holds back while its client is not reading (contract §4, close 1013).
+
+While the socket's send buffer is full, messages wait here instead of in an unbounded buffer.
+An `update` replaces the waiting update of the same scope and tier (only the latest matters;
+the client sees the seq gap and resubscribes with `since`); every other message, alerts
+included, is kept. Past MAX_PENDING_MESSAGES the client is too slow and is closed with 1013.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import OrderedDict
+
+MAX_PENDING_MESSAGES = 256
+
+
+def coalesce_key(text: str) -> tuple[str, str] | None:
+    """(scope, tier) for an `update`, None for messages that must all be delivered."""
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(message, dict) and message.get("type") == "update":
+        return str(message.get("scope")), str(message.get("tier"))
+    return None
+
+
+class Outbox:
+    def __init__(self, limit: int = MAX_PENDING_MESSAGES) -> None:
+        self._items: OrderedDict[object, str] = OrderedDict()
+        self._numbers = itertools.count()
+        self.limit = limit
+        self.coalesced = 0
+
+    def add(self, text: str) -> bool:
+        """Queue a message in order; False when the outbox is over its limit."""
+        key: object = coalesce_key(text)
+        if key is None:
+            key = next(self._numbers)
+        elif key in self._items:
+            # Drop the older update and queue the newer one last, so the queue stays in seq order.
+            del self._items[key]
+            self.coalesced += 1
+        self._items[key] = text
+        return len(self._items) <= self.limit
+
+    def pop(self) -> str:
+        return self._items.popitem(last=False)[1]
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,130 @@
+"""daphne, with a bounded outbox per WebSocket: `python -m hospital_dash.server` takes daphne's options.
+
+daphne writes every message into Twisted's send buffer, which grows without bound while a
+client does not read. Here each WebSocket registers as the producer of its transport, so
+Twisted says when the buffer is full (over 64 KiB); from then until it drains, messages wait
+in a `dashboard.outbox.Outbox`. A client whose outbox overflows, or stays blocked for
+STALL_LIMIT_S, is closed with 1013 and given CLOSE_GRACE_S to read what it was sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from daphne.cli import CommandLineInterface
+from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet import reactor
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
+
+from dashboard import ws_stats
+from dashboard.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+CLOSE_TRY_AGAIN_LATER = 1013
+PROTOCOL_CLOSE_CODES = (1009, CLOSE_TRY_AGAIN_LATER)
+STALL_LIMIT_S = 15.0
+CLOSE_GRACE_S = 30.0
+
+
+@implementer(IPushProducer)
+class _SendGate:
+    """Twisted pauses this producer when the socket's send buffer is full, resumes it when drained."""
+
+    def __init__(self, protocol: OutboxWebSocketProtocol) -> None:
+        self.protocol = protocol
+        self.paused_since: float | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_since is not None
+
+    def pauseProducing(self) -> None:
+        if self.paused_since is None:
+            self.paused_since = time.monotonic()
+
+    def resumeProducing(self) -> None:
+        self.paused_since = None
+        self.protocol.drain_outbox()
+
+    def stopProducing(self) -> None:
+        self.paused_since = self.paused_since or time.monotonic()
+
+
+class OutboxWebSocketProtocol(WebSocketProtocol):
+    gate: _SendGate | None = None
+
+    def onOpen(self) -> None:
+        super().onOpen()
+        self.outbox = Outbox()
+        self.too_slow = False
+        self.gate = _SendGate(self)
+        # daphne's HTTP channel registered itself before the upgrade; the socket is ours now.
+        self.transport.unregisterProducer()
+        self.transport.registerProducer(self.gate, True)
+
+    def serverSend(self, content: Any, binary: bool = False) -> None:
+        gate = self.gate
+        if binary or gate is None:
+            super().serverSend(content, binary)
+            return
+        if self.too_slow:
+            return
+        if not gate.paused and not self.outbox:
+            super().serverSend(content, binary)
+            return
+        stalled_s = time.monotonic() - (gate.paused_since or time.monotonic())
+        before = self.outbox.coalesced
+        if not self.outbox.add(content) or stalled_s > STALL_LIMIT_S:
+            self._close_too_slow(stalled_s)
+        ws_stats.coalesced(self.outbox.coalesced - before)
+
+    def drain_outbox(self) -> None:
+        while self.outbox and self.gate is not None and not self.gate.paused and not self.too_slow:
+            super().serverSend(self.outbox.pop(), False)
+
+    def _close_too_slow(self, stalled_s: float) -> None:
+        self.too_slow = True
+        logger.warning(
+            "closing %s with 1013: %d messages waiting, send buffer full for %.1f s",
+            self.client_addr,
+            len(self.outbox),
+            stalled_s,
+        )
+        ws_stats.closed_slow()
+        self.outbox.clear()
+        # Give the client time to read up to the close frame before the socket is dropped.
+        self.closeHandshakeTimeout = CLOSE_GRACE_S
+        self.sendCloseFrame(code=CLOSE_TRY_AGAIN_LATER)
+
+    def serverClose(self, code: int | None = None) -> None:
+        # autobahn lets applications close only with 1000 or 3000-4999; 1009 and 1013 are the
+        # protocol's own codes, which the contract uses, so they go out as plain close frames.
+        if code in PROTOCOL_CLOSE_CODES:
+            self.sendCloseFrame(code=code)
+            return
+        super().serverClose(code)
+
+
+class OutboxServer(Server):
+    def run(self) -> None:
+        reactor.callWhenRunning(self._use_outbox_protocol)  # type: ignore[attr-defined]
+        super().run()
+
+    def _use_outbox_protocol(self) -> None:
+        self.ws_factory.protocol = OutboxWebSocketProtocol
+        # A frame over --websocket-max-frame-size gets a close frame with 1009, not a dropped socket.
+        self.ws_factory.setProtocolOptions(failByDrop=False)
+
+
+class OutboxCommandLineInterface(CommandLineInterface):
+    description = "daphne with bounded per-connection outboxes (hospital dashboard)"
+    server_class = OutboxServer
+
+
+if __name__ == "__main__":
+    OutboxCommandLineInterface.entrypoint()
