@@ -112,7 +112,7 @@ class OutboxWebSocketProtocol(WebSocketProtocol):
 
 class OutboxServer(Server):
     def run(self) -> None:
-        reactor.callWhenRunning(self._use_outbox_protocol)  # type: ignore[attr-defined]
+        reactor.callWhenRunning(self._use_outbox_protocol)
         super().run()
 
     def _use_outbox_protocol(self) -> None:
