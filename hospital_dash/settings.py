@@ -123,9 +123,14 @@ MONGO_READ_PREFERENCE = env.choice(
 SOURCE_CONNECT_TIMEOUT_S = env.float("SOURCE_CONNECT_TIMEOUT_S", default=5.0, minimum=0.1)
 
 # --- Channels -----------------------------------------------------------------------------
+# pubsub (default, chosen by measurement: docs/BENCHMARKS.md) or core (channels_redis's list-based layer).
+CHANNEL_LAYER = env.choice("CHANNEL_LAYER", ("pubsub", "core"), default="pubsub")
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "BACKEND": {
+            "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "core": "channels_redis.core.RedisChannelLayer",
+        }[CHANNEL_LAYER],
         "CONFIG": {"hosts": [REDIS_URL], "prefix": "dash-layer"},
     }
 }

@@ -23,14 +23,16 @@ PASSWORD = "browser-test-password-1"
 USERS = (("ada", "admin", ""), ("ben", "admin", ""), ("erin", "department", "ER"))
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running on this thread while it
+# lives, which would break later tests that call asyncio.run().
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     ensure_chromium()
     with sync_playwright() as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = playwright.chromium.launch(executable_path=str(ensure_chromium()), args=LAUNCH_ARGS)
     yield chromium
