@@ -33,5 +33,9 @@ format: bootstrap
 test: bootstrap lint
 	$(PY) -m devstack.testrun $(PYTEST_ARGS)
 
+# Fan-out over real processes (docs/BENCHMARKS.md); needs node and npm for the load generator.
+bench: bootstrap
+	$(PY) -m bench.fanout $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) var/bench var/screenshots
+	rm -rf $(VENV) var/bench var/screenshots bench/loadgen/node_modules

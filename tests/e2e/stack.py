@@ -140,8 +140,9 @@ class LiveStack:
         for proc in reversed(list(self.processes.values())):
             proc.stop()
         self.processes.clear()
-        with MongoClient(self.mongo_url) as client:
-            client.drop_database(self.mongo_db_name)
+        mongo_client: MongoClient[dict[str, Any]] = MongoClient(self.mongo_url)
+        with mongo_client:
+            mongo_client.drop_database(self.mongo_db_name)
         self.redis().flushdb()
         self.database.drop()
 

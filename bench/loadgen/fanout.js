@@ -1,0 +1,106 @@
+// Load generator for the fan-out benchmark: N authenticated dashboard clients that follow the
+// real protocol (hello, unsubscribe the default scope, subscribe to their own scope) and time
+// every `update` from its publisher's `sent_at` to receipt, checking `seq` for gaps.
+// Only 127.0.0.1 is allowed. Commands arrive on stdin, one per line:
+//   PHASE <name>   reset the counters     REPORT   print one JSON line     STOP   close and exit
+"use strict";
+const WebSocket = require("ws");
+const readline = require("readline");
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf("--" + name);
+  return i === -1 ? fallback : process.argv[i + 1];
+}
+
+const urls = arg("urls", "").split(",").filter(Boolean);
+const token = arg("token", "");
+const clients = Number(arg("clients", "100"));
+const scopes = arg("scopes", "dept:ER").split(",");
+const connectRate = Number(arg("connect-rate", "200"));
+const maxSeconds = Number(arg("max-seconds", "900"));
+for (const url of urls) {
+  if (!/^ws:\/\/127\.0\.0\.1:\d+\//.test(url)) throw new Error("only ws://127.0.0.1 targets are allowed: " + url);
+}
+
+let phase = fresh("connect");
+const sockets = [];
+
+function fresh(name) {
+  return { name, deliveries: 0, latencies: [], gaps: 0, outOfOrder: 0, snapshots: 0, handshakes: [], closes: {},
+           cpuStart: process.cpuUsage(), wallStart: Date.now() };
+}
+
+function percentile(values, p) {
+  if (!values.length) return null;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.round(p * (sorted.length - 1)))];
+}
+
+function report() {
+  const cpu = process.cpuUsage(phase.cpuStart);
+  const wall = (Date.now() - phase.wallStart) / 1000;
+  return {
+    phase: phase.name,
+    open: sockets.filter((s) => s.readyState === WebSocket.OPEN).length,
+    subscribed: sockets.filter((s) => s.subscribed).length,
+    deliveries: phase.deliveries,
+    latency_p50_ms: percentile(phase.latencies, 0.5),
+    latency_p99_ms: percentile(phase.latencies, 0.99),
+    gaps: phase.gaps,
+    out_of_order: phase.outOfOrder,
+    handshake_p50_ms: percentile(phase.handshakes, 0.5),
+    handshake_p99_ms: percentile(phase.handshakes, 0.99),
+    closes: phase.closes,
+    loadgen_cpu_share: (cpu.user + cpu.system) / 1e6 / Math.max(wall, 0.001),
+    wall_s: wall,
+  };
+}
+
+function open(index) {
+  const scope = scopes[index % scopes.length];
+  const started = Date.now();
+  const socket = new WebSocket(urls[index % urls.length], { headers: { Authorization: "Bearer " + token }, perMessageDeflate: false });
+  socket.subscribed = false;
+  socket.lastSeq = null;
+  socket.epoch = null;
+  socket.on("message", (raw) => {
+    const message = JSON.parse(raw);
+    if (message.type === "hello") {
+      for (const s of message.subscribed) if (s !== scope) socket.send(JSON.stringify({ type: "unsubscribe", scope: s }));
+      if (!message.subscribed.includes(scope)) socket.send(JSON.stringify({ type: "subscribe", scope }));
+    } else if (message.type === "snapshot" && message.scope === scope) {
+      if (!socket.subscribed) phase.handshakes.push(Date.now() - started);
+      socket.subscribed = true;
+      socket.epoch = message.epoch;
+      socket.lastSeq = message.seq;
+      phase.snapshots += 1;
+    } else if (message.type === "update" && message.scope === scope) {
+      const now = Date.now();
+      if (message.epoch === socket.epoch && socket.lastSeq !== null) {
+        if (message.seq <= socket.lastSeq) phase.outOfOrder += 1;
+        else if (message.seq !== socket.lastSeq + 1) phase.gaps += message.seq - socket.lastSeq - 1;
+      }
+      socket.lastSeq = Math.max(socket.lastSeq || 0, message.seq);
+      phase.deliveries += 1;
+      if (message.data && message.data.sent_at) phase.latencies.push(now - message.data.sent_at * 1000);
+    }
+  });
+  socket.on("close", (code) => { phase.closes[code] = (phase.closes[code] || 0) + 1; });
+  socket.on("error", () => {});
+  sockets.push(socket);
+}
+
+let opened = 0;
+const opener = setInterval(() => {
+  const batch = Math.max(1, Math.round(connectRate / 20));
+  for (let i = 0; i < batch && opened < clients; i++) open(opened++);
+  if (opened >= clients) clearInterval(opener);
+}, 50);
+
+readline.createInterface({ input: process.stdin }).on("line", (line) => {
+  const [command, name] = line.trim().split(/\s+/);
+  if (command === "PHASE") phase = fresh(name || "phase");
+  else if (command === "REPORT") process.stdout.write(JSON.stringify(report()) + "\n");
+  else if (command === "STOP") { for (const s of sockets) s.terminate(); process.exit(0); }
+});
+setTimeout(() => process.exit(3), maxSeconds * 1000);

@@ -1,0 +1,24 @@
+"""A reduced fan-out run in every `make test`: 500 clients, correctness only.
+
+The figures are `make bench`'s business (docs/BENCHMARKS.md); here every update must reach
+every client, in order, with nothing lost, through two real web processes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.fanout import LAYOUTS, ensure_loadgen, run_layer
+
+pytestmark = pytest.mark.e2e
+
+
+def test_500_clients_get_every_update_in_order() -> None:
+    ensure_loadgen()
+    rows = run_layer("pubsub", LAYOUTS["one"], clients=500, rates=[5.0, 10.0], seconds=10.0)
+    for row in rows:
+        assert row["clients"] == 500, row
+        assert row["lost"] == 0, row
+        assert row["gaps"] == 0, row
+        assert row["out_of_order"] == 0, row
+        assert row["delivered"] == row["expected"], row
