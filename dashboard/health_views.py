@@ -5,10 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from dashboard import prometheus
-from dashboard.preflight import SourceUnavailable, check_mongo, check_redis
-
-READY_CHECK_TIMEOUT_S = 1.0
+from dashboard import prometheus, source_health
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -16,19 +13,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    states = {}
-    for name, check, url in (
-        ("redis", check_redis, settings.REDIS_URL),
-        ("mongo", check_mongo, settings.MONGO_URL),
-    ):
-        try:
-            check(url, READY_CHECK_TIMEOUT_S)
-            states[name] = "ok"
-        except SourceUnavailable:
-            states[name] = "down"
-    # The channel layer is Redis pub/sub on REDIS_URL: it is up exactly when Redis is.
+    states = source_health.check()
+    # The channel layer lives on REDIS_URL (pub/sub or lists): it is up exactly when Redis is.
     states["channel_layer"] = states["redis"]
-    ready = all(state == "ok" for state in states.values())
+    ready = source_health.all_ok(states)
     body = {"ready": ready, "sources": states, "watcher": _watcher_state()}
     return JsonResponse(body, status=200 if ready else 503)
 

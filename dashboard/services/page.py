@@ -153,7 +153,6 @@ def page_context(access: Access, requested_scope: str | None) -> dict[str, Any]:
         "critical_tiles": tiles_with_values(CRITICAL_TILES, data, access),
         "standard_tiles": tiles_with_values(STANDARD_TILES, data, access),
         "department_columns": [label for _path, label in DEPARTMENT_COLUMNS],
-        "department_paths": [path for path, _label in DEPARTMENT_COLUMNS],
         "department_rows": department_rows(data.get("standard", {})) if scope.department is None else [],
         "alerts": open_alerts,
         "snapshot": snapshot,
@@ -162,6 +161,7 @@ def page_context(access: Access, requested_scope: str | None) -> dict[str, Any]:
             "snapshot": snapshot,
             "alerts": open_alerts,
             "ack_departments": ack_departments,
+            "department_paths": [path for path, _label in DEPARTMENT_COLUMNS],
             "intervals": {tier: interval_s(tier) for tier in TIERS},
         },
     }

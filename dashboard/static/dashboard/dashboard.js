@@ -104,21 +104,26 @@
   function renderDepartments(rows) {
     var body = document.getElementById("department-rows");
     if (!body) return;
-    var paths = ["patients.total", "patients.emergency", "rooms.available", "rooms.occupancy_rate", "alerts.open", "staff.on_duty"];
     body.textContent = "";
     rows.forEach(function (row) {
-      var tr = document.createElement("tr");
-      var th = document.createElement("th");
-      th.scope = "row";
-      th.textContent = row.department;
-      tr.appendChild(th);
-      paths.forEach(function (path) {
-        var td = document.createElement("td");
-        td.textContent = format(lookup(row, path), /_rate$/.test(path) ? "percent" : "count");
-        tr.appendChild(td);
-      });
-      body.appendChild(tr);
+      body.appendChild(tableRow(row.department, boot.department_paths.map(function (path) {
+        return format(lookup(row, path), /_rate$/.test(path) ? "percent" : "count");
+      })));
     });
+  }
+
+  function tableRow(header, cells) {
+    var tr = document.createElement("tr");
+    var th = document.createElement("th");
+    th.scope = "row";
+    th.textContent = header;
+    tr.appendChild(th);
+    cells.forEach(function (cell) {
+      var td = document.createElement("td");
+      td.textContent = cell;
+      tr.appendChild(td);
+    });
+    return tr;
   }
 
   function refreshAges() {
@@ -227,19 +232,9 @@
     var rows = document.getElementById("daily-rows");
     rows.textContent = "";
     daily.forEach(function (d) {
-      var tr = document.createElement("tr");
       var cells = [d.admissions, d.discharges];
       if ("revenue" in d) cells.push(format(d.revenue, "money"));
-      var th = document.createElement("th");
-      th.scope = "row";
-      th.textContent = d.date;
-      tr.appendChild(th);
-      cells.forEach(function (c) {
-        var td = document.createElement("td");
-        td.textContent = c;
-        tr.appendChild(td);
-      });
-      rows.appendChild(tr);
+      rows.appendChild(tableRow(d.date, cells));
     });
   }
 
