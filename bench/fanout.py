@@ -237,6 +237,36 @@ def format_row(row: dict[str, Any]) -> str:
     )
 
 
+TABLE_HEADER = (
+    "| layer | layout | clients | updates/s per scope | deliveries/s | not delivered within 3 s "
+    "| gaps, out of order | p50 | p99 | web CPU (each) | web RSS MiB (each) | load generator CPU |"
+)
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        TABLE_HEADER,
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
+    ]
+    for r in rows:
+        cells = [
+            r["layer"],
+            r["layout"],
+            f"{r['clients']:,}",
+            f"{r['rate_per_s']:g}",
+            f"{r['deliveries_per_s']:,}",
+            f"{r['lost']:,} of {r['expected']:,}",
+            f"{r['gaps']}, {r['out_of_order']}",
+            fmt_ms(r["p50_ms"]),
+            fmt_ms(r["p99_ms"]),
+            " / ".join(f"{share:.0%}" for share in r["web_cpu_share"]),
+            " / ".join(str(mib) for mib in r["web_rss_mib"]),
+            f"{r['loadgen_cpu_share']:.0%}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def knee(rows: list[dict[str, Any]]) -> float | None:
     ok = [
         r["rate_per_s"]
@@ -272,8 +302,10 @@ def main(argv: list[str]) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"rows": rows, "knee_rate_per_s": summary}, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown_table(rows))
+    print(markdown_table(rows))
     print("knee (highest rate with p99 under 250 ms and nothing lost):", json.dumps(summary))
-    print(f"bench: results in {args.out}")
+    print(f"bench: results in {args.out} and {args.out.with_suffix('.md')}")
     return 0
 
 

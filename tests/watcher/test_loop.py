@@ -8,6 +8,7 @@ Everything else (streams, Redis, publishing) is real.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from dashboard.messages import Since
 from dashboard.models import Department
 from dashboard.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.visibility import TIERS
-from dashboard.watcher import actions, stats
+from dashboard.watcher import actions, stats, streams
 from dashboard.watcher.loop import Watcher, run_watcher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -218,3 +219,37 @@ def test_unacknowledged_alerts_escalate_once_even_across_restarts(hospital: Data
     assert all(m["alert"].get("escalated") is not True for m in published(Scope("ER"), "alert")), (
         "escalations go to the hospital scope only"
     )
+
+
+def test_backoff_is_capped_exponential_with_full_jitter() -> None:
+    rng = random.Random(1)
+    for attempt in range(12):
+        ceiling = min(streams.BACKOFF_MAX_S, streams.BACKOFF_FIRST_S * 2**attempt)
+        delays = [streams.backoff_delay(attempt, rng) for _ in range(200)]
+        assert all(0 <= delay <= ceiling for delay in delays)
+        assert max(delays) > ceiling / 2, "no jitter up to the ceiling"
+    assert streams.BACKOFF_MAX_S == 30.0
+
+
+def test_a_failing_stream_is_retried_counted_and_marked_down_until_it_opens(
+    hospital: Database, monkeypatch
+) -> None:
+    monkeypatch.setattr(streams, "BACKOFF_FIRST_S", 0.05)
+    failures = {"left": 3}
+
+    def flaky(options: dict[str, Any]) -> OperationFailure | None:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            return OperationFailure("connection reset by the test", code=91)  # ShutdownInProgress
+        return None
+
+    stop = threading.Event()
+    thread = start_watcher(ServerAnswers(hospital, flaky), stop)
+    try:
+        wait_until(lambda: stats.read().get("stream_errors", 0) >= 3)
+        alert_id = insert_alert(hospital, severity="info", age_s=0)
+        wait_until(lambda: any(m["alert"]["id"] == alert_id for m in published(HOSPITAL_SCOPE, "alert")))
+        assert stats.read()["stream_down"] == 0
+    finally:
+        stop.set()
+        thread.join(timeout=10)
