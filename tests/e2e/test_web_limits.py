@@ -183,3 +183,21 @@ def test_frames_over_4_kib_close_with_1009_and_memory_stays_flat(stack: LiveStac
             assert code == 1009, f"round {round_number}: closed with {code} after {seen}"
     rss_after = rss_kib(web_pid(stack))
     assert rss_after - rss_before < 16 * 1024, f"web RSS grew {rss_after - rss_before} KiB"
+
+
+def test_no_token_or_ticket_reaches_the_web_log(stack: LiveStack) -> None:
+    token = stack.access_token("fast", PASSWORD)
+    status, body = stack.post_json("/api/ws-ticket/", {}, token=token)
+    assert status == 200
+    ticket = body["ticket"]
+    with connect(f"{stack.ws_url}?ticket={ticket}") as client:
+        assert json.loads(client.recv(10))["type"] == "hello"
+    with connect(stack.ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as client:
+        assert json.loads(client.recv(10))["type"] == "hello"
+    stack.get_json("/api/snapshot/?scope=dept:ER", token)
+    time.sleep(1)
+    log = stack.processes["web"].log_path.read_text()
+    assert "WSCONNECT" in log or "ws/dashboard" in log, "the log shows no connection at all"
+    assert ticket not in log
+    assert token not in log
+    assert token.split(".")[2] not in log
