@@ -22,10 +22,25 @@ class BadEvent(ValueError):
 class Change:
     collection: str
     operation: str
-    # The department whose numbers may have changed; None when the event does not say
-    # (a delete without the document), which makes every department dirty.
+    document_id: Any
+    # The document's department after the change; None for a delete (MongoDB sends no document).
     department: str | None
+    # True when the document may have left another department: a replace, or an update whose
+    # updateDescription names `department` or is missing (nx-27017 never sends one).
+    may_have_moved: bool
     new_alert: dict[str, Any] | None
+
+
+def _may_have_moved(event: dict[str, Any]) -> bool:
+    if event.get("operationType") == "replace":
+        return True
+    if event.get("operationType") != "update":
+        return False
+    description = event.get("updateDescription")
+    if not isinstance(description, dict):
+        return True
+    touched = [*(description.get("updatedFields") or {}), *(description.get("removedFields") or [])]
+    return any(field == "department" or field.startswith("department.") for field in touched)
 
 
 def _department(doc: dict[str, Any] | None) -> str | None:
@@ -43,12 +58,15 @@ def interpret(collection: str, raw_event: dict[str, Any]) -> Change:
     operation = event.get("operationType")
     if operation not in DATA_OPERATIONS:
         raise BadEvent(f"unknown operationType {operation!r}")
+    key = event.get("documentKey")
+    if not isinstance(key, dict) or "_id" not in key:
+        raise BadEvent(f"{operation} event without a documentKey")
     doc = event.get("fullDocument")
     if operation == "delete":
         # MongoDB sends no document with a delete; nx-27017 does, but we do not rely on it.
-        return Change(collection, operation, None, None)
+        return Change(collection, operation, key["_id"], None, True, None)
     if not isinstance(doc, dict):
-        raise BadEvent(f"{operation} of {event.get('documentKey')!r} has no document (deleted since?)")
+        raise BadEvent(f"{operation} of {key!r} has no document (deleted since?)")
     department = _department(doc)
     new_alert = None
     if collection == mongo.ALERTS and operation == "insert":
@@ -56,4 +74,4 @@ def interpret(collection: str, raw_event: dict[str, Any]) -> Change:
             new_alert = validated_alert(doc)
         except InvalidAlert as exc:
             raise BadEvent(str(exc)) from None
-    return Change(collection, operation, department, new_alert)
+    return Change(collection, operation, key["_id"], department, _may_have_moved(event), new_alert)

@@ -21,8 +21,8 @@ from pymongo.database import Database
 
 from dashboard import mongo
 from dashboard.services import escalation
-from dashboard.watcher import actions, stats
-from dashboard.watcher.events import BadEvent, Change, interpret
+from dashboard.watcher import actions, departments, stats
+from dashboard.watcher.events import BadEvent, interpret
 from dashboard.watcher.lease import RENEW_EVERY_S, Lease
 from dashboard.watcher.streams import StreamItem, StreamReader
 
@@ -48,11 +48,11 @@ class Batch:
     opened_at: float | None = None
     newest_event_at: datetime | None = None
 
-    def add(self, change: Change, event_time: datetime | None) -> None:
-        if change.department is None:
+    def add(self, dirty: set[str] | None, event_time: datetime | None) -> None:
+        if dirty is None:
             self.all_departments = True
         else:
-            self.departments.add(change.department)
+            self.departments |= dirty
         if event_time is not None:
             self.newest_event_at = max(event_time, self.newest_event_at or event_time)
 
@@ -94,7 +94,7 @@ class Watcher:
             else:
                 if change.new_alert is not None:
                     actions.push_new_alert(change.new_alert)
-                batch.add(change, event_time(item.event))
+                batch.add(departments.dirty_departments(change), event_time(item.event))
                 if batch.opened_at is None:
                     batch.opened_at = self.clock()
         if item.token is not None:
@@ -141,7 +141,11 @@ class Watcher:
         for reader in readers:
             reader.settled.wait(max(0.0, deadline - time.monotonic()))
         opened = sum(reader.is_open for reader in readers)
-        logger.info("%d of %d change streams open", opened, len(readers))
+        # Primed after the streams opened: a move during priming is still seen as an event.
+        remembered = departments.prime(self.db, mongo.WATCHED_COLLECTIONS)
+        logger.info(
+            "%d of %d change streams open; %d documents' departments known", opened, len(readers), remembered
+        )
         return readers
 
     def _follow_while_holding(self) -> None:

@@ -85,3 +85,41 @@ def test_alert_update_is_not_a_new_alert() -> None:
 def test_unusable_events_are_bad(collection: str, raw: dict) -> None:
     with pytest.raises(BadEvent):
         interpret(collection, raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "moved"),
+    [
+        (event("insert", {"_id": OID, "department": "ER"}), False),
+        (event("update", {"_id": OID, "department": "ER"}), True),  # nx-27017: no updateDescription
+        (
+            event(
+                "update",
+                {"_id": OID, "department": "ER"},
+                updateDescription={"updatedFields": {"status": "discharged"}, "removedFields": []},
+            ),
+            False,
+        ),
+        (
+            event(
+                "update",
+                {"_id": OID, "department": "ICU"},
+                updateDescription={"updatedFields": {"department": "ICU"}, "removedFields": []},
+            ),
+            True,
+        ),
+        (event("replace", {"_id": OID, "department": "ER"}), True),
+        (event("delete", None), True),
+    ],
+)
+def test_changes_say_whether_the_document_may_have_left_a_department(raw: dict, moved: bool) -> None:
+    change = interpret("patients", raw)
+    assert change.may_have_moved is moved
+    assert change.document_id == OID
+
+
+def test_an_event_without_a_document_key_is_bad() -> None:
+    raw = event("insert", {"_id": OID, "department": "ER"})
+    del raw["documentKey"]
+    with pytest.raises(BadEvent):
+        interpret("patients", raw)

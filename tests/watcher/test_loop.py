@@ -43,6 +43,9 @@ class _Collection:
             raise error
         return self._collection.watch(pipeline, **options)
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._collection, name)
+
 
 class ServerAnswers:
     """A database whose `watch` answers as a server would that lost history or has no streams."""
