@@ -33,8 +33,9 @@ format: bootstrap
 test: bootstrap lint
 	$(PY) -m devstack.testrun $(PYTEST_ARGS)
 
-# Fan-out over real processes (docs/BENCHMARKS.md); needs node and npm for the load generator.
+# Connections and fan-out over real processes (docs/BENCHMARKS.md); needs node and npm.
 bench: bootstrap
+	$(PY) -m bench.connections $(BENCH_CONNECTIONS_ARGS)
 	$(PY) -m bench.fanout $(BENCH_ARGS)
 
 clean:

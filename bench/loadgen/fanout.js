@@ -24,6 +24,18 @@ for (const url of urls) {
 
 let phase = fresh("connect");
 const sockets = [];
+const handshakeByIndex = [];
+
+// Handshake-to-snapshot percentiles of each block of 1,000 connections, in opening order.
+function handshakeWindows() {
+  const windows = [];
+  for (let start = 0; start < handshakeByIndex.length; start += 1000) {
+    const block = handshakeByIndex.slice(start, start + 1000).filter((v) => v !== undefined);
+    windows.push({ upto: Math.min(start + 1000, handshakeByIndex.length), done: block.length,
+                   p50_ms: percentile(block, 0.5), p99_ms: percentile(block, 0.99) });
+  }
+  return windows;
+}
 
 function fresh(name) {
   return { name, deliveries: 0, latencies: [], gaps: 0, outOfOrder: 0, snapshots: 0, handshakes: [], closes: {},
@@ -51,6 +63,7 @@ function report() {
     handshake_p50_ms: percentile(phase.handshakes, 0.5),
     handshake_p99_ms: percentile(phase.handshakes, 0.99),
     closes: phase.closes,
+    handshake_windows: handshakeWindows(),
     loadgen_cpu_share: (cpu.user + cpu.system) / 1e6 / Math.max(wall, 0.001),
     wall_s: wall,
   };
@@ -69,7 +82,10 @@ function open(index) {
       for (const s of message.subscribed) if (s !== scope) socket.send(JSON.stringify({ type: "unsubscribe", scope: s }));
       if (!message.subscribed.includes(scope)) socket.send(JSON.stringify({ type: "subscribe", scope }));
     } else if (message.type === "snapshot" && message.scope === scope) {
-      if (!socket.subscribed) phase.handshakes.push(Date.now() - started);
+      if (!socket.subscribed) {
+        phase.handshakes.push(Date.now() - started);
+        handshakeByIndex[index] = Date.now() - started;
+      }
       socket.subscribed = true;
       socket.epoch = message.epoch;
       socket.lastSeq = message.seq;

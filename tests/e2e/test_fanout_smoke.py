@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.fanout import LAYOUTS, ensure_loadgen, run_layer
+from bench.common import ensure_loadgen
+from bench.fanout import LAYOUTS, run_layer
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,131 @@
+"""What the benchmarks share: a throwaway stack with two web processes, the Node load generator,
+and readings of a process's CPU and memory. Everything runs on 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devstack.procfile import ROOT
+from devstack.services import free_port, start_mongo, start_redis
+from tests.e2e.stack import LiveStack
+
+LOADGEN = ROOT / "bench" / "loadgen"
+PASSWORD = "bench-password-not-secret-1"  # noqa: S105 (a throwaway user of a throwaway stack)
+CONNECT_RATE = 200
+
+
+@dataclass
+class BenchStack:
+    stack: LiveStack
+    urls: list[str]
+    web_pids: list[int]
+    token: str
+
+
+@contextmanager
+def bench_stack(layer: str, departments: list[str]) -> Iterator[BenchStack]:
+    """Redis, the MongoDB wire server and two web processes of our own, with an admin user."""
+    with tempfile.TemporaryDirectory(prefix="dash-bench-") as tmp:
+        root = Path(tmp)
+        redis_proc, redis_url = start_redis(root / "redis")
+        mongo_proc, mongo_url = start_mongo(root / "mongo")
+        stack = LiveStack(root=root / "stack", redis_url=redis_url, mongo_url=mongo_url, database_url=None)
+        stack.env.update(CHANNEL_LAYER=layer, MAX_CONNECTIONS_PER_USER="100000", JWT_ACCESS_LIFETIME_S="3600")
+        try:
+            assert stack.manage("migrate", "--noinput").returncode == 0
+            stack.create_user("bench", PASSWORD, "admin")
+            created = stack.manage(
+                "shell",
+                "-c",
+                "from dashboard.models import Department\n"
+                f"for code in {departments!r}: Department.objects.get_or_create(code=code, name=code)",
+            )
+            assert created.returncode == 0, created.stderr
+            second_port = free_port()
+            stack.start("web")
+            stack.start("web", as_name="web2", env={"PORT": str(second_port)})
+            stack.wait_for_web()
+            time.sleep(2)
+            yield BenchStack(
+                stack=stack,
+                urls=[stack.ws_url, f"ws://127.0.0.1:{second_port}/ws/dashboard/"],
+                web_pids=[stack.processes["web"].pid, stack.processes["web2"].pid],
+                token=stack.access_token("bench", PASSWORD),
+            )
+        finally:
+            stack.stop()
+            mongo_proc.stop()
+            redis_proc.stop()
+
+
+def ensure_loadgen() -> None:
+    if not (LOADGEN / "node_modules" / "ws").exists():
+        print("bench: installing the load generator's npm packages", flush=True)
+        subprocess.run(
+            [shutil.which("npm") or "npm", "ci", "--no-audit", "--no-fund", "--silent"],
+            cwd=LOADGEN,
+            check=True,
+        )
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100.0  # utime + stime, in clock ticks of 10 ms
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class LoadGenerator:
+    def __init__(self, urls: list[str], token: str, clients: int, scopes: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            [
+                shutil.which("node") or "node",
+                str(LOADGEN / "fanout.js"),
+                "--urls",
+                ",".join(urls),
+                "--token",
+                token,
+                "--clients",
+                str(clients),
+                "--scopes",
+                ",".join(scopes),
+                "--connect-rate",
+                str(CONNECT_RATE),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def command(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def report(self) -> dict[str, Any]:
+        self.command("REPORT")
+        assert self.proc.stdout is not None
+        return dict(json.loads(self.proc.stdout.readline()))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.command("STOP")
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()

@@ -1,0 +1,98 @@
+"""Connections benchmark: ramp to N authenticated clients over two web processes, then hold them.
+
+    python -m bench.connections [--clients 10000] [--idle-seconds 20] [--out var/bench/connections.json]
+
+Reports handshake-to-snapshot p50/p99 for each block of 1,000 connections, each web process's
+RSS before and after (and per connection), and CPU while all clients sit idle (heartbeats and
+the per-process ticker still run). Clients ramp at 200 per second, split evenly over the two
+processes; the load generator reports its own CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import CONNECT_RATE, LoadGenerator, bench_stack, cpu_seconds, ensure_loadgen, rss_mib
+from devstack.procfile import ROOT
+
+POLL_S = 2.0
+
+
+def run(clients: int, idle_seconds: float) -> dict[str, Any]:
+    with bench_stack("pubsub", ["ER"]) as bench:
+        rss_before = [rss_mib(pid) for pid in bench.web_pids]
+        loadgen = LoadGenerator(bench.urls, bench.token, clients, ["hospital"])
+        try:
+            deadline = time.monotonic() + clients / CONNECT_RATE + 120
+            while (report := loadgen.report())["subscribed"] < clients and time.monotonic() < deadline:
+                print(f"bench: {report['subscribed']:,} of {clients:,} subscribed", flush=True)
+                time.sleep(POLL_S)
+            rss_held = [rss_mib(pid) for pid in bench.web_pids]
+            loadgen.command("PHASE idle")
+            cpu_before = [cpu_seconds(pid) for pid in bench.web_pids]
+            time.sleep(idle_seconds)
+            idle = loadgen.report()
+            cpu_idle = [
+                (cpu_seconds(pid) - before) / idle_seconds
+                for pid, before in zip(bench.web_pids, cpu_before, strict=True)
+            ]
+        finally:
+            loadgen.stop()
+    per_process = clients / len(bench.web_pids)
+    return {
+        "clients": clients,
+        "subscribed": report["subscribed"],
+        "closes": idle["closes"],
+        "handshake_windows": report["handshake_windows"],
+        "web_rss_mib_before": [round(v, 1) for v in rss_before],
+        "web_rss_mib_held": [round(v, 1) for v in rss_held],
+        "rss_kib_per_connection": [
+            round((held - before) * 1024 / per_process, 1)
+            for held, before in zip(rss_held, rss_before, strict=True)
+        ],
+        "idle_web_cpu_share": [round(share, 3) for share in cpu_idle],
+        "idle_loadgen_cpu_share": round(idle["loadgen_cpu_share"], 3),
+        "ramp_loadgen_cpu_share": round(report["loadgen_cpu_share"], 3),
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = ["| connections | handshake-to-snapshot p50 | p99 |", "| ---: | ---: | ---: |"]
+    for window in result["handshake_windows"]:
+        lines.append(f"| {window['upto']:,} | {window['p50_ms']:.0f} ms | {window['p99_ms']:.0f} ms |")
+    lines += [
+        "",
+        f"- subscribed: {result['subscribed']:,} of {result['clients']:,}; "
+        f"closes while idle: {result['closes']}",
+        f"- web RSS before / holding: {result['web_rss_mib_before']} / {result['web_rss_mib_held']} MiB; "
+        f"per connection {result['rss_kib_per_connection']} KiB",
+        f"- idle CPU with every client connected: web {result['idle_web_cpu_share']} of a core each; "
+        f"load generator {result['idle_loadgen_cpu_share']} (ramp: {result['ramp_loadgen_cpu_share']})",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=10_000)
+    parser.add_argument("--idle-seconds", type=float, default=20.0)
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "connections.json")
+    args = parser.parse_args(argv)
+    ensure_loadgen()
+    result = run(args.clients, args.idle_seconds)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
