@@ -1,0 +1,200 @@
+"""Metrics benchmark: time each tier for one department and for the hospital at 10,000 and 1,000,000 patients.
+
+    python -m bench.metrics [--patients 10000,1000000] [--out var/bench/metrics.json]
+
+Seeds its own MongoDB wire server with a hospital in the demo's proportions per patient
+(rooms 0.15, appointments 2, staff 0.125, bills 1.5, alerts 0.2), most of it history: 98 % of
+patients discharged over the last two years, appointments and bills spread over the same time.
+Then runs `ensure_indexes` and times `compute_tier` for ER and for `hospital`. The cost per
+change event is what the watcher does for one uncoalesced change: ER's and the hospital's
+critical tier. Progress is printed as it goes; everything stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from devstack.procfile import ROOT
+from devstack.services import start_mongo, start_redis
+
+PER_PATIENT = {"rooms": 0.15, "appointments": 2.0, "staff": 0.125, "billing": 1.5, "alerts": 0.2}
+CODES = ("ER", "ICU", "CARD", "ONC", "PED", "ORTH", "NEURO", "MAT", "SURG", "RAD")
+HISTORY_DAYS = 730
+BATCH = 10_000
+
+
+def documents(collection: str, count: int, rng: random.Random, now: datetime) -> Any:
+    past = lambda: now - timedelta(seconds=rng.randint(0, HISTORY_DAYS * 86400))  # noqa: E731
+    for _ in range(count):
+        code = rng.choice(CODES)
+        if collection == "patients":
+            active = rng.random() < 0.02
+            admitted = past()
+            yield {
+                "department": code,
+                "status": rng.choice(["admitted", "outpatient"]) if active else "discharged",
+                "is_emergency": rng.random() < 0.1,
+                "admitted_at": admitted,
+                "discharged_at": None if active else min(now, admitted + timedelta(days=rng.randint(0, 10))),
+            }
+        elif collection == "rooms":
+            status = rng.choice(["available", "occupied", "occupied", "cleaning", "maintenance"])
+            beds = rng.randint(1, 4)
+            yield {
+                "department": code,
+                "status": status,
+                "beds": beds,
+                "occupied_beds": rng.randint(0, beds) if status == "occupied" else 0,
+            }
+        elif collection == "appointments":
+            yield {
+                "department": code,
+                "scheduled_at": past(),
+                "status": rng.choice(["completed", "completed", "cancelled", "no_show", "scheduled"]),
+            }
+        elif collection == "staff":
+            yield {
+                "department": code,
+                "role": "nurse",
+                "on_duty": rng.random() < 0.3,
+                "last_active_at": past(),
+            }
+        elif collection == "billing":
+            yield {
+                "department": code,
+                "amount": float(rng.randint(20, 2000)),
+                "status": rng.choice(["paid", "paid", "pending", "refunded"]),
+                "paid_at": past(),
+            }
+        else:
+            yield {
+                "department": code,
+                "severity": rng.choice(["critical", "warning", "info"]),
+                "kind": "bench",
+                "message": "bench",
+                "created_at": past(),
+                "acknowledged_at": past(),
+                "acknowledged_by": "bench",
+            }
+
+
+def seed(db: Any, patients: int, rng: random.Random, now: datetime) -> dict[str, int]:
+    counts = {"patients": patients, **{name: int(patients * share) for name, share in PER_PATIENT.items()}}
+    for collection, count in counts.items():
+        started = time.monotonic()
+        batch: list[dict[str, Any]] = []
+        for doc in documents(collection, count, rng, now):
+            batch.append(doc)
+            if len(batch) == BATCH:
+                db[collection].insert_many(batch, ordered=False)
+                batch = []
+        if batch:
+            db[collection].insert_many(batch, ordered=False)
+        print(f"bench: seeded {count:,} {collection} in {time.monotonic() - started:.1f} s", flush=True)
+    return counts
+
+
+def measure(patients: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="dash-bench-metrics-") as tmp:
+        root = Path(tmp)
+        redis_proc, redis_url = start_redis(root / "redis")
+        mongo_proc, mongo_url = start_mongo(root / "mongo")
+        os.environ.update(
+            DASH_ENV="test",
+            REDIS_URL=redis_url,
+            MONGO_URL=mongo_url,
+            DASH_TEST_TMP=tmp,
+            MONGO_DB=f"bench_{patients}",
+            DJANGO_SETTINGS_MODULE="hospital_dash.settings",
+        )
+        try:
+            import django
+
+            django.setup()
+            from django.core.management import call_command
+
+            from dashboard import mongo
+            from dashboard.scopes import HOSPITAL_SCOPE, Scope
+            from dashboard.services.tiers import compute_tier
+
+            mongo.client.cache_clear()
+            db = mongo.primary_db()
+            counts = seed(db, patients, random.Random(patients), datetime.now(UTC))
+            call_command("ensure_indexes", verbosity=0)
+            result: dict[str, Any] = {"patients": patients, "documents": counts, "seconds": {}}
+            for tier in ("critical", "standard", "historical"):
+                for scope in (Scope("ER"), HOSPITAL_SCOPE):
+                    started = time.perf_counter()
+                    compute_tier(scope, tier)
+                    seconds = time.perf_counter() - started
+                    result["seconds"][f"{tier} {scope}"] = round(seconds, 3)
+                    print(f"bench: {patients:,} patients: {tier} of {scope} in {seconds:.3f} s", flush=True)
+            result["per_change_event_s"] = round(
+                result["seconds"]["critical dept:ER"] + result["seconds"]["critical hospital"], 3
+            )
+            return result
+        finally:
+            mongo_proc.stop()
+            redis_proc.stop()
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    keys = list(results[0]["seconds"])
+    header = "| patients | documents | " + " | ".join(keys) + " | per change event |"
+    lines = [header, "|" + " ---: |" * (len(keys) + 3)]
+    for result in results:
+        cells = [f"{result['patients']:,}", f"{sum(result['documents'].values()):,}"]
+        cells += [f"{result['seconds'][key]:.2f} s" for key in keys]
+        cells.append(f"{result['per_change_event_s']:.2f} s")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--patients", default="10000,1000000")
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "metrics.json")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one size, in a process of its own
+    args = parser.parse_args(argv)
+    if args.one:
+        print("RESULT " + json.dumps(measure(args.one)), flush=True)
+        return 0
+    results = []
+    for patients in args.patients.split(","):
+        # Each size in its own process: Django's settings are read once per process.
+        with subprocess.Popen(
+            [sys.executable, "-m", "bench.metrics", "--one", patients],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as child:
+            assert child.stdout is not None
+            for line in child.stdout:
+                if line.startswith("RESULT "):
+                    results.append(json.loads(line[len("RESULT ") :]))
+                else:
+                    print(line, end="", flush=True)
+        if child.returncode != 0:
+            print(f"bench: the run with {patients} patients failed", flush=True)
+            return child.returncode
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        args.out.with_suffix(".md").write_text(markdown(results))
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
