@@ -13,6 +13,7 @@ critical tier. Progress is printed as it goes; everything stops by itself.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
@@ -130,7 +131,7 @@ def measure(patients: int) -> dict[str, Any]:
             mongo.client.cache_clear()
             db = mongo.primary_db()
             counts = seed(db, patients, random.Random(patients), datetime.now(UTC))
-            call_command("ensure_indexes", verbosity=0)
+            call_command("ensure_indexes", stdout=io.StringIO())
             result: dict[str, Any] = {"patients": patients, "documents": counts, "seconds": {}}
             for tier in ("critical", "standard", "historical"):
                 for scope in (Scope("ER"), HOSPITAL_SCOPE):
