@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Settings need these at import time; lint and type checks connect to nothing.
 LINT_ENV := DASH_ENV=test REDIS_URL=redis://127.0.0.1:1/0 MONGO_URL=mongodb://127.0.0.1:1
 
-.PHONY: bootstrap demo test lint format bench clean
+.PHONY: bootstrap demo test lint format bench bench-metrics clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -37,6 +37,10 @@ test: bootstrap lint
 bench: bootstrap
 	$(PY) -m bench.connections $(BENCH_CONNECTIONS_ARGS)
 	$(PY) -m bench.fanout $(BENCH_ARGS)
+
+# Tier computation times at 10,000 and 1,000,000 patients on the embedded MongoDB (docs/BENCHMARKS.md).
+bench-metrics: bootstrap
+	$(PY) -m bench.metrics $(BENCH_METRICS_ARGS)
 
 clean:
 	rm -rf $(VENV) var/bench var/screenshots bench/loadgen/node_modules
