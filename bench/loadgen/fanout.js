@@ -39,7 +39,20 @@ function handshakeWindows() {
 
 function fresh(name) {
   return { name, deliveries: 0, latencies: [], gaps: 0, outOfOrder: 0, snapshots: 0, handshakes: [], closes: {},
+           stalled: { sockets: 0, deliveries: 0, gaps: 0, closes: {}, latencies: [] },
            cpuStart: process.cpuUsage(), wallStart: Date.now() };
+}
+
+// STALL <fraction> <seconds>: every 1/fraction-th open socket stops reading for that long.
+function stall(fraction, seconds) {
+  const every = Math.max(1, Math.round(1 / fraction));
+  sockets.forEach((socket, index) => {
+    if (index % every !== 0 || socket.readyState !== WebSocket.OPEN) return;
+    socket.stalled = true;
+    phase.stalled.sockets += 1;
+    socket.pause();
+    setTimeout(() => socket.resume(), seconds * 1000);
+  });
 }
 
 function percentile(values, p) {
@@ -64,6 +77,9 @@ function report() {
     handshake_p99_ms: percentile(phase.handshakes, 0.99),
     closes: phase.closes,
     handshake_windows: handshakeWindows(),
+    stalled: { sockets: phase.stalled.sockets, deliveries: phase.stalled.deliveries, gaps: phase.stalled.gaps,
+               closes: phase.stalled.closes, latency_p50_ms: percentile(phase.stalled.latencies, 0.5),
+               latency_p99_ms: percentile(phase.stalled.latencies, 0.99) },
     loadgen_cpu_share: (cpu.user + cpu.system) / 1e6 / Math.max(wall, 0.001),
     wall_s: wall,
   };
@@ -92,16 +108,20 @@ function open(index) {
       phase.snapshots += 1;
     } else if (message.type === "update" && message.scope === scope) {
       const now = Date.now();
+      const stats = socket.stalled ? phase.stalled : phase;
       if (message.epoch === socket.epoch && socket.lastSeq !== null) {
         if (message.seq <= socket.lastSeq) phase.outOfOrder += 1;
-        else if (message.seq !== socket.lastSeq + 1) phase.gaps += message.seq - socket.lastSeq - 1;
+        else if (message.seq !== socket.lastSeq + 1) stats.gaps += message.seq - socket.lastSeq - 1;
       }
       socket.lastSeq = Math.max(socket.lastSeq || 0, message.seq);
-      phase.deliveries += 1;
-      if (message.data && message.data.sent_at) phase.latencies.push(now - message.data.sent_at * 1000);
+      stats.deliveries += 1;
+      if (message.data && message.data.sent_at) stats.latencies.push(now - message.data.sent_at * 1000);
     }
   });
-  socket.on("close", (code) => { phase.closes[code] = (phase.closes[code] || 0) + 1; });
+  socket.on("close", (code) => {
+    const closes = socket.stalled ? phase.stalled.closes : phase.closes;
+    closes[code] = (closes[code] || 0) + 1;
+  });
   socket.on("error", () => {});
   sockets.push(socket);
 }
@@ -116,6 +136,7 @@ const opener = setInterval(() => {
 readline.createInterface({ input: process.stdin }).on("line", (line) => {
   const [command, name] = line.trim().split(/\s+/);
   if (command === "PHASE") phase = fresh(name || "phase");
+  else if (command === "STALL") stall(Number(name), Number(line.trim().split(/\s+/)[2]));
   else if (command === "REPORT") process.stdout.write(JSON.stringify(report()) + "\n");
   else if (command === "STOP") { for (const s of sockets) s.terminate(); process.exit(0); }
 });
