@@ -91,7 +91,9 @@ def rss_mib(pid: int) -> float:
 
 
 class LoadGenerator:
-    def __init__(self, urls: list[str], token: str, clients: int, scopes: list[str]) -> None:
+    def __init__(
+        self, urls: list[str], token: str, clients: int, scopes: list[str], *, reconnect: bool = False
+    ) -> None:
         self.proc = subprocess.Popen(
             [
                 shutil.which("node") or "node",
@@ -106,6 +108,8 @@ class LoadGenerator:
                 ",".join(scopes),
                 "--connect-rate",
                 str(CONNECT_RATE),
+                "--reconnect",
+                "yes" if reconnect else "no",
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -25,6 +25,9 @@ for (const url of urls) {
 let phase = fresh("connect");
 const sockets = [];
 const handshakeByIndex = [];
+const reconnecting = arg("reconnect", "no") === "yes";
+let stopping = false;
+let target = Infinity;
 
 // Handshake-to-snapshot percentiles of each block of 1,000 connections, in opening order.
 function handshakeWindows() {
@@ -38,7 +41,7 @@ function handshakeWindows() {
 }
 
 function fresh(name) {
-  return { name, deliveries: 0, latencies: [], gaps: 0, outOfOrder: 0, snapshots: 0, handshakes: [], closes: {},
+  return { name, deliveries: 0, latencies: [], gaps: 0, outOfOrder: 0, snapshots: 0, recovered: 0, handshakes: [], closes: {},
            stalled: { sockets: 0, deliveries: 0, gaps: 0, closes: {}, latencies: [] },
            cpuStart: process.cpuUsage(), wallStart: Date.now() };
 }
@@ -77,6 +80,9 @@ function report() {
     handshake_p99_ms: percentile(phase.handshakes, 0.99),
     closes: phase.closes,
     handshake_windows: handshakeWindows(),
+    recovered: phase.recovered,
+    snapshots: phase.snapshots,
+    caught_up: sockets.filter((s) => s.subscribed && s.readyState === WebSocket.OPEN && s.lastSeq >= target).length,
     stalled: { sockets: phase.stalled.sockets, deliveries: phase.stalled.deliveries, gaps: phase.stalled.gaps,
                closes: phase.stalled.closes, latency_p50_ms: percentile(phase.stalled.latencies, 0.5),
                latency_p99_ms: percentile(phase.stalled.latencies, 0.99) },
@@ -85,22 +91,32 @@ function report() {
   };
 }
 
-function open(index) {
+function open(index, previous) {
   const scope = scopes[index % scopes.length];
   const started = Date.now();
   const socket = new WebSocket(urls[index % urls.length], { headers: { Authorization: "Bearer " + token }, perMessageDeflate: false });
   socket.subscribed = false;
-  socket.lastSeq = null;
-  socket.epoch = null;
+  socket.stalled = previous ? previous.stalled : false;
+  socket.attempt = previous ? previous.attempt : 0;
+  // A reconnecting client resubscribes with `since`, from where its previous connection got to.
+  socket.lastSeq = previous ? previous.lastSeq : null;
+  socket.epoch = previous ? previous.epoch : null;
   socket.on("message", (raw) => {
     const message = JSON.parse(raw);
     if (message.type === "hello") {
+      socket.attempt = 0;
       for (const s of message.subscribed) if (s !== scope) socket.send(JSON.stringify({ type: "unsubscribe", scope: s }));
-      if (!message.subscribed.includes(scope)) socket.send(JSON.stringify({ type: "subscribe", scope }));
+      if (!message.subscribed.includes(scope) || previous) {
+        const since = socket.epoch !== null ? { epoch: socket.epoch, seq: socket.lastSeq } : undefined;
+        socket.send(JSON.stringify({ type: "subscribe", scope, since }));
+      }
+    } else if (message.type === "subscribed" && message.scope === scope && message.recovered) {
+      socket.subscribed = true;
+      phase.recovered += 1;
     } else if (message.type === "snapshot" && message.scope === scope) {
       if (!socket.subscribed) {
         phase.handshakes.push(Date.now() - started);
-        handshakeByIndex[index] = Date.now() - started;
+        if (!previous) handshakeByIndex[index] = Date.now() - started;
       }
       socket.subscribed = true;
       socket.epoch = message.epoch;
@@ -121,15 +137,21 @@ function open(index) {
   socket.on("close", (code) => {
     const closes = socket.stalled ? phase.stalled.closes : phase.closes;
     closes[code] = (closes[code] || 0) + 1;
+    if (reconnecting && !stopping) {
+      // Full-jitter exponential backoff, as the dashboard page does.
+      socket.attempt += 1;
+      const ceiling = Math.min(30000, 500 * Math.pow(2, socket.attempt - 1));
+      setTimeout(() => { sockets[index] = open(index, socket); }, Math.random() * ceiling);
+    }
   });
   socket.on("error", () => {});
-  sockets.push(socket);
+  return socket;
 }
 
 let opened = 0;
 const opener = setInterval(() => {
   const batch = Math.max(1, Math.round(connectRate / 20));
-  for (let i = 0; i < batch && opened < clients; i++) open(opened++);
+  for (let i = 0; i < batch && opened < clients; i++) { sockets.push(open(opened, null)); opened++; }
   if (opened >= clients) clearInterval(opener);
 }, 50);
 
@@ -138,6 +160,7 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
   if (command === "PHASE") phase = fresh(name || "phase");
   else if (command === "STALL") stall(Number(name), Number(line.trim().split(/\s+/)[2]));
   else if (command === "REPORT") process.stdout.write(JSON.stringify(report()) + "\n");
-  else if (command === "STOP") { for (const s of sockets) s.terminate(); process.exit(0); }
+  else if (command === "TARGET") target = Number(name);
+  else if (command === "STOP") { stopping = true; for (const s of sockets) s.terminate(); process.exit(0); }
 });
 setTimeout(() => process.exit(3), maxSeconds * 1000);
