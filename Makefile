@@ -37,6 +37,8 @@ test: bootstrap lint
 bench: bootstrap
 	$(PY) -m bench.connections $(BENCH_CONNECTIONS_ARGS)
 	$(PY) -m bench.fanout $(BENCH_ARGS)
+	$(PY) -m bench.slow
+	$(PY) -m bench.storm
 
 # Tier computation times at 10,000 and 1,000,000 patients on the embedded MongoDB (docs/BENCHMARKS.md).
 bench-metrics: bootstrap
