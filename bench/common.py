@@ -133,3 +133,12 @@ class LoadGenerator:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def write_result(out: Path, result: Any, summary: str | None = None) -> None:
+    """Save a scenario's result as JSON (and its summary as Markdown beside it), and print it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    if summary is not None:
+        out.with_suffix(".md").write_text(summary)
+    print(summary if summary is not None else json.dumps(result, indent=2))

@@ -11,13 +11,20 @@ processes; the load generator reports its own CPU.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import CONNECT_RATE, LoadGenerator, bench_stack, cpu_seconds, ensure_loadgen, rss_mib
+from bench.common import (
+    CONNECT_RATE,
+    LoadGenerator,
+    bench_stack,
+    cpu_seconds,
+    ensure_loadgen,
+    rss_mib,
+    write_result,
+)
 from devstack.procfile import ROOT
 
 POLL_S = 2.0
@@ -87,10 +94,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     ensure_loadgen()
     result = run(args.clients, args.idle_seconds)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(result))
-    print(markdown(result))
+    write_result(args.out, result, markdown(result))
     return 0
 
 

@@ -11,7 +11,6 @@ processes' RSS during the stall, and what the stalled clients saw once they read
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import CONNECT_RATE, LoadGenerator, bench_stack, ensure_loadgen, rss_mib
+from bench.common import CONNECT_RATE, LoadGenerator, bench_stack, ensure_loadgen, rss_mib, write_result
 from bench.fanout import PUBLISHER
 from devstack.procfile import ROOT
 
@@ -95,10 +94,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "slow.json")
     args = parser.parse_args(argv)
     ensure_loadgen()
-    result = run(args.clients, args.rate, args.stall_seconds)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, run(args.clients, args.rate, args.stall_seconds))
     return 0
 
 

@@ -11,7 +11,6 @@ caught up with the newest update published, and any seq gap or out-of-order deli
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.common import CONNECT_RATE, LoadGenerator, bench_stack, ensure_loadgen
+from bench.common import CONNECT_RATE, LoadGenerator, bench_stack, ensure_loadgen, write_result
 from bench.slow import publish_for
 from dashboard import redis_store
 from dashboard.scopes import Scope
@@ -86,10 +85,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "storm.json")
     args = parser.parse_args(argv)
     ensure_loadgen()
-    result = run(args.clients)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, run(args.clients))
     return 0
 
 
