@@ -23,7 +23,7 @@ from dashboard import mongo
 from dashboard.services import escalation
 from dashboard.watcher import actions, departments, stats
 from dashboard.watcher.events import BadEvent, interpret
-from dashboard.watcher.lease import RENEW_EVERY_S, Lease
+from dashboard.watcher.lease import RENEW_EVERY_S, Lease, LeaseKeeper
 from dashboard.watcher.streams import StreamItem, StreamReader
 
 logger = logging.getLogger(__name__)
@@ -149,19 +149,21 @@ class Watcher:
         return readers
 
     def _follow_while_holding(self) -> None:
+        keeper = LeaseKeeper(self.lease)
+        keeper.start()
         readers_stop = threading.Event()
         items: queue.Queue[StreamItem] = queue.Queue()
-        readers = self._start_readers(readers_stop, items)
+        readers: list[StreamReader] = []
+        next_escalation = self.clock()
         batch = Batch()
-        next_renewal = next_escalation = self.clock()
         try:
+            readers = self._start_readers(readers_stop, items)
             while not self.stop.is_set():
+                keeper.beat()
+                if keeper.lost.is_set():
+                    logger.error("lost the lease; going back to standby without publishing more")
+                    return
                 now = self.clock()
-                if now >= next_renewal:
-                    if not self.lease.renew():
-                        logger.error("lost the lease; going back to standby without publishing more")
-                        return
-                    next_renewal = now + RENEW_EVERY_S
                 if now >= next_escalation:
                     self._escalate()
                     next_escalation = now + ESCALATION_EVERY_S
@@ -186,6 +188,7 @@ class Watcher:
                         continue
                     batch = Batch()
         finally:
+            keeper.halt()
             readers_stop.set()
             for reader in readers:
                 reader.join(timeout=2)

@@ -65,6 +65,15 @@ def web(live_stack: LiveStack) -> LiveStack:
     return live_stack
 
 
+@pytest.fixture(autouse=True)
+def _no_watcher_left_running(web: LiveStack) -> Iterator[None]:
+    """A failed test must not leave its watcher holding the lease for the next one."""
+    yield
+    for name, proc in web.processes.items():
+        if name.startswith("watcher"):
+            proc.stop()
+
+
 @pytest.fixture
 def admin(web: LiveStack) -> Iterator[DashboardClient]:
     client = DashboardClient(web.ws_url, token=web.access_token("ada", PASSWORD))
