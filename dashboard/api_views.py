@@ -68,15 +68,7 @@ def _readable_scope(request: Request) -> Scope:
 
 
 def _audit_read(request: Request, scope: Scope, what: str) -> None:
-    access = _access(request)
-    audit.record_now(
-        AccessLog.Action.API_READ,
-        user_id=access.user_id,
-        username=access.username,
-        scope=scope.name,
-        client_address=str(request.META.get("REMOTE_ADDR", "")),
-        detail=what,
-    )
+    audit.record_request(request, _access(request), AccessLog.Action.API_READ, scope=scope.name, detail=what)
 
 
 class SnapshotView(DashboardAPIView):
@@ -119,12 +111,5 @@ class AlertAckView(DashboardAPIView):
             return _error("not_found", "no such alert", status.HTTP_404_NOT_FOUND)
         except alerts.AlertForbidden:
             return _error("forbidden", "you may not acknowledge this alert", status.HTTP_403_FORBIDDEN)
-        access = _access(request)
-        audit.record_now(
-            AccessLog.Action.ACKNOWLEDGE,
-            user_id=access.user_id,
-            username=access.username,
-            client_address=str(request.META.get("REMOTE_ADDR", "")),
-            detail=ack.alert_id,
-        )
+        audit.record_request(request, _access(request), AccessLog.Action.ACKNOWLEDGE, detail=ack.alert_id)
         return Response({"ok": True, "alert_id": ack.alert_id, "by": ack.by, "at": ack.at})

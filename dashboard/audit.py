@@ -2,7 +2,7 @@
 
 Consumers call `record()`, which only appends to an in-process buffer; the web process's
 connection ticker saves the buffer in bulk about once a second. Message delivery never
-waits for the database. API views, which are not on the delivery path, call `record_now()`.
+waits for the database. HTTP views, which are not on the delivery path, call `record_request()`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,16 @@ import logging
 import threading
 from collections import deque
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from dashboard.models import AccessLog
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from dashboard.permissions import Access
 
 logger = logging.getLogger(__name__)
 
@@ -108,3 +114,17 @@ def prune(now: datetime | None = None) -> int:
         if not ids:
             return deleted
         deleted += AccessLog.objects.filter(id__in=ids).delete()[0]
+
+
+def record_request(
+    request: HttpRequest, access: Access, action: str, *, scope: str = "", detail: str = ""
+) -> None:
+    """Write the entry of an HTTP request at once (API views and the page are off the delivery path)."""
+    record_now(
+        action,
+        user_id=access.user_id,
+        username=access.username,
+        scope=scope,
+        client_address=str(request.META.get("REMOTE_ADDR", "")),
+        detail=detail,
+    )

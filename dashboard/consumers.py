@@ -86,8 +86,9 @@ class DashboardConsumer(AsyncWebsocketConsumer):
                 subscribed=[scope.name for scope in defaults],
             )
         )
-        if not source_health.all_ok(source_health.current()):
-            await self._send_message(messages.status(source_health.current()))
+        sources = source_health.current()
+        if not source_health.all_ok(sources):
+            await self._send_message(messages.status(sources))
         for scope in defaults:
             await self._join(scope)
             self._audit(AccessLog.Action.SUBSCRIBE, scope=scope.name, detail="default")
@@ -279,8 +280,8 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             )
         except SnapshotUnavailable:
             # Nothing to show yet: say which source is down; the client retries on `status`.
+            # Not recorded here: the ticker must still see the change and tell every connection.
             states = await database_sync_to_async(source_health.check)()
-            source_health.record(states)
             await self._send_message(messages.status(states))
             return
         self.scopes[scope] = ScopeState(snapshot["epoch"], snapshot["seq"], time.monotonic())

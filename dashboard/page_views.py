@@ -21,12 +21,5 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         context = page_context(access, request.GET.get("scope"))
     except SnapshotUnavailable:
         return render(request, "dashboard/unavailable.html", status=503)
-    audit.record_now(
-        AccessLog.Action.API_READ,
-        user_id=access.user_id,
-        username=access.username,
-        scope=context["scope"],
-        client_address=str(request.META.get("REMOTE_ADDR", "")),
-        detail="page",
-    )
+    audit.record_request(request, access, AccessLog.Action.API_READ, scope=context["scope"], detail="page")
     return render(request, "dashboard/page.html", context)

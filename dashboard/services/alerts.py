@@ -75,7 +75,9 @@ def listed_alert(doc: dict[str, Any], access: Access) -> dict[str, Any]:
     }
 
 
-def list_alerts(access: Access, scope: Scope, state: str) -> list[dict[str, Any]]:
+def list_alerts(
+    access: Access, scope: Scope, state: str, limit: int = ALERT_LIST_LIMIT
+) -> list[dict[str, Any]]:
     """The scope's alerts the user may see, newest first; `state` is "open" or "all".
 
     The caller has checked that the user may read the scope. Documents that are not valid
@@ -90,7 +92,7 @@ def list_alerts(access: Access, scope: Scope, state: str) -> list[dict[str, Any]
     if state == "open":
         query["acknowledged_at"] = {"$eq": None}
     alerts = mongo.hospital_db()[mongo.ALERTS]
-    cursor = alerts.find(conjunction(query)).sort("created_at", -1).limit(ALERT_LIST_LIMIT)
+    cursor = alerts.find(conjunction(query)).sort("created_at", -1).limit(limit)
     listed = []
     for doc in cursor:
         try:

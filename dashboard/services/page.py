@@ -95,7 +95,8 @@ def formatted(value: Any, kind: str) -> str:
 
 def chosen_scope(access: Access, requested: str | None) -> tuple[Scope, str | None]:
     """The scope to show, and a notice when the requested one was refused or unknown."""
-    default = access.default_scopes()[0] if access.default_scopes() else None
+    defaults = access.default_scopes()
+    default = defaults[0] if defaults else None
     if requested:
         try:
             scope = parse_scope(requested)
@@ -139,7 +140,7 @@ def page_context(access: Access, requested_scope: str | None) -> dict[str, Any]:
     snapshot = snapshot_message(scope, with_revenue=access.sees_revenue)
     data = snapshot["data"]
     try:
-        open_alerts = alerts.list_alerts(access, scope, "open")[:PAGE_ALERT_LIMIT]
+        open_alerts = alerts.list_alerts(access, scope, "open", limit=PAGE_ALERT_LIMIT)
     except PyMongoError:
         open_alerts = []
         notice = notice or "The hospital database is not answering: alerts cannot be listed right now."

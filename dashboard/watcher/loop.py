@@ -73,7 +73,6 @@ class Watcher:
     stop: threading.Event
     clock: Callable[[], float] = time.monotonic
     lease: Lease = field(default_factory=Lease)
-    processed: int = 0
 
     # --- one stream item -----------------------------------------------------------------------
     def handle(self, item: StreamItem, batch: Batch) -> None:
@@ -85,7 +84,6 @@ class Watcher:
             actions.resync_everything()
             return
         if item.event is not None:
-            self.processed += 1
             stats.incr("events_processed")
             try:
                 change = interpret(item.collection, item.event)
