@@ -68,14 +68,19 @@ def bench_stack(layer: str, departments: list[str]) -> Iterator[BenchStack]:
             redis_proc.stop()
 
 
-def ensure_loadgen() -> None:
-    if not (LOADGEN / "node_modules" / "ws").exists():
-        print("bench: installing the load generator's npm packages", flush=True)
+def ensure_npm_packages(directory: Path, package: str) -> None:
+    """`npm ci` in `directory` (exact versions from its package-lock.json) unless `package` is there."""
+    if not (directory / "node_modules" / package).exists():
+        print(f"bench: installing the npm packages of {directory.relative_to(ROOT)}", flush=True)
         subprocess.run(
             [shutil.which("npm") or "npm", "ci", "--no-audit", "--no-fund", "--silent"],
-            cwd=LOADGEN,
+            cwd=directory,
             check=True,
         )
+
+
+def ensure_loadgen() -> None:
+    ensure_npm_packages(LOADGEN, "ws")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -90,27 +95,12 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-class LoadGenerator:
-    def __init__(
-        self, urls: list[str], token: str, clients: int, scopes: list[str], *, reconnect: bool = False
-    ) -> None:
+class NodeLoadGenerator:
+    """A Node load generator script that takes PHASE, REPORT and STOP lines on stdin."""
+
+    def __init__(self, script: Path, args: list[str]) -> None:
         self.proc = subprocess.Popen(
-            [
-                shutil.which("node") or "node",
-                str(LOADGEN / "fanout.js"),
-                "--urls",
-                ",".join(urls),
-                "--token",
-                token,
-                "--clients",
-                str(clients),
-                "--scopes",
-                ",".join(scopes),
-                "--connect-rate",
-                str(CONNECT_RATE),
-                "--reconnect",
-                "yes" if reconnect else "no",
-            ],
+            [shutil.which("node") or "node", str(script), *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -128,11 +118,37 @@ class LoadGenerator:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.command("STOP")
             try:
+                self.command("STOP")
                 self.proc.wait(10)
-            except subprocess.TimeoutExpired:
+            except (BrokenPipeError, subprocess.TimeoutExpired):
                 self.proc.kill()
+                self.proc.wait(10)
+
+
+class LoadGenerator(NodeLoadGenerator):
+    """Our dashboard's clients (bench/loadgen/fanout.js)."""
+
+    def __init__(
+        self, urls: list[str], token: str, clients: int, scopes: list[str], *, reconnect: bool = False
+    ) -> None:
+        super().__init__(
+            LOADGEN / "fanout.js",
+            [
+                "--urls",
+                ",".join(urls),
+                "--token",
+                token,
+                "--clients",
+                str(clients),
+                "--scopes",
+                ",".join(scopes),
+                "--connect-rate",
+                str(CONNECT_RATE),
+                "--reconnect",
+                "yes" if reconnect else "no",
+            ],
+        )
 
 
 def write_result(out: Path, result: Any, summary: str | None = None) -> None:

@@ -17,11 +17,21 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.common import CONNECT_RATE, LoadGenerator, bench_stack, cpu_seconds, ensure_loadgen, rss_mib
+from bench.common import (
+    CONNECT_RATE,
+    LoadGenerator,
+    NodeLoadGenerator,
+    bench_stack,
+    cpu_seconds,
+    ensure_loadgen,
+    rss_mib,
+)
 from devstack.procfile import ROOT
 from tests.e2e.stack import LiveStack
 
@@ -75,18 +85,59 @@ def publish(stack: LiveStack, rate: float, seconds: float, departments: list[str
         raise RuntimeError(f"publisher failed: {done.stderr[-2000:]}")
 
 
+def wait_subscribed(loadgen: NodeLoadGenerator, clients: int) -> dict[str, Any]:
+    """The load generator's report once every client is subscribed, or a minute after the ramp."""
+    deadline = time.monotonic() + clients / CONNECT_RATE + 60
+    while (connected := loadgen.report())["subscribed"] < clients and time.monotonic() < deadline:
+        time.sleep(1)
+    return connected
+
+
+def measure_rate(
+    loadgen: NodeLoadGenerator,
+    web_pids: list[int],
+    clients: int,
+    rate: float,
+    seconds: float,
+    publish_all: Callable[[], None],
+) -> dict[str, Any]:
+    """One rate's figures: a fresh phase, `publish_all` at `rate` for `seconds`, then DRAIN_S."""
+    loadgen.command(f"PHASE rate-{rate}")
+    cpu_before = [cpu_seconds(pid) for pid in web_pids]
+    started = time.monotonic()
+    publish_all()
+    time.sleep(DRAIN_S)
+    wall = time.monotonic() - started
+    result = loadgen.report()
+    expected = int(rate * seconds) * clients
+    return {
+        "rate_per_s": rate,
+        "expected": expected,
+        "delivered": result["deliveries"],
+        "lost": max(0, expected - result["deliveries"]),
+        "gaps": result["gaps"],
+        "out_of_order": result["out_of_order"],
+        "deliveries_per_s": round(result["deliveries"] / seconds),
+        "p50_ms": result["latency_p50_ms"],
+        "p99_ms": result["latency_p99_ms"],
+        "web_cpu_share": [
+            round((cpu_seconds(pid) - before) / wall, 2)
+            for pid, before in zip(web_pids, cpu_before, strict=True)
+        ],
+        "web_rss_mib": [round(rss_mib(pid)) for pid in web_pids],
+        "loadgen_cpu_share": round(result["loadgen_cpu_share"], 2),
+    }
+
+
 def run_layer(
     layer: str, layout: Layout, clients: int, rates: list[float], seconds: float
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with bench_stack(layer, layout.departments) as bench:
-        stack, web_pids = bench.stack, bench.web_pids
         scopes = [f"dept:{code}" for code in layout.departments]
         loadgen = LoadGenerator(bench.urls, bench.token, clients, scopes)
         try:
-            deadline = time.monotonic() + clients / CONNECT_RATE + 60
-            while (connected := loadgen.report())["subscribed"] < clients and time.monotonic() < deadline:
-                time.sleep(1)
+            connected = wait_subscribed(loadgen, clients)
             print(
                 f"bench: {layer}, {layout.name}: {connected['subscribed']} of {clients} subscribed; "
                 f"handshake-to-snapshot p50 {connected['handshake_p50_ms']} ms, "
@@ -94,33 +145,12 @@ def run_layer(
                 flush=True,
             )
             for rate in rates:
-                loadgen.command(f"PHASE rate-{rate}")
-                cpu_before = [cpu_seconds(pid) for pid in web_pids]
-                started = time.monotonic()
-                publish(stack, rate, seconds, layout.departments)
-                time.sleep(DRAIN_S)
-                wall = time.monotonic() - started
-                result = loadgen.report()
-                expected = int(rate * seconds) * clients
+                publish_all = partial(publish, bench.stack, rate, seconds, layout.departments)
                 row = {
                     "layer": layer,
                     "layout": layout.name,
                     "clients": connected["subscribed"],
-                    "rate_per_s": rate,
-                    "expected": expected,
-                    "delivered": result["deliveries"],
-                    "lost": max(0, expected - result["deliveries"]),
-                    "gaps": result["gaps"],
-                    "out_of_order": result["out_of_order"],
-                    "deliveries_per_s": round(result["deliveries"] / seconds),
-                    "p50_ms": result["latency_p50_ms"],
-                    "p99_ms": result["latency_p99_ms"],
-                    "web_cpu_share": [
-                        round((cpu_seconds(pid) - before) / wall, 2)
-                        for pid, before in zip(web_pids, cpu_before, strict=True)
-                    ],
-                    "web_rss_mib": [round(rss_mib(pid)) for pid in web_pids],
-                    "loadgen_cpu_share": round(result["loadgen_cpu_share"], 2),
+                    **measure_rate(loadgen, bench.web_pids, clients, rate, seconds, publish_all),
                     "handshake_p50_ms": connected["handshake_p50_ms"],
                     "handshake_p99_ms": connected["handshake_p99_ms"],
                 }

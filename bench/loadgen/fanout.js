@@ -6,6 +6,7 @@
 "use strict";
 const WebSocket = require("ws");
 const readline = require("readline");
+const { percentile, cpuShare } = require("./measure");
 
 function arg(name, fallback) {
   const i = process.argv.indexOf("--" + name);
@@ -58,15 +59,7 @@ function stall(fraction, seconds) {
   });
 }
 
-function percentile(values, p) {
-  if (!values.length) return null;
-  const sorted = Float64Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.round(p * (sorted.length - 1)))];
-}
-
 function report() {
-  const cpu = process.cpuUsage(phase.cpuStart);
-  const wall = (Date.now() - phase.wallStart) / 1000;
   return {
     phase: phase.name,
     open: sockets.filter((s) => s.readyState === WebSocket.OPEN).length,
@@ -86,8 +79,8 @@ function report() {
     stalled: { sockets: phase.stalled.sockets, deliveries: phase.stalled.deliveries, gaps: phase.stalled.gaps,
                closes: phase.stalled.closes, latency_p50_ms: percentile(phase.stalled.latencies, 0.5),
                latency_p99_ms: percentile(phase.stalled.latencies, 0.99) },
-    loadgen_cpu_share: (cpu.user + cpu.system) / 1e6 / Math.max(wall, 0.001),
-    wall_s: wall,
+    loadgen_cpu_share: cpuShare(phase.cpuStart, phase.wallStart),
+    wall_s: (Date.now() - phase.wallStart) / 1000,
   };
 }
 
