@@ -33,16 +33,17 @@ format: bootstrap
 test: bootstrap lint
 	$(PY) -m devstack.testrun $(PYTEST_ARGS)
 
-# Connections and fan-out over real processes (docs/BENCHMARKS.md); needs node and npm.
+# The scenarios of docs/BENCHMARKS.md over real processes; needs node and npm.
 bench: bootstrap
 	$(PY) -m bench.connections $(BENCH_CONNECTIONS_ARGS)
 	$(PY) -m bench.fanout $(BENCH_ARGS)
 	$(PY) -m bench.slow
 	$(PY) -m bench.storm
+	$(PY) -m bench.compare
 
 # Tier computation times at 10,000 and 1,000,000 patients on the embedded MongoDB (docs/BENCHMARKS.md).
 bench-metrics: bootstrap
 	$(PY) -m bench.metrics $(BENCH_METRICS_ARGS)
 
 clean:
-	rm -rf $(VENV) var/bench var/screenshots bench/loadgen/node_modules
+	rm -rf $(VENV) var/bench var/screenshots bench/loadgen/node_modules bench/peers/socketio/node_modules
