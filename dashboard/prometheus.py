@@ -36,6 +36,18 @@ WATCHER_METRICS = (
         "counter",
         "Resyncs after change stream history was lost.",
     ),
+    (
+        "drift_found",
+        "dash_watcher_drift_found_total",
+        "counter",
+        "Maintained critical counters found different from a recomputation from MongoDB.",
+    ),
+    (
+        "drift_repairs",
+        "dash_watcher_drift_repairs_total",
+        "counter",
+        "Rebuilds of the maintained counters after drift was found.",
+    ),
     ("stream_down", "dash_watcher_stream_down", "gauge", "1 while a change stream is failing, else 0."),
 )
 

@@ -54,6 +54,25 @@ def watcher_token_key(collection: str) -> str:
     return f"dash:watch:token:{collection}"
 
 
+# The critical counters the watcher maintains from change events (dashboard/metrics/maintained.py).
+MAINTAINED_DEPARTMENTS_KEY = "dash:maint:departments"
+MAINTAINED_LIVE_KEY = "dash:maint:live"
+
+
+def maintained_memory_key(collection: str) -> str:
+    """Each document's last contribution to the counters, by document id."""
+    return f"dash:maint:doc:{collection}"
+
+
+def maintained_counts_key(department: str) -> str:
+    return f"dash:maint:counts:{department}"
+
+
+def maintained_active_key(department: str) -> str:
+    """Staff of the department by when they were last active."""
+    return f"dash:maint:active:{department}"
+
+
 @functools.cache
 def client() -> redis.Redis:
     """A process-wide client (redis-py pools connections and is thread-safe)."""

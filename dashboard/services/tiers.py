@@ -13,7 +13,8 @@ from pymongo.database import Database
 
 from dashboard import mongo, publish, redis_store
 from dashboard.messages import iso
-from dashboard.metrics.critical import compute_critical
+from dashboard.metrics import maintained
+from dashboard.metrics.critical import combine, compute_critical, present
 from dashboard.metrics.historical import compute_historical
 from dashboard.metrics.standard import compute_standard
 from dashboard.models import Department
@@ -55,10 +56,19 @@ def compute_tier(
     return {**data, "computed_at": iso(now)}
 
 
+def maintained_critical(scope: Scope, *, now: datetime | None = None) -> dict[str, Any]:
+    """The critical tier from the counters the watcher maintains: a few Redis reads, no MongoDB."""
+    now = now or datetime.now(UTC)
+    codes = None if scope.department is None else [scope.department]
+    by_department = maintained.counts_by_department(now, zoneinfo.ZoneInfo(settings.TIME_ZONE), codes)
+    return {**present(combine(list(by_department.values()))), "computed_at": iso(now)}
+
+
 def run_tier(scope: Scope, tier: str) -> bool:
     """Compute and publish one tier of one scope; False when another run holds it.
 
     The lock makes concurrent beats or workers skip rather than publish the same result twice.
+    The critical tier comes from the maintained counters while a watcher keeps them live.
     """
     lock = redis_store.client().lock(
         redis_store.tier_run_lock_key(scope, tier), timeout=interval_s(tier), blocking=False
@@ -67,7 +77,8 @@ def run_tier(scope: Scope, tier: str) -> bool:
         logger.info("tier %s of %s is already running elsewhere; skipped", tier, scope)
         return False
     try:
-        publish.publish_tier(scope, tier, compute_tier(scope, tier))
+        live = tier == "critical" and maintained.is_live()
+        publish.publish_tier(scope, tier, maintained_critical(scope) if live else compute_tier(scope, tier))
     finally:
         lock.release()
     return True

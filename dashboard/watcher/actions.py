@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from pymongo.database import Database
 
 from dashboard import publish, redis_store
+from dashboard.metrics import maintained
+from dashboard.metrics.contributions import contribution
 from dashboard.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.services import tiers
 from dashboard.services.alerts import alert_payload
 from dashboard.visibility import TIERS
 from dashboard.watcher import stats
+from dashboard.watcher.events import Change
 
 logger = logging.getLogger(__name__)
 
@@ -67,19 +74,28 @@ def push_new_alert(doc: dict[str, Any], *, escalated: bool = False) -> bool:
     return True
 
 
-def recompute_critical(departments: set[str] | None) -> None:
-    """Recompute and publish the critical tier of the given departments (None: all) and the hospital."""
-    scopes = (
-        [scope for scope in tiers.tier_scopes() if scope.department is not None]
-        if departments is None
-        else [Scope(code) for code in sorted(departments)]
-    )
-    for scope in [*scopes, HOSPITAL_SCOPE]:
+def maintain(change: Change, tz: ZoneInfo) -> set[str]:
+    """Take a change into the maintained counters; returns the departments it may have altered."""
+    new = contribution(change.collection, change.document, tz) if change.document is not None else None
+    return maintained.apply(change.collection, change.document_id, new)
+
+
+def publish_critical(departments: set[str]) -> None:
+    """Publish the critical tier of the departments and the hospital from the maintained counters."""
+    now = datetime.now(UTC)
+    for scope in [*(Scope(code) for code in sorted(departments)), HOSPITAL_SCOPE]:
+        publish.publish_tier(scope, "critical", tiers.maintained_critical(scope, now=now))
+
+
+def recompute_all_critical() -> None:
+    """Recompute the critical tier of every scope from MongoDB (polling, without change streams)."""
+    for scope in tiers.tier_scopes():
         publish.publish_tier(scope, "critical", tiers.compute_tier(scope, "critical"))
 
 
-def resync_everything() -> str:
-    """After lost history: a new epoch, and every tier of every scope recomputed and published."""
+def resync_everything(db: Database, tz: ZoneInfo) -> str:
+    """After lost history: counters rebuilt, a new epoch, and every tier of every scope published."""
+    maintained.rebuild(db, tz)
     epoch = publish.start_new_epoch()
     for scope in tiers.tier_scopes():
         for tier in TIERS:

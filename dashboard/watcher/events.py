@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from dashboard import mongo
+from dashboard.metrics.contributions import valid_department
 from dashboard.mongo_compat import normalize_change_event
 from dashboard.services.alerts import InvalidAlert, validated_alert
 
-_DEPARTMENT = re.compile(r"[A-Z0-9_]{1,16}")
 DATA_OPERATIONS = ("insert", "update", "replace", "delete")
 
 
@@ -23,33 +22,9 @@ class Change:
     collection: str
     operation: str
     document_id: Any
-    # The document's department after the change; None for a delete (MongoDB sends no document).
-    department: str | None
-    # True when the document may have left another department: a replace, or an update whose
-    # updateDescription names `department` or is missing (nx-27017 never sends one).
-    may_have_moved: bool
+    # The document after the change; None for a delete (MongoDB sends no document with one).
+    document: dict[str, Any] | None
     new_alert: dict[str, Any] | None
-
-
-def _may_have_moved(event: dict[str, Any]) -> bool:
-    if event.get("operationType") == "replace":
-        return True
-    if event.get("operationType") != "update":
-        return False
-    description = event.get("updateDescription")
-    if not isinstance(description, dict):
-        return True
-    touched = [*(description.get("updatedFields") or {}), *(description.get("removedFields") or [])]
-    return any(field == "department" or field.startswith("department.") for field in touched)
-
-
-def _department(doc: dict[str, Any] | None) -> str | None:
-    if doc is None:
-        return None
-    value = doc.get("department")
-    if not isinstance(value, str) or not _DEPARTMENT.fullmatch(value):
-        raise BadEvent(f"document {doc.get('_id')!r} has no valid department")
-    return value
 
 
 def interpret(collection: str, raw_event: dict[str, Any]) -> Change:
@@ -63,15 +38,16 @@ def interpret(collection: str, raw_event: dict[str, Any]) -> Change:
         raise BadEvent(f"{operation} event without a documentKey")
     doc = event.get("fullDocument")
     if operation == "delete":
-        # MongoDB sends no document with a delete; nx-27017 does, but we do not rely on it.
-        return Change(collection, operation, key["_id"], None, True, None)
+        # nx-27017 sends the document with a delete; MongoDB does not, so it is not relied on.
+        return Change(collection, operation, key["_id"], None, None)
     if not isinstance(doc, dict):
         raise BadEvent(f"{operation} of {key!r} has no document (deleted since?)")
-    department = _department(doc)
+    if valid_department(doc.get("department")) is None:
+        raise BadEvent(f"document {doc.get('_id')!r} has no valid department")
     new_alert = None
     if collection == mongo.ALERTS and operation == "insert":
         try:
             new_alert = validated_alert(doc)
         except InvalidAlert as exc:
             raise BadEvent(str(exc)) from None
-    return Change(collection, operation, key["_id"], department, _may_have_moved(event), new_alert)
+    return Change(collection, operation, key["_id"], doc, new_alert)

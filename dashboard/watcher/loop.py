@@ -1,8 +1,13 @@
-"""The watcher's loop: events in, alerts pushed at once, departments recomputed in coalesced bursts.
+"""The watcher's loop: events in, alerts pushed at once, counters maintained, departments published
+in coalesced bursts.
 
-Resume tokens are saved only after the pushes for the events before them, so a crash at any
-point replays events rather than losing them (delivery is at least once; alert duplicates
-are dropped by alert id). Only the holder of the lease reads streams and publishes.
+Each event replaces its document's contribution to the maintained critical counters
+(dashboard/metrics/maintained.py); after the coalescing window the dirty departments' critical
+tiers are published from those counters, with no MongoDB query. Resume tokens are saved only
+after the pushes for the events before them, so a crash at any point replays events rather
+than losing them (delivery is at least once; a replayed event replaces a contribution with
+the same one, and alert duplicates are dropped by alert id). Only the holder of the lease
+reads streams and publishes.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import logging
 import queue
 import threading
 import time
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,8 +26,10 @@ from django.conf import settings
 from pymongo.database import Database
 
 from dashboard import mongo
+from dashboard.metrics import maintained
 from dashboard.services import escalation
-from dashboard.watcher import actions, departments, stats
+from dashboard.watcher import actions, stats
+from dashboard.watcher.drift import DriftCheck
 from dashboard.watcher.events import BadEvent, interpret
 from dashboard.watcher.lease import RENEW_EVERY_S, Lease, LeaseKeeper
 from dashboard.watcher.streams import StreamItem, StreamReader
@@ -31,7 +39,9 @@ logger = logging.getLogger(__name__)
 IDLE_POLL_S = 0.2
 FLUSH_RETRY_S = 1.0
 STREAMS_OPEN_TIMEOUT_S = 30.0
-ESCALATION_EVERY_S = 1.0
+HOUSEKEEPING_EVERY_S = 1.0
+# The counters stay live this long after the last housekeeping that found every stream open.
+LIVE_TTL_S = 10.0
 
 
 class ChangeStreamsUnsupported(Exception):
@@ -43,16 +53,12 @@ class Batch:
     """Changes gathered since the last flush, and the tokens to save once they are pushed."""
 
     departments: set[str] = field(default_factory=set)
-    all_departments: bool = False
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     opened_at: float | None = None
     newest_event_at: datetime | None = None
 
-    def add(self, dirty: set[str] | None, event_time: datetime | None) -> None:
-        if dirty is None:
-            self.all_departments = True
-        else:
-            self.departments |= dirty
+    def add(self, dirty: set[str], event_time: datetime | None) -> None:
+        self.departments |= dirty
         if event_time is not None:
             self.newest_event_at = max(event_time, self.newest_event_at or event_time)
 
@@ -73,6 +79,7 @@ class Watcher:
     stop: threading.Event
     clock: Callable[[], float] = time.monotonic
     lease: Lease = field(default_factory=Lease)
+    tz: zoneinfo.ZoneInfo = field(default_factory=lambda: zoneinfo.ZoneInfo(settings.TIME_ZONE))
 
     # --- one stream item -----------------------------------------------------------------------
     def handle(self, item: StreamItem, batch: Batch) -> None:
@@ -81,7 +88,7 @@ class Watcher:
             raise ChangeStreamsUnsupported(item.collection)
         if item.kind == "history_lost":
             actions.forget_token(item.collection)
-            actions.resync_everything()
+            actions.resync_everything(self.db, self.tz)
             return
         if item.event is not None:
             stats.incr("events_processed")
@@ -92,15 +99,15 @@ class Watcher:
             else:
                 if change.new_alert is not None:
                     actions.push_new_alert(change.new_alert)
-                batch.add(departments.dirty_departments(change), event_time(item.event))
+                batch.add(actions.maintain(change, self.tz), event_time(item.event))
                 if batch.opened_at is None:
                     batch.opened_at = self.clock()
         if item.token is not None:
             batch.tokens[item.collection] = item.token
 
     def flush(self, batch: Batch) -> None:
-        if batch.all_departments or batch.departments:
-            actions.recompute_critical(None if batch.all_departments else batch.departments)
+        if batch.departments:
+            actions.publish_critical(batch.departments)
         hold_s = settings.WATCH_FAULT_HOLD_TOKEN_SAVE_S
         if hold_s and batch.opened_at is not None:
             logger.warning("fault injection: pushed; holding the token save %.1f s", hold_s)
@@ -139,10 +146,13 @@ class Watcher:
         for reader in readers:
             reader.settled.wait(max(0.0, deadline - time.monotonic()))
         opened = sum(reader.is_open for reader in readers)
-        # Primed after the streams opened: a move during priming is still seen as an event.
-        remembered = departments.prime(self.db, mongo.WATCHED_COLLECTIONS)
+        # Rebuilt after the streams opened: a change during the rebuild still arrives as an event.
+        remembered = maintained.rebuild(self.db, self.tz)
         logger.info(
-            "%d of %d change streams open; %d documents' departments known", opened, len(readers), remembered
+            "%d of %d change streams open; counters rebuilt from %d documents",
+            opened,
+            len(readers),
+            remembered,
         )
         return readers
 
@@ -152,7 +162,8 @@ class Watcher:
         readers_stop = threading.Event()
         items: queue.Queue[StreamItem] = queue.Queue()
         readers: list[StreamReader] = []
-        next_escalation = self.clock()
+        next_housekeeping = self.clock()
+        drift = DriftCheck(self.db, self.tz, settings.WATCH_DRIFT_CHECK_S, clock=self.clock)
         batch = Batch()
         try:
             readers = self._start_readers(readers_stop, items)
@@ -162,9 +173,9 @@ class Watcher:
                     logger.error("lost the lease; going back to standby without publishing more")
                     return
                 now = self.clock()
-                if now >= next_escalation:
-                    self._escalate()
-                    next_escalation = now + ESCALATION_EVERY_S
+                if now >= next_housekeeping:
+                    self._housekeep(readers, drift, idle=batch.opened_at is None and items.empty())
+                    next_housekeeping = now + HOUSEKEEPING_EVERY_S
                 wait_s = IDLE_POLL_S if batch.opened_at is None else batch.opened_at + self.coalesce_s - now
                 try:
                     item = items.get(timeout=max(0.0, min(wait_s, IDLE_POLL_S)))
@@ -186,6 +197,7 @@ class Watcher:
                         continue
                     batch = Batch()
         finally:
+            self._quietly(maintained.clear_live)
             keeper.halt()
             readers_stop.set()
             for reader in readers:
@@ -203,6 +215,28 @@ class Watcher:
                 logger.exception("could not handle a %s item of %s; retrying", item.kind, item.collection)
                 self.stop.wait(FLUSH_RETRY_S)
 
+    def _housekeep(self, readers: list[StreamReader], drift: DriftCheck, *, idle: bool) -> None:
+        """Once a second: escalations, the counters' live mark, and the drift check when idle."""
+        self._escalate()
+        if all(reader.is_open for reader in readers):
+            self._quietly(lambda: maintained.mark_live(LIVE_TTL_S))
+        else:
+            self._quietly(maintained.clear_live)
+        if idle and drift.due():
+            try:
+                repaired = drift.run()
+                if repaired:
+                    actions.publish_critical(repaired)
+            except Exception:
+                logger.exception("could not check the maintained counters for drift; will retry")
+
+    @staticmethod
+    def _quietly(step: Callable[[], None]) -> None:
+        try:
+            step()
+        except Exception:
+            logger.exception("could not update the maintained counters' live mark")
+
     def _escalate(self) -> None:
         try:
             for doc in escalation.due_alerts(datetime.now(UTC)):
@@ -218,7 +252,7 @@ def poll_forever(stop: threading.Event, lease: Lease, interval_s: float) -> None
     while not stop.is_set():
         if lease.acquire() or lease.renew():
             try:
-                actions.recompute_critical(None)
+                actions.recompute_all_critical()
             except Exception:
                 logger.exception("polling recomputation failed; will retry")
         stop.wait(interval_s)

@@ -7,7 +7,15 @@ import time
 from dashboard import redis_store
 
 STATS_KEY = "dash:watch:stats"
-COUNTERS = ("events_processed", "events_dead_lettered", "failovers", "stream_errors", "history_lost")
+COUNTERS = (
+    "events_processed",
+    "events_dead_lettered",
+    "failovers",
+    "stream_errors",
+    "history_lost",
+    "drift_found",
+    "drift_repairs",
+)
 
 
 def incr(counter: str, amount: int = 1) -> None:

@@ -17,6 +17,7 @@ from pymongo.database import Database
 from pymongo.errors import OperationFailure, PyMongoError
 
 from dashboard import mongo
+from dashboard.metrics.contributions import FIELDS
 from dashboard.watcher import stats
 
 logger = logging.getLogger(__name__)
@@ -28,18 +29,13 @@ CHANGE_STREAM_HISTORY_LOST = 286
 # "The $changeStream stage is only supported on replica sets" and its relatives.
 CHANGE_STREAMS_UNSUPPORTED = (40573, 40415, 115)
 
-# Only the alerts stream needs whole documents; the others need the department alone.
-_DEPARTMENT_ONLY = [
-    {
-        "$project": {
-            "operationType": 1,
-            "documentKey": 1,
-            "clusterTime": 1,
-            "wallTime": 1,
-            "fullDocument.department": 1,
-        }
-    }
-]
+
+def pipeline(collection: str) -> list[dict[str, Any]]:
+    """The alerts stream takes whole documents; the others only the fields their counters read."""
+    if collection == mongo.ALERTS:
+        return []
+    fields = {f"fullDocument.{name}": 1 for name in FIELDS[collection]}
+    return [{"$project": {"operationType": 1, "documentKey": 1, "clusterTime": 1, "wallTime": 1, **fields}}]
 
 
 @dataclass(frozen=True)
@@ -98,6 +94,7 @@ class StreamReader(threading.Thread):
                 attempt = self._failed(exc, attempt, rng)
 
     def _failed(self, exc: PyMongoError, attempt: int, rng: random.Random) -> int:
+        self.is_open = False
         stats.incr("stream_errors")
         stats.set_stream_down(True)
         delay = backoff_delay(attempt, rng)
@@ -120,8 +117,7 @@ class StreamReader(threading.Thread):
         return options
 
     def _follow(self) -> None:
-        pipeline = [] if self.collection == mongo.ALERTS else _DEPARTMENT_ONLY
-        with self.db[self.collection].watch(pipeline, **self._options()) as stream:
+        with self.db[self.collection].watch(pipeline(self.collection), **self._options()) as stream:
             self.is_open = True
             self.settled.set()
             stats.set_stream_down(False)

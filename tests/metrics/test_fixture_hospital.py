@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dashboard.metrics.critical import compute_critical
+from dashboard.metrics import maintained
+from dashboard.metrics.critical import combine, compute_critical, present
 from dashboard.metrics.historical import compute_historical
 from dashboard.metrics.standard import compute_standard
 
@@ -40,6 +41,19 @@ def patient(
         "admitted_at": admitted_at,
         "discharged_at": discharged_at,
     }
+
+
+def maintained_critical(db, department: str | None, *, now: datetime, tz: ZoneInfo) -> dict:
+    """The critical tier as the watcher maintains it: contributions summed in Redis."""
+    maintained.rebuild(db, tz)
+    codes = None if department is None else [department]
+    return present(combine(list(maintained.counts_by_department(now, tz, codes).values())))
+
+
+@pytest.fixture(params=["recomputed", "maintained"])
+def critical(request, redis_client):
+    """Each critical hand count is checked twice: recomputed from MongoDB, and maintained."""
+    return compute_critical if request.param == "recomputed" else maintained_critical
 
 
 @pytest.fixture
@@ -158,8 +172,8 @@ def hospital(mongo_db):
     return mongo_db
 
 
-def test_er_critical_tier_matches_the_hand_count(hospital) -> None:
-    assert compute_critical(hospital, "ER", now=NOW, tz=TZ) == {
+def test_er_critical_tier_matches_the_hand_count(hospital, critical) -> None:
+    assert critical(hospital, "ER", now=NOW, tz=TZ) == {
         "patients": {"total": 3, "active": 2, "new_today": 1, "emergency": 1, "discharged_today": 1},
         "rooms": {
             "available": 2,
@@ -175,13 +189,13 @@ def test_er_critical_tier_matches_the_hand_count(hospital) -> None:
     }
 
 
-def test_a_moved_patient_counts_in_its_new_department_only(hospital) -> None:
-    icu = compute_critical(hospital, "ICU", now=NOW, tz=TZ)
+def test_a_moved_patient_counts_in_its_new_department_only(hospital, critical) -> None:
+    icu = critical(hospital, "ICU", now=NOW, tz=TZ)
     assert icu["patients"] == {"total": 1, "active": 1, "new_today": 0, "emergency": 0, "discharged_today": 0}
 
 
-def test_rooms_in_maintenance_do_not_count_toward_occupancy(hospital) -> None:
-    icu = compute_critical(hospital, "ICU", now=NOW, tz=TZ)
+def test_rooms_in_maintenance_do_not_count_toward_occupancy(hospital, critical) -> None:
+    icu = critical(hospital, "ICU", now=NOW, tz=TZ)
     assert icu["rooms"] == {
         "available": 0,
         "occupied": 0,
@@ -193,8 +207,8 @@ def test_rooms_in_maintenance_do_not_count_toward_occupancy(hospital) -> None:
     }
 
 
-def test_an_empty_department_is_all_zeros(hospital) -> None:
-    rad = compute_critical(hospital, "RAD", now=NOW, tz=TZ)
+def test_an_empty_department_is_all_zeros(hospital, critical) -> None:
+    rad = critical(hospital, "RAD", now=NOW, tz=TZ)
     assert rad["patients"] == {"total": 0, "active": 0, "new_today": 0, "emergency": 0, "discharged_today": 0}
     assert rad["rooms"]["occupancy_rate"] == 0.0
     assert rad["alerts"] == {"open": 0, "critical_open": 0}
@@ -205,8 +219,8 @@ def test_an_empty_department_is_all_zeros(hospital) -> None:
     }
 
 
-def test_hospital_critical_tier_sums_the_departments(hospital) -> None:
-    assert compute_critical(hospital, None, now=NOW, tz=TZ) == {
+def test_hospital_critical_tier_sums_the_departments(hospital, critical) -> None:
+    assert critical(hospital, None, now=NOW, tz=TZ) == {
         "patients": {"total": 4, "active": 3, "new_today": 1, "emergency": 1, "discharged_today": 1},
         "rooms": {
             "available": 2,

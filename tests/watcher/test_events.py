@@ -48,16 +48,6 @@ def test_nx_date_marker_is_normalized_to_an_aware_datetime() -> None:
     )
 
 
-def test_patient_update_marks_its_department() -> None:
-    change = interpret("patients", event("update", {"_id": OID, "department": "ICU", "status": "admitted"}))
-    assert (change.department, change.new_alert) == ("ICU", None)
-
-
-def test_delete_without_document_marks_every_department() -> None:
-    change = interpret("rooms", event("delete", None))
-    assert change.department is None
-
-
 def test_new_alert_is_recognized_with_its_fields() -> None:
     change = interpret("alerts", event("insert", alert_doc()))
     assert change.new_alert is not None
@@ -87,35 +77,13 @@ def test_unusable_events_are_bad(collection: str, raw: dict) -> None:
         interpret(collection, raw)
 
 
-@pytest.mark.parametrize(
-    ("raw", "moved"),
-    [
-        (event("insert", {"_id": OID, "department": "ER"}), False),
-        (event("update", {"_id": OID, "department": "ER"}), True),  # nx-27017: no updateDescription
-        (
-            event(
-                "update",
-                {"_id": OID, "department": "ER"},
-                updateDescription={"updatedFields": {"status": "discharged"}, "removedFields": []},
-            ),
-            False,
-        ),
-        (
-            event(
-                "update",
-                {"_id": OID, "department": "ICU"},
-                updateDescription={"updatedFields": {"department": "ICU"}, "removedFields": []},
-            ),
-            True,
-        ),
-        (event("replace", {"_id": OID, "department": "ER"}), True),
-        (event("delete", None), True),
-    ],
-)
-def test_changes_say_whether_the_document_may_have_left_a_department(raw: dict, moved: bool) -> None:
-    change = interpret("patients", raw)
-    assert change.may_have_moved is moved
-    assert change.document_id == OID
+def test_a_change_carries_the_document_after_it_and_a_delete_none() -> None:
+    updated = interpret("patients", event("update", {"_id": OID, "department": "ICU", "status": "admitted"}))
+    assert updated.document == {"_id": OID, "department": "ICU", "status": "admitted"}
+    assert (updated.document_id, updated.new_alert) == (OID, None)
+    deleted = interpret("rooms", event("delete", None))
+    assert deleted.document is None
+    assert deleted.document_id == OID
 
 
 def test_an_event_without_a_document_key_is_bad() -> None:

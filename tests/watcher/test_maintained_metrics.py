@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from pymongo.database import Database
 
 from dashboard import mongo, publish
+from dashboard.metrics import maintained
 from dashboard.models import Department
 from dashboard.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.services import tiers
@@ -126,7 +127,13 @@ def apply(db: Database, ops: list[tuple[str, str, int, dict[str, Any]]]) -> None
             continue
         target = {"_id": ids[pick % len(ids)]}
         if operation == "update":
-            fields = {key: value for key, value in doc.items() if key != "department"}
+            # Dates and booleans change by replace only: nx-27017's $set stores a date as a
+            # string and true as 1 (docs/MONGODB_COMPATIBILITY.md, 19 and 21); MongoDB does not.
+            fields = {
+                key: value
+                for key, value in doc.items()
+                if key != "department" and not isinstance(value, datetime | bool)
+            }
             db[collection].update_one(target, {"$set": fields})
         elif operation == "move":
             db[collection].update_one(target, {"$set": {"department": doc["department"]}})
@@ -162,8 +169,8 @@ def watched(mongo_db: Database, redis_client: Any) -> Any:
     thread = threading.Thread(target=watcher.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + CONVERGE_S
-    # The watcher primes its memory of departments once its streams are open.
-    while not redis_client.exists("dash:watch:dept:patients") and time.monotonic() < deadline:
+    # The watcher rebuilds its counters once its streams are open, then marks them live.
+    while not maintained.is_live() and time.monotonic() < deadline:
         time.sleep(0.05)
     probe = mongo_db.patients.insert_one(
         {

@@ -1,0 +1,170 @@
+"""The critical counters the watcher maintains in Redis, one change event at a time.
+
+For each watched document Redis remembers its last contribution (its department and what it
+adds to that department's counters); a department's counters are always the sum of its
+documents' contributions, because every change replaces one contribution and adjusts the
+counters by the difference in one transaction. The work per event is a few Redis commands,
+whatever the size of the collections. Only the active watcher writes here; the tier runs
+read the counters while the watcher marks them live. A full rebuild from MongoDB sets them up
+when a watcher becomes active, and repairs them when the drift check finds them wrong.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pymongo.database import Database
+from redis.exceptions import RedisError
+
+from dashboard import mongo, redis_store
+from dashboard.metrics.contributions import FIELDS, Contribution, contribution
+from dashboard.metrics.critical import ACTIVE_WINDOW, ROOM_STATUSES, Counts
+
+REBUILD_BATCH = 5_000
+
+
+def _memory(collection: str) -> str:
+    return redis_store.maintained_memory_key(collection)
+
+
+def apply(collection: str, document_id: Any, new: Contribution | None) -> set[str]:
+    """Replace a document's contribution (None: it is gone or counts nowhere).
+
+    Returns the departments whose counters the change may have altered: where the document
+    was and where it is now.
+    """
+    client = redis_store.client()
+    member = str(document_id)
+    raw = client.hget(_memory(collection), member)
+    old = Contribution.loads(raw) if raw else None
+    deltas: dict[str, Counter[str]] = defaultdict(Counter)
+    if old is not None:
+        deltas[old.department].subtract(old.counters)
+    if new is not None:
+        deltas[new.department].update(new.counters)
+    pipe = client.pipeline(transaction=True)
+    if new is None:
+        pipe.hdel(_memory(collection), member)
+    else:
+        pipe.hset(_memory(collection), member, new.dumps())
+        pipe.sadd(redis_store.MAINTAINED_DEPARTMENTS_KEY, new.department)
+    for department, delta in deltas.items():
+        for counter, amount in delta.items():
+            if amount:
+                pipe.hincrby(redis_store.maintained_counts_key(department), counter, amount)
+    if old is not None and old.active_at is not None:
+        pipe.zrem(redis_store.maintained_active_key(old.department), member)
+    if new is not None and new.active_at is not None:
+        pipe.zadd(redis_store.maintained_active_key(new.department), {member: new.active_at})
+    pipe.execute()
+    return {known.department for known in (old, new) if known is not None}
+
+
+def rebuild(db: Database, tz: ZoneInfo, collections: Iterable[str] = mongo.WATCHED_COLLECTIONS) -> int:
+    """Recompute every contribution and counter from MongoDB; returns how many documents count.
+
+    The counters are replaced in one transaction at the end, so readers see the old sums or
+    the new ones, never a mixture. They are not live again until the watcher says so.
+    """
+    client = redis_store.client()
+    clear_live()
+    totals: dict[str, Counter[str]] = defaultdict(Counter)
+    active: dict[str, dict[str, float]] = defaultdict(dict)
+    remembered = 0
+    for collection in collections:
+        client.delete(_memory(collection))
+        batch: dict[str, str] = {}
+        for doc in db[collection].find({}, dict.fromkeys(FIELDS[collection], 1)):
+            known = contribution(collection, doc, tz)
+            if known is None:
+                continue
+            member = str(doc["_id"])
+            batch[member] = known.dumps()
+            totals[known.department].update(known.counters)
+            if known.active_at is not None:
+                active[known.department][member] = known.active_at
+            if len(batch) >= REBUILD_BATCH:
+                remembered += _remember(collection, batch)
+        remembered += _remember(collection, batch)
+    previous: set[str] = client.smembers(redis_store.MAINTAINED_DEPARTMENTS_KEY)  # type: ignore[assignment]
+    pipe = client.pipeline(transaction=True)
+    for department in previous | set(totals):
+        pipe.delete(
+            redis_store.maintained_counts_key(department), redis_store.maintained_active_key(department)
+        )
+    pipe.delete(redis_store.MAINTAINED_DEPARTMENTS_KEY)
+    for department, counters in totals.items():
+        pipe.sadd(redis_store.MAINTAINED_DEPARTMENTS_KEY, department)
+        if +counters:
+            pipe.hset(redis_store.maintained_counts_key(department), mapping=dict(+counters))  # type: ignore[arg-type]
+    for department, members in active.items():
+        pipe.zadd(redis_store.maintained_active_key(department), members)
+    pipe.execute()
+    return remembered
+
+
+def _remember(collection: str, batch: dict[str, str]) -> int:
+    count = len(batch)
+    if batch:
+        redis_store.client().hset(_memory(collection), mapping=batch)  # type: ignore[arg-type]
+        batch.clear()
+    return count
+
+
+def departments() -> list[str]:
+    """Every department some remembered document belongs to."""
+    return sorted(redis_store.client().smembers(redis_store.MAINTAINED_DEPARTMENTS_KEY))  # type: ignore[arg-type]
+
+
+def counts_by_department(
+    now: datetime, tz: ZoneInfo, codes: Iterable[str] | None = None
+) -> dict[str, Counts]:
+    """The maintained counts at `now`, shaped like the from-scratch ones (critical.py)."""
+    codes = sorted(codes) if codes is not None else departments()
+    today = now.astimezone(tz).date().isoformat()
+    fields = {
+        ("patients", "admitted"): "admitted",
+        ("patients", "outpatient"): "outpatient",
+        ("patients", "emergency"): "emergency",
+        ("patients", "new_today"): f"new:{today}",
+        ("patients", "discharged_today"): f"discharged:{today}",
+        **{("rooms", status): f"room:{status}" for status in ROOM_STATUSES},
+        ("rooms", "beds_total"): "beds_total",
+        ("rooms", "beds_occupied"): "beds_occupied",
+        ("alerts", "open"): "alerts_open",
+        ("alerts", "critical_open"): "alerts_critical",
+        ("staff", "on_duty"): "on_duty",
+    }
+    pipe = redis_store.client().pipeline(transaction=False)
+    for code in codes:
+        pipe.hmget(redis_store.maintained_counts_key(code), list(fields.values()))
+        pipe.zcount(redis_store.maintained_active_key(code), (now - ACTIVE_WINDOW).timestamp(), "+inf")
+    replies = pipe.execute()
+    result: dict[str, Counts] = {}
+    for index, code in enumerate(codes):
+        values, active = replies[2 * index], replies[2 * index + 1]
+        counts: Counts = {"patients": {}, "rooms": {}, "alerts": {}, "staff": {"active_15m": active}}
+        for (group, name), value in zip(fields, values, strict=True):
+            counts[group][name] = int(value or 0)
+        result[code] = counts
+    return result
+
+
+def mark_live(ttl_s: float) -> None:
+    redis_store.client().set(redis_store.MAINTAINED_LIVE_KEY, "1", px=int(ttl_s * 1000))
+
+
+def clear_live() -> None:
+    redis_store.client().delete(redis_store.MAINTAINED_LIVE_KEY)
+
+
+def is_live() -> bool:
+    """True while an active watcher keeps the counters up to date."""
+    try:
+        return bool(redis_store.client().exists(redis_store.MAINTAINED_LIVE_KEY))
+    except RedisError:
+        return False
