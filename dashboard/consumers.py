@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.sessions.backends.base import SessionBase
@@ -24,16 +25,15 @@ from dashboard.models import AccessLog
 from dashboard.permissions import Access
 from dashboard.ratelimit import TokenBucket, Verdict
 from dashboard.scopes import Scope, parse_scope
-from dashboard.services import alerts, connection_limit
+from dashboard.services import alerts, connection_limit, handshake
+from dashboard.services.handshake import CLOSE_FORBIDDEN, CLOSE_TOO_MANY
 from dashboard.services.snapshots import SnapshotUnavailable, snapshot_message
 from dashboard.signals import user_group
 from dashboard.ws_auth import CLOSE_NOT_AUTHENTICATED, HandshakeAuth, access_token_user_id
 
 logger = logging.getLogger(__name__)
 
-CLOSE_FORBIDDEN = 4403
 CLOSE_TOKEN_EXPIRED = 4408
-CLOSE_TOO_MANY = 4429
 CLOSE_TOO_BIG = 1009
 HEARTBEAT_AFTER_S = 10.0
 SESSION_CHECK_EVERY_S = 30.0
@@ -59,17 +59,11 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket()
         self.registered = False
         await self.accept()
-        if self.auth.user is None:
-            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+        opening = await database_sync_to_async(handshake.open_connection)(self.auth, self.connection_id)
+        if opening.close_code is not None or opening.access is None:
+            await self.close(code=opening.close_code or CLOSE_NOT_AUTHENTICATED)
             return
-        access = await database_sync_to_async(permissions.load_access)(self.auth.user)
-        if access is None:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        if not await database_sync_to_async(connection_limit.acquire)(access.user_id, self.connection_id):
-            await self.close(code=CLOSE_TOO_MANY)
-            return
-        self.access = access
+        access = self.access = opening.access
         self.registered = True
         now = time.monotonic()
         self.next_session_check = now + SESSION_CHECK_EVERY_S
@@ -77,12 +71,11 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         connections.register(self)
         await self.channel_layer.group_add(user_group(access.user_id), self.channel_name)
         self._audit(AccessLog.Action.CONNECT, detail=self.auth.method or "")
-        scopes = await database_sync_to_async(permissions.known_scopes)(access)
         defaults = access.default_scopes()
         await self._send_message(
             messages.hello(
                 user=access.user_summary(),
-                scopes=[scope.name for scope in scopes],
+                scopes=[scope.name for scope in opening.known_scopes],
                 subscribed=[scope.name for scope in defaults],
             )
         )
@@ -106,11 +99,16 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         self.registered = False
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        # Pushes touch no database: skip Channels' per-message close_old_connections hop.
+        # Channels closes stale database connections before every handler, on the one database
+        # thread; every database call here goes through database_sync_to_async, which does that
+        # itself, so the extra hop per message (pushes included) is skipped.
         if message["type"] == publish.PUSH_EVENT_TYPE:
             await self.dashboard_push(message)
-        else:
-            await super().dispatch(message)
+            return
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']!r}")
+        await handler(message)
 
     async def on_tick(self, now: float) -> None:
         """Periodic duties, called about once a second by `dashboard.connections`."""

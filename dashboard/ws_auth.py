@@ -24,15 +24,21 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
-from dashboard.services import tickets
-
 CLOSE_NOT_AUTHENTICATED = 4401
 
 
 @dataclass
 class HandshakeAuth:
-    method: str | None  # "jwt", "ticket", "session" or None when nothing authenticated
-    user: AbstractBaseUser | None
+    """What the handshake carries, checked without the database; the consumer resolves the user.
+
+    `method` is "jwt" (a valid access token: `user_id`), "ticket" (to redeem: `ticket`),
+    "session" (`user`, resolved by Channels' session middleware) or None.
+    """
+
+    method: str | None
+    user: AbstractBaseUser | None = None
+    user_id: int | None = None
+    ticket: str | None = None
     token_expires_at: float | None = None
 
 
@@ -84,20 +90,27 @@ async def _inactive_session_user(scope: dict[str, Any]) -> AbstractBaseUser | No
     return user if user is not None and not user.is_active else None
 
 
+def _ticket(scope: dict[str, Any]) -> str | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("ticket")
+    return values[0] if values else None
+
+
+def carries_token(scope: dict[str, Any]) -> bool:
+    """A handshake with a bearer token or a ticket never needs the session."""
+    return _header(scope, b"authorization") is not None or _ticket(scope) is not None
+
+
 async def authenticate_handshake(scope: dict[str, Any]) -> HandshakeAuth:
     authorization = _header(scope, b"authorization")
     if authorization is not None:
         kind, _, raw = authorization.partition(" ")
         claims = access_token_user_id(raw.strip()) if kind == "Bearer" else None
         if claims is None:
-            return HandshakeAuth(method=None, user=None)
-        user = await _user(claims[0])
-        return HandshakeAuth(method="jwt" if user else None, user=user, token_expires_at=claims[1])
-    ticket = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("ticket")
-    if ticket:
-        user_id = await database_sync_to_async(tickets.redeem)(ticket[0])
-        user = await _user(user_id) if user_id is not None else None
-        return HandshakeAuth(method="ticket" if user else None, user=user)
+            return HandshakeAuth(method=None)
+        return HandshakeAuth(method="jwt", user_id=claims[0], token_expires_at=claims[1])
+    ticket = _ticket(scope)
+    if ticket is not None:
+        return HandshakeAuth(method="ticket", ticket=ticket)
     session_user = scope.get("user")
     if session_user is not None and session_user.is_authenticated:
         return HandshakeAuth(method="session", user=session_user)
@@ -117,5 +130,16 @@ class DashboardAuthMiddleware(BaseMiddleware):
         return await super().__call__(scope, receive, send)
 
 
-def DashboardAuthStack(inner: Any) -> Any:
-    return AuthMiddlewareStack(DashboardAuthMiddleware(inner))
+class DashboardAuthStack:
+    """Token and ticket handshakes go straight in; the others through Channels' session stack.
+
+    Skipping the session and user lookup saves token handshakes a database call.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.direct = DashboardAuthMiddleware(inner)
+        self.with_session = AuthMiddlewareStack(self.direct)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        app = self.direct if carries_token(scope) else self.with_session
+        return await app(scope, receive, send)

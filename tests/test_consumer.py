@@ -14,6 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from dashboard import publish
 from dashboard.scopes import Scope
 from dashboard.services import tickets
+from dashboard.ws_auth import DashboardAuthStack
 from tests.ws_support import TIERS, bearer, closed_with, open_socket, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -282,3 +283,21 @@ async def test_session_cookie_with_allowed_origin_connects(ws_users, origin: byt
 async def test_bearer_client_sending_a_foreign_origin_is_refused(ws_users) -> None:
     _, connected, _ = await open_socket([*bearer(ws_users["er"]), (b"origin", b"http://evil.example")])
     assert not connected
+
+
+async def test_token_handshakes_skip_the_session_and_cookie_handshakes_use_it() -> None:
+    seen: list[dict] = []
+
+    async def inner(scope: dict, receive: object, send: object) -> None:
+        seen.append(scope)
+
+    stack = DashboardAuthStack(inner)
+    cookie = (b"cookie", b"sessionid=not-a-session")
+    await stack({"type": "websocket", "headers": [(b"authorization", b"Bearer forged"), cookie]}, None, None)
+    await stack({"type": "websocket", "headers": [cookie], "query_string": b"ticket=abc"}, None, None)
+    await stack({"type": "websocket", "headers": [cookie], "query_string": b""}, None, None)
+    assert [("session" in scope, scope["dash_auth"].method) for scope in seen] == [
+        (False, None),
+        (False, "ticket"),
+        (True, None),
+    ]
