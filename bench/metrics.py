@@ -5,9 +5,13 @@
 Seeds its own MongoDB wire server with a hospital in the demo's proportions per patient
 (rooms 0.15, appointments 2, staff 0.125, bills 1.5, alerts 0.2), most of it history: 98 % of
 patients discharged over the last two years, appointments and bills spread over the same time.
-Then runs `ensure_indexes` and times `compute_tier` for ER and for `hospital`. The cost per
-change event is what the watcher does for one uncoalesced change: ER's and the hospital's
-critical tier. Progress is printed as it goes; everything stops by itself.
+Then runs `ensure_indexes` and times `compute_tier` for ER and for `hospital` (the full
+recomputation from MongoDB, which the drift check and the tiers without maintained counters
+do), the rebuild of the maintained counters (once per watcher activation), the critical tier
+read from the maintained counters, and the cost per change event: what the watcher does for
+one uncoalesced change, its contribution applied to the counters and ER's and the hospital's
+critical tiers published from them, over a mix of admissions, discharges and transfers.
+Progress is printed as it goes; everything stops by itself.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bson import ObjectId
 
 from devstack.procfile import ROOT
 from devstack.services import start_mongo, start_redis
@@ -32,6 +39,7 @@ PER_PATIENT = {"rooms": 0.15, "appointments": 2.0, "staff": 0.125, "billing": 1.
 CODES = ("ER", "ICU", "CARD", "ONC", "PED", "ORTH", "NEURO", "MAT", "SURG", "RAD")
 HISTORY_DAYS = 730
 BATCH = 10_000
+EVENTS = 2_000
 
 
 def documents(collection: str, count: int, rng: random.Random, now: datetime) -> Any:
@@ -105,6 +113,46 @@ def seed(db: Any, patients: int, rng: random.Random, now: datetime) -> dict[str,
     return counts
 
 
+def change_events(db: Any, rng: random.Random, now: datetime) -> list[tuple[Any, dict[str, Any]]]:
+    """(document id, document after the change) for admissions, discharges and transfers of ER."""
+    current = [doc for doc in db.patients.find({"department": "ER", "status": "admitted"}).limit(EVENTS)]
+    events = []
+    for index in range(EVENTS):
+        kind = index % 3
+        if kind == 0 or not current:
+            doc = {"_id": ObjectId(), "department": "ER", "status": "admitted", "is_emergency": True}
+            events.append((doc["_id"], {**doc, "admitted_at": now, "discharged_at": None}))
+        elif kind == 1:
+            doc = rng.choice(current)
+            events.append((doc["_id"], {**doc, "status": "discharged", "discharged_at": now}))
+        else:
+            doc = rng.choice(current)
+            events.append((doc["_id"], {**doc, "department": rng.choice(CODES)}))
+    return events
+
+
+def per_event_ms(db: Any, rng: random.Random) -> dict[str, float]:
+    """The watcher's work for each change event, uncoalesced: p50, p99 and mean in ms."""
+    from django.conf import settings
+
+    from dashboard.watcher import actions
+    from dashboard.watcher.events import Change
+
+    tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    timings = []
+    for document_id, doc in change_events(db, rng, datetime.now(UTC)):
+        started = time.perf_counter()
+        dirty = actions.maintain(Change("patients", "update", document_id, doc, None), tz)
+        actions.publish_critical(dirty)
+        timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    return {
+        "p50": round(timings[len(timings) // 2], 2),
+        "p99": round(timings[int(len(timings) * 0.99)], 2),
+        "mean": round(sum(timings) / len(timings), 2),
+    }
+
+
 def measure(patients: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="dash-bench-metrics-") as tmp:
         root = Path(tmp)
@@ -122,11 +170,13 @@ def measure(patients: int) -> dict[str, Any]:
             import django
 
             django.setup()
+            from django.conf import settings
             from django.core.management import call_command
 
             from dashboard import mongo
+            from dashboard.metrics import maintained
             from dashboard.scopes import HOSPITAL_SCOPE, Scope
-            from dashboard.services.tiers import compute_tier
+            from dashboard.services.tiers import compute_tier, maintained_critical
 
             mongo.client.cache_clear()
             db = mongo.primary_db()
@@ -140,8 +190,18 @@ def measure(patients: int) -> dict[str, Any]:
                     seconds = time.perf_counter() - started
                     result["seconds"][f"{tier} {scope}"] = round(seconds, 3)
                     print(f"bench: {patients:,} patients: {tier} of {scope} in {seconds:.3f} s", flush=True)
-            result["per_change_event_s"] = round(
-                result["seconds"]["critical dept:ER"] + result["seconds"]["critical hospital"], 3
+            started = time.perf_counter()
+            remembered = maintained.rebuild(db, zoneinfo.ZoneInfo(settings.TIME_ZONE))
+            result["rebuild_s"] = round(time.perf_counter() - started, 3)
+            print(f"bench: rebuilt the counters from {remembered:,} documents in {result['rebuild_s']} s")
+            for scope in (Scope("ER"), HOSPITAL_SCOPE):
+                started = time.perf_counter()
+                maintained_critical(scope)
+                result["seconds"][f"critical {scope} maintained"] = round(time.perf_counter() - started, 4)
+            result["per_change_event_ms"] = per_event_ms(db, random.Random(patients))
+            print(
+                f"bench: {patients:,} patients: per change event {result['per_change_event_ms']} ms",
+                flush=True,
             )
             return result
         finally:
@@ -150,14 +210,27 @@ def measure(patients: int) -> dict[str, Any]:
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
-    keys = list(results[0]["seconds"])
-    header = "| patients | documents | " + " | ".join(keys) + " | per change event |"
+    keys = [key for key in results[0]["seconds"] if not key.endswith("maintained")]
+    header = "| patients | documents | " + " | ".join(keys) + " | rebuild of the counters |"
     lines = [header, "|" + " ---: |" * (len(keys) + 3)]
     for result in results:
         cells = [f"{result['patients']:,}", f"{sum(result['documents'].values()):,}"]
         cells += [f"{result['seconds'][key]:.2f} s" for key in keys]
-        cells.append(f"{result['per_change_event_s']:.2f} s")
+        cells.append(f"{result['rebuild_s']:.1f} s")
         lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| patients | critical dept:ER, maintained | critical hospital, maintained "
+        "| per change event p50 | p99 | mean |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for result in results:
+        seconds, event = result["seconds"], result["per_change_event_ms"]
+        lines.append(
+            f"| {result['patients']:,} | {seconds['critical dept:ER maintained'] * 1000:.1f} ms "
+            f"| {seconds['critical hospital maintained'] * 1000:.1f} ms "
+            f"| {event['p50']:.2f} ms | {event['p99']:.2f} ms | {event['mean']:.2f} ms |"
+        )
     return "\n".join(lines) + "\n"
 
 
