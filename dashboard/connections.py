@@ -1,8 +1,9 @@
 """One ticker per web process for the periodic duties of every open connection.
 
-Heartbeats, token expiry, session checks and connection leases need a clock per connection;
-the state of Redis and MongoDB is checked once per process and told to each connection;
-one task visiting all local connections each second costs far less than a task each. The
+Heartbeats, token expiry and session checks need a clock per connection; the connection
+leases are refreshed for the whole process in one Redis round trip; the state of Redis and
+MongoDB is checked once per process and told to each connection; one task visiting all local
+connections each second costs far less than a task each. The
 ticker also saves the buffered access log, so recording never waits for the database.
 """
 
@@ -16,6 +17,7 @@ from typing import Protocol
 from channels.db import database_sync_to_async
 
 from dashboard import audit, source_health
+from dashboard.services import connection_limit
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +29,13 @@ class Ticking(Protocol):
 
     async def on_sources_changed(self, states: dict[str, str]) -> None: ...
 
+    def lease(self) -> tuple[int, str]: ...
+
 
 _connections: set[Ticking] = set()
 _task: asyncio.Task[None] | None = None
 _next_source_check = 0.0
+_next_lease_refresh = 0.0
 
 
 def register(connection: Ticking) -> None:
@@ -64,6 +69,19 @@ async def _check_sources(now: float) -> None:
             logger.exception("could not tell a connection about its data sources")
 
 
+async def _refresh_leases(now: float) -> None:
+    global _next_lease_refresh
+    if now < _next_lease_refresh:
+        return
+    _next_lease_refresh = now + connection_limit.REFRESH_EVERY_S
+    leases = [connection.lease() for connection in _connections]
+    try:
+        await database_sync_to_async(connection_limit.refresh_all)(leases)
+    except Exception:
+        logger.exception("could not refresh %d connection leases; will retry", len(leases))
+        _next_lease_refresh = now + TICK_S
+
+
 async def _tick_forever() -> None:
     while _connections or audit.pending():
         await asyncio.sleep(TICK_S)
@@ -74,6 +92,7 @@ async def _tick_forever() -> None:
                 await connection.on_tick(now)
             except Exception:
                 logger.exception("periodic check of a connection failed")
+        await _refresh_leases(now)
         if audit.pending():
             try:
                 await database_sync_to_async(audit.flush)()

@@ -67,7 +67,6 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         self.registered = True
         now = time.monotonic()
         self.next_session_check = now + SESSION_CHECK_EVERY_S
-        self.next_lease_refresh = now + connection_limit.REFRESH_EVERY_S
         connections.register(self)
         await self.channel_layer.group_add(user_group(access.user_id), self.channel_name)
         self._audit(AccessLog.Action.CONNECT, detail=self.auth.method or "")
@@ -121,13 +120,14 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             if not await database_sync_to_async(self._session_still_valid)():
                 await self.close(code=CLOSE_NOT_AUTHENTICATED)
                 return
-        if now >= self.next_lease_refresh:
-            self.next_lease_refresh = now + connection_limit.REFRESH_EVERY_S
-            await database_sync_to_async(connection_limit.acquire)(self.access.user_id, self.connection_id)
         for scope, state in self.scopes.items():
             if now - state.last_sent_at >= HEARTBEAT_AFTER_S:
                 state.last_sent_at = now
                 await self._send_message(messages.heartbeat(scope, epoch=state.epoch, seq=state.seq))
+
+    def lease(self) -> tuple[int, str]:
+        """This connection's slot among its user's, refreshed by the per-process ticker."""
+        return self.access.user_id, self.connection_id
 
     async def on_sources_changed(self, states: dict[str, str]) -> None:
         await self._send_message(messages.status(states))

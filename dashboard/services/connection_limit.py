@@ -42,5 +42,14 @@ def acquire(user_id: int, connection_id: str) -> bool:
     return bool(allowed)
 
 
+def refresh_all(leases: list[tuple[int, str]]) -> None:
+    """Refresh many connections' leases in one round trip (the per-process ticker's batch)."""
+    pipe = redis_store.client().pipeline(transaction=False)
+    now, limit = time.time(), settings.MAX_CONNECTIONS_PER_USER
+    for user_id, connection_id in leases:
+        pipe.eval(_ACQUIRE, 1, _key(user_id), now, limit, LEASE_TTL_S, connection_id)
+    pipe.execute()
+
+
 def release(user_id: int, connection_id: str) -> None:
     redis_store.client().zrem(_key(user_id), connection_id)
