@@ -5,6 +5,7 @@ and readings of a process's CPU and memory. Everything runs on 127.0.0.1 and sto
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -39,7 +40,11 @@ def bench_stack(layer: str, departments: list[str]) -> Iterator[BenchStack]:
         root = Path(tmp)
         redis_proc, redis_url = start_redis(root / "redis")
         mongo_proc, mongo_url = start_mongo(root / "mongo")
-        stack = LiveStack(root=root / "stack", redis_url=redis_url, mongo_url=mongo_url, database_url=None)
+        # Django's database: a fresh one on the PostgreSQL of DATABASE_URL when given, else SQLite.
+        database_url = os.environ.get("DATABASE_URL")
+        stack = LiveStack(
+            root=root / "stack", redis_url=redis_url, mongo_url=mongo_url, database_url=database_url
+        )
         stack.env.update(CHANNEL_LAYER=layer, MAX_CONNECTIONS_PER_USER="100000", JWT_ACCESS_LIFETIME_S="3600")
         try:
             assert stack.manage("migrate", "--noinput").returncode == 0
