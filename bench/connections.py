@@ -3,9 +3,10 @@
     python -m bench.connections [--clients 10000] [--idle-seconds 20] [--out var/bench/connections.json]
 
 Reports handshake-to-snapshot p50/p99 for each block of 1,000 connections, each web process's
-RSS before and after (and per connection), and CPU while all clients sit idle (heartbeats and
-the per-process ticker still run). Clients ramp at 200 per second, split evenly over the two
-processes; the load generator reports its own CPU.
+RSS before and after (and per connection), CPU while all clients sit idle (heartbeats and
+the per-process ticker still run), then a broadcast to every client: `hospital` updates at
+1 per second for 10 s, latency from publication to receipt. Clients ramp at 200 per second,
+split evenly over the two processes; the load generator reports its own CPU.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,12 @@ from bench.common import (
     rss_mib,
     write_result,
 )
+from bench.fanout import measure_rate, publish
 from devstack.procfile import ROOT
 
 POLL_S = 2.0
+BROADCAST_RATE = 1.0
+BROADCAST_SECONDS = 10.0
 
 
 def run(clients: int, idle_seconds: float) -> dict[str, Any]:
@@ -48,6 +53,10 @@ def run(clients: int, idle_seconds: float) -> dict[str, Any]:
                 (cpu_seconds(pid) - before) / idle_seconds
                 for pid, before in zip(bench.web_pids, cpu_before, strict=True)
             ]
+            publish_all = partial(publish, bench.stack, BROADCAST_RATE, BROADCAST_SECONDS, ["hospital"])
+            broadcast = measure_rate(
+                loadgen, bench.web_pids, clients, BROADCAST_RATE, BROADCAST_SECONDS, publish_all
+            )
         finally:
             loadgen.stop()
     per_process = clients / len(bench.web_pids)
@@ -65,10 +74,12 @@ def run(clients: int, idle_seconds: float) -> dict[str, Any]:
         "idle_web_cpu_share": [round(share, 3) for share in cpu_idle],
         "idle_loadgen_cpu_share": round(idle["loadgen_cpu_share"], 3),
         "ramp_loadgen_cpu_share": round(report["loadgen_cpu_share"], 3),
+        "broadcast": broadcast,
     }
 
 
 def markdown(result: dict[str, Any]) -> str:
+    b = result["broadcast"]
     lines = ["| connections | handshake-to-snapshot p50 | p99 |", "| ---: | ---: | ---: |"]
     for window in result["handshake_windows"]:
         lines.append(f"| {window['upto']:,} | {window['p50_ms']:.0f} ms | {window['p99_ms']:.0f} ms |")
@@ -80,6 +91,10 @@ def markdown(result: dict[str, Any]) -> str:
         f"per connection {result['rss_kib_per_connection']} KiB",
         f"- idle CPU with every client connected: web {result['idle_web_cpu_share']} of a core each; "
         f"load generator {result['idle_loadgen_cpu_share']} (ramp: {result['ramp_loadgen_cpu_share']})",
+        f"- broadcast to every client (`hospital`, {b['rate_per_s']:g}/s for {BROADCAST_SECONDS:g} s): "
+        f"p50 {b['p50_ms']:.0f} ms, p99 {b['p99_ms']:.0f} ms; not delivered within 3 s: {b['lost']:,} of "
+        f"{b['expected']:,}; gaps {b['gaps']}, out of order {b['out_of_order']}; "
+        f"web CPU {b['web_cpu_share']}; load generator CPU {b['loadgen_cpu_share']}",
     ]
     return "\n".join(lines) + "\n"
 
