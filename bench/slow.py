@@ -26,7 +26,7 @@ STALL_FRACTION = 0.05
 DRAIN_S = 5.0
 
 
-def publish_for(env: dict[str, str], rate: float, seconds: float) -> None:
+def publish_for(env: dict[str, str], rate: float, seconds: float, *, check: bool = True) -> None:
     subprocess.run(
         [sys.executable, "-c", PUBLISHER, str(rate), str(seconds), "ER"],
         cwd=ROOT,
@@ -34,7 +34,7 @@ def publish_for(env: dict[str, str], rate: float, seconds: float) -> None:
         capture_output=True,
         text=True,
         timeout=seconds * 4 + 60,
-        check=True,
+        check=check,
     )
 
 

@@ -34,7 +34,10 @@ def run(clients: int) -> dict[str, Any]:
     with bench_stack("pubsub", ["ER"]) as bench:
         stack = bench.stack
         loadgen = LoadGenerator(bench.urls, bench.token, clients, ["dept:ER"], reconnect=True)
-        publisher = threading.Thread(target=publish_for, args=(stack.env, RATE_PER_S, PUBLISH_S), daemon=True)
+        # Publishes until the stack stops under it once the storm is measured: its exit is not checked.
+        publisher = threading.Thread(
+            target=publish_for, args=(stack.env, RATE_PER_S, PUBLISH_S), kwargs={"check": False}, daemon=True
+        )
         try:
             deadline = time.monotonic() + clients / CONNECT_RATE + 60
             while loadgen.report()["subscribed"] < clients and time.monotonic() < deadline:
