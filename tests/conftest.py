@@ -41,12 +41,19 @@ def redis_client() -> Iterator[redis.Redis]:
     client.close()
 
 
-@pytest.fixture(autouse=True)
-def _no_access_log_between_tests() -> Iterator[None]:
-    """Entries buffered by one test must not be written into the next test's database."""
-    yield
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Before any fixture is torn down (the database flush among them), let the one database
+    thread finish what a test's connection ticker gave it, and drop what is still buffered.
+
+    On PostgreSQL an access-log write still running there deadlocks with the flush's TRUNCATE;
+    entries buffered by one test must not be written into the next test's database either.
+    """
+    from asgiref.sync import SyncToAsync
+
     from dashboard import audit
 
+    SyncToAsync.single_thread_executor.submit(lambda: None).result(timeout=60)
     with audit._lock:
         audit._buffer.clear()
 
