@@ -19,7 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils.module_loading import import_string
 
-from dashboard import audit, connections, messages, permissions, publish, source_health
+from dashboard import audit, connections, hub, messages, permissions, publish, source_health
 from dashboard.messages import AckAlert, ClientError, Ping, Reauth, Subscribe, Unsubscribe
 from dashboard.models import AccessLog
 from dashboard.permissions import Access
@@ -100,10 +100,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections before every handler, on the one database
         # thread; every database call here goes through database_sync_to_async, which does that
-        # itself, so the extra hop per message (pushes included) is skipped.
-        if message["type"] == publish.PUSH_EVENT_TYPE:
-            await self.dashboard_push(message)
-            return
+        # itself, so the extra hop per message is skipped.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"no handler for message type {message['type']!r}")
@@ -261,14 +258,13 @@ class DashboardConsumer(AsyncWebsocketConsumer):
 
     # --- helpers ---------------------------------------------------------------------------
     async def _join(self, scope: Scope) -> None:
-        await self.channel_layer.group_add(
-            scope.group(with_revenue=self.access.sees_revenue), self.channel_name
-        )
+        # Pushes reach this connection through the process's hub, not its own channel.
+        await hub.current(self.channel_layer).join(scope.group(with_revenue=self.access.sees_revenue), self)
         self.scopes.setdefault(scope, ScopeState(epoch="", seq=0, last_sent_at=time.monotonic()))
 
     async def _leave(self, scope: Scope, *, sees_revenue: bool | None = None) -> None:
         with_revenue = self.access.sees_revenue if sees_revenue is None else sees_revenue
-        await self.channel_layer.group_discard(scope.group(with_revenue=with_revenue), self.channel_name)
+        await hub.current(self.channel_layer).leave(scope.group(with_revenue=with_revenue), self)
         self.scopes.pop(scope, None)
 
     async def _send_snapshot(self, scope: Scope) -> None:

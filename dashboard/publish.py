@@ -130,10 +130,12 @@ def _publish(
             pipe.zremrangebyrank(history, 0, -HISTORY_MAX_MESSAGES - 1)
             pipe.expire(history, HISTORY_TTL_S)
             pipe.execute()
+            group = scope.group(with_revenue=with_revenue)
             layer_bridge.group_send(
-                scope.group(with_revenue=with_revenue),
+                group,
                 {
                     "type": PUSH_EVENT_TYPE,
+                    "group": group,
                     "text": text,
                     "scope": scope.name,
                     "epoch": pos.epoch,
