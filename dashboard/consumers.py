@@ -44,6 +44,8 @@ class ScopeState:
     epoch: str
     seq: int
     last_sent_at: float
+    # Pushes that arrive while the scope's snapshot or replay is on its way, sent after it.
+    held: list[dict[str, Any]] | None = None
 
 
 class DashboardConsumer(AsyncWebsocketConsumer):
@@ -194,9 +196,13 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             return
         for text in missed:
             await self.send(text_data=text)
-        self.scopes[scope] = ScopeState(
-            message.since.epoch, message.since.seq + len(missed), time.monotonic()
+        state = self.scopes[scope]
+        state.epoch, state.seq, state.last_sent_at = (
+            message.since.epoch,
+            message.since.seq + len(missed),
+            time.monotonic(),
         )
+        await self._release(scope)
 
     async def _unsubscribe(self, message: Unsubscribe) -> None:
         await self._leave(message.scope)
@@ -225,6 +231,9 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         """A message published by `dashboard.publish`, already serialized for this class."""
         state = self.scopes.get(parse_scope(event["scope"]))
         if state is None:
+            return
+        if state.held is not None:
+            state.held.append(event)
             return
         if state.epoch == event["epoch"] and event["seq"] <= state.seq:
             return  # already sent (a snapshot or replay covered it)
@@ -258,9 +267,20 @@ class DashboardConsumer(AsyncWebsocketConsumer):
 
     # --- helpers ---------------------------------------------------------------------------
     async def _join(self, scope: Scope) -> None:
+        """Join the scope's group; its pushes are held until the snapshot or replay is sent."""
+        state = self.scopes.setdefault(scope, ScopeState(epoch="", seq=0, last_sent_at=time.monotonic()))
+        state.held = []
         # Pushes reach this connection through the process's hub, not its own channel.
         await hub.current(self.channel_layer).join(scope.group(with_revenue=self.access.sees_revenue), self)
-        self.scopes.setdefault(scope, ScopeState(epoch="", seq=0, last_sent_at=time.monotonic()))
+
+    async def _release(self, scope: Scope) -> None:
+        """Send the pushes held during the snapshot or replay, newer ones only, in order."""
+        state = self.scopes.get(scope)
+        if state is None or state.held is None:
+            return
+        held, state.held = state.held, None
+        for event in held:
+            await self.dashboard_push(event)
 
     async def _leave(self, scope: Scope, *, sees_revenue: bool | None = None) -> None:
         with_revenue = self.access.sees_revenue if sees_revenue is None else sees_revenue
@@ -277,9 +297,12 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             # Not recorded here: the ticker must still see the change and tell every connection.
             states = await database_sync_to_async(source_health.check)()
             await self._send_message(messages.status(states))
+            await self._release(scope)
             return
-        self.scopes[scope] = ScopeState(snapshot["epoch"], snapshot["seq"], time.monotonic())
+        state = self.scopes[scope]
+        state.epoch, state.seq, state.last_sent_at = snapshot["epoch"], snapshot["seq"], time.monotonic()
         await self._send_message(snapshot)
+        await self._release(scope)
 
     async def _send_message(self, message: dict[str, Any]) -> None:
         await self.send(text_data=messages.encode(message))

@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from dashboard import publish
+from dashboard.consumers import DashboardConsumer
+from dashboard.permissions import Access
 from dashboard.scopes import Scope
 from dashboard.services import tickets
 from dashboard.ws_auth import DashboardAuthStack
@@ -301,3 +304,31 @@ async def test_token_handshakes_skip_the_session_and_cookie_handshakes_use_it() 
         (False, "ticket"),
         (True, None),
     ]
+
+
+async def test_pushes_during_a_snapshot_are_held_then_only_newer_ones_sent_in_order(redis_client) -> None:
+    # The hub hands pushes over while the consumer may still be sending a snapshot or replay.
+    consumer = DashboardConsumer()
+    consumer.scopes = {}
+    consumer.channel_layer = get_channel_layer()
+    consumer.access = Access(user_id=1, username="ada", role="admin", departments=frozenset(), version=1)
+    sent: list[str] = []
+
+    async def send(text_data: str) -> None:
+        sent.append(text_data)
+
+    consumer.send = send  # type: ignore[method-assign]
+    scope = Scope("ER")
+    await consumer._join(scope)
+    for seq in (3, 5, 6):
+        await consumer.dashboard_push(
+            {"scope": "dept:ER", "epoch": "e1", "seq": seq, "text": f"update {seq}"}
+        )
+    assert sent == []
+    state = consumer.scopes[scope]
+    state.epoch, state.seq = "e1", 4  # the snapshot went out at seq 4
+    await consumer._release(scope)
+    assert sent == ["update 5", "update 6"]
+    await consumer.dashboard_push({"scope": "dept:ER", "epoch": "e1", "seq": 7, "text": "update 7"})
+    assert sent[-1] == "update 7"
+    await consumer._leave(scope)
