@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from bench import socketio_peer
 from bench.common import ensure_loadgen, write_result
-from bench.fanout import LAYOUTS, fmt_ms, run_layer
+from bench.fanout import LAYOUTS, figure_cells, run_layer
 from devstack.procfile import ROOT
+from devstack.services import unwind_on_sigterm
 
 OURS = "ours: Channels pub/sub layer, 2 daphne processes"
 THEIRS = "Socket.IO + Redis adapter, 2 node processes"
@@ -40,28 +39,11 @@ def markdown(result: dict[str, Any]) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
     ]
     for name, r in ((OURS, result["ours"]), (THEIRS, result["socketio"])):
-        cells = [
-            name,
-            f"{r['clients']:,}",
-            f"{r['rate_per_s']:g}",
-            f"{r['deliveries_per_s']:,}",
-            f"{r['lost']:,} of {r['expected']:,}",
-            f"{r['gaps']}, {r['out_of_order']}",
-            fmt_ms(r["p50_ms"]),
-            fmt_ms(r["p99_ms"]),
-            " / ".join(f"{share:.0%}" for share in r["web_cpu_share"]),
-            " / ".join(str(mib) for mib in r["web_rss_mib"]),
-            f"{r['loadgen_cpu_share']:.0%}",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join([name, *figure_cells(r)]) + " |")
     lines.append("")
     lines.append(f"- our p99 / its p99: {result['p99_ratio']}")
     lines.append(f"- our deliveries/s / its deliveries/s: {result['deliveries_per_s_ratio']}")
     return "\n".join(lines) + "\n"
-
-
-def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str]) -> int:
@@ -74,7 +56,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "compare.json")
     args = parser.parse_args(argv)
     # A `kill` unwinds like Ctrl-C, so every process started here is stopped on the way out.
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    unwind_on_sigterm()
     ensure_loadgen()
     socketio_peer.ensure_peer()
     ours = run_layer("pubsub", LAYOUTS["one"], args.clients, [args.rate], args.seconds)[0]

@@ -186,22 +186,24 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
     ]
     for r in rows:
-        cells = [
-            r["layer"],
-            r["layout"],
-            f"{r['clients']:,}",
-            f"{r['rate_per_s']:g}",
-            f"{r['deliveries_per_s']:,}",
-            f"{r['lost']:,} of {r['expected']:,}",
-            f"{r['gaps']}, {r['out_of_order']}",
-            fmt_ms(r["p50_ms"]),
-            fmt_ms(r["p99_ms"]),
-            " / ".join(f"{share:.0%}" for share in r["web_cpu_share"]),
-            " / ".join(str(mib) for mib in r["web_rss_mib"]),
-            f"{r['loadgen_cpu_share']:.0%}",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join([r["layer"], r["layout"], *figure_cells(r)]) + " |")
     return "\n".join(lines) + "\n"
+
+
+def figure_cells(r: dict[str, Any]) -> list[str]:
+    """A rate's figures as table cells, from `clients` to the load generator's CPU."""
+    return [
+        f"{r['clients']:,}",
+        f"{r['rate_per_s']:g}",
+        f"{r['deliveries_per_s']:,}",
+        f"{r['lost']:,} of {r['expected']:,}",
+        f"{r['gaps']}, {r['out_of_order']}",
+        fmt_ms(r["p50_ms"]),
+        fmt_ms(r["p99_ms"]),
+        " / ".join(f"{share:.0%}" for share in r["web_cpu_share"]),
+        " / ".join(str(mib) for mib in r["web_rss_mib"]),
+        f"{r['loadgen_cpu_share']:.0%}",
+    ]
 
 
 def knee(rows: list[dict[str, Any]]) -> float | None:

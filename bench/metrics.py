@@ -22,7 +22,6 @@ import io
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from typing import Any
 from bson import ObjectId
 
 from devstack.procfile import ROOT
-from devstack.services import start_mongo, start_redis
+from devstack.services import start_mongo, start_redis, unwind_on_sigterm
 
 PER_PATIENT = {"rooms": 0.15, "appointments": 2.0, "staff": 0.125, "billing": 1.5, "alerts": 0.2}
 CODES = ("ER", "ICU", "CARD", "ONC", "PED", "ORTH", "NEURO", "MAT", "SURG", "RAD")
@@ -271,7 +270,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one size, in a process of its own
     args = parser.parse_args(argv)
     # A terminated run still stops its Redis and MongoDB wire server (the finally clauses).
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    unwind_on_sigterm()
     if args.one:
         print("RESULT " + json.dumps(measure(args.one, args.rebuild_up_to)), flush=True)
         return 0

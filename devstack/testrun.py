@@ -7,18 +7,17 @@ Extra arguments are passed to pytest.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from devstack.services import start_mongo, start_redis
+from devstack.services import start_mongo, start_redis, unwind_on_sigterm
 
 
 def main(argv: list[str]) -> int:
     # A terminated run still stops pytest and its services (subprocess.call kills its child).
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    unwind_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="dash-test-") as tmp:
         root = Path(tmp)
         redis_proc, redis_url = start_redis(root / "redis")
