@@ -34,8 +34,9 @@ class BenchStack:
 
 
 @contextmanager
-def bench_stack(layer: str, departments: list[str]) -> Iterator[BenchStack]:
-    """Redis, the MongoDB wire server and two web processes of our own, with an admin user."""
+def bench_stack(layer: str, departments: list[str], server: str = "daphne") -> Iterator[BenchStack]:
+    """Redis, the MongoDB wire server and two web processes of our own on `server` (daphne or
+    uvicorn, the `web` entry's WEB_SERVER), with an admin user."""
     with tempfile.TemporaryDirectory(prefix="dash-bench-") as tmp:
         root = Path(tmp)
         redis_proc, redis_url = start_redis(root / "redis")
@@ -45,7 +46,12 @@ def bench_stack(layer: str, departments: list[str]) -> Iterator[BenchStack]:
         stack = LiveStack(
             root=root / "stack", redis_url=redis_url, mongo_url=mongo_url, database_url=database_url
         )
-        stack.env.update(CHANNEL_LAYER=layer, MAX_CONNECTIONS_PER_USER="100000", JWT_ACCESS_LIFETIME_S="3600")
+        stack.env.update(
+            CHANNEL_LAYER=layer,
+            WEB_SERVER=server,
+            MAX_CONNECTIONS_PER_USER="100000",
+            JWT_ACCESS_LIFETIME_S="3600",
+        )
         try:
             assert stack.manage("migrate", "--noinput").returncode == 0
             stack.create_user("bench", PASSWORD, "admin")

@@ -1,10 +1,11 @@
 """Fan-out benchmark: N authenticated clients, tier publications at fixed rates, latency and loss.
 
     python -m bench.fanout [--clients 2000] [--layouts one,spread] [--rates 1,5,10,25,50]
-                           [--layers pubsub,core] [--seconds 10] [--out var/bench/fanout.json]
+                           [--layers pubsub,core] [--servers daphne,uvicorn] [--seconds 10]
+                           [--out var/bench/fanout.json]
 
-For each channel layer it starts its own Redis and MongoDB wire server, two web processes
-(the Procfile's `web` entry on two ports) and the Node load generator (bench/loadgen), which
+For each server and channel layer it starts its own Redis and MongoDB wire server, two web
+processes (the Procfile's `web` entry on two ports) and the Node load generator (bench/loadgen), which
 holds the clients on 127.0.0.1 and checks `seq` for gaps. A publisher process publishes
 critical-tier updates through `dashboard.publish` (the path the watcher and Celery use), each
 stamped with `sent_at`; latency is publication to client receipt. Everything stops by itself.
@@ -130,16 +131,17 @@ def measure_rate(
 
 
 def run_layer(
-    layer: str, layout: Layout, clients: int, rates: list[float], seconds: float
+    layer: str, layout: Layout, clients: int, rates: list[float], seconds: float, server: str = "daphne"
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    with bench_stack(layer, layout.departments) as bench:
+    with bench_stack(layer, layout.departments, server) as bench:
         scopes = [f"dept:{code}" for code in layout.departments]
         loadgen = LoadGenerator(bench.urls, bench.token, clients, scopes)
         try:
             connected = wait_subscribed(loadgen, clients)
             print(
-                f"bench: {layer}, {layout.name}: {connected['subscribed']} of {clients} subscribed; "
+                f"bench: {server}, {layer}, {layout.name}: "
+                f"{connected['subscribed']} of {clients} subscribed; "
                 f"handshake-to-snapshot p50 {connected['handshake_p50_ms']} ms, "
                 f"p99 {connected['handshake_p99_ms']} ms",
                 flush=True,
@@ -147,6 +149,7 @@ def run_layer(
             for rate in rates:
                 publish_all = partial(publish, bench.stack, rate, seconds, layout.departments)
                 row = {
+                    "server": server,
                     "layer": layer,
                     "layout": layout.name,
                     "clients": connected["subscribed"],
@@ -167,7 +170,8 @@ def fmt_ms(value: float | None) -> str:
 
 def format_row(row: dict[str, Any]) -> str:
     return (
-        f"{row['layer']:<7} {row['layout']:<15} {row['clients']:>6} {row['rate_per_s']:>5}/s "
+        f"{row['server']:<7} {row['layer']:<7} {row['layout']:<15} "
+        f"{row['clients']:>6} {row['rate_per_s']:>5}/s "
         f"{row['deliveries_per_s']:>8}/s  lost {row['lost']:>6}  gaps {row['gaps']:>5}  "
         f"p50 {fmt_ms(row['p50_ms'])}  p99 {fmt_ms(row['p99_ms'])}  web cpu {row['web_cpu_share']}  "
         f"loadgen cpu {row['loadgen_cpu_share']}"
@@ -175,7 +179,7 @@ def format_row(row: dict[str, Any]) -> str:
 
 
 TABLE_HEADER = (
-    "| layer | layout | clients | updates/s per scope | deliveries/s | not delivered within 3 s "
+    "| server | layer | layout | clients | updates/s per scope | deliveries/s | not delivered within 3 s "
     "| gaps, out of order | p50 | p99 | web CPU (each) | web RSS MiB (each) | load generator CPU |"
 )
 
@@ -183,10 +187,10 @@ TABLE_HEADER = (
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         TABLE_HEADER,
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
     ]
     for r in rows:
-        lines.append("| " + " | ".join([r["layer"], r["layout"], *figure_cells(r)]) + " |")
+        lines.append("| " + " | ".join([r["server"], r["layer"], r["layout"], *figure_cells(r)]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -215,6 +219,35 @@ def knee(rows: list[dict[str, Any]]) -> float | None:
     return max(ok) if ok else None
 
 
+def run(
+    servers: list[str],
+    layers: list[str],
+    layouts: list[str],
+    clients: int,
+    rates: list[float],
+    seconds: float,
+) -> dict[str, Any]:
+    """Every server x layer x layout at every rate: the rows, and each combination's knee."""
+    rows = []
+    for server in servers:
+        for layer in layers:
+            for layout_name in layouts:
+                rows += run_layer(layer, LAYOUTS[layout_name], clients, rates, seconds, server)
+    knees = {
+        f"{server} / {layer} / {LAYOUTS[name].name}": knee(
+            [
+                r
+                for r in rows
+                if r["server"] == server and r["layer"] == layer and r["layout"] == LAYOUTS[name].name
+            ]
+        )
+        for server in servers
+        for layer in layers
+        for name in layouts
+    }
+    return {"rows": rows, "knee_rate_per_s": knees}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -223,27 +256,26 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--layouts", default="one,spread")
     parser.add_argument("--rates", default="1,5,10,25,50")
     parser.add_argument("--layers", default="pubsub,core")
+    parser.add_argument("--servers", default="daphne,uvicorn")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "fanout.json")
     args = parser.parse_args(argv)
     ensure_loadgen()
-    rates = [float(rate) for rate in args.rates.split(",")]
-    rows = []
-    for layer in args.layers.split(","):
-        for layout_name in args.layouts.split(","):
-            rows += run_layer(layer, LAYOUTS[layout_name], args.clients, rates, args.seconds)
-    summary = {
-        f"{layer} / {layout.name}": knee(
-            [r for r in rows if r["layer"] == layer and r["layout"] == layout.name]
-        )
-        for layer in args.layers.split(",")
-        for layout in (LAYOUTS[name] for name in args.layouts.split(","))
-    }
+    result = run(
+        args.servers.split(","),
+        args.layers.split(","),
+        args.layouts.split(","),
+        args.clients,
+        [float(rate) for rate in args.rates.split(",")],
+        args.seconds,
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rows": rows, "knee_rate_per_s": summary}, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown_table(rows))
-    print(markdown_table(rows))
-    print("knee (highest rate with p99 under 250 ms and nothing lost):", json.dumps(summary))
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown_table(result["rows"]))
+    print(markdown_table(result["rows"]))
+    print(
+        "knee (highest rate with p99 under 250 ms and nothing lost):", json.dumps(result["knee_rate_per_s"])
+    )
     print(f"bench: results in {args.out} and {args.out.with_suffix('.md')}")
     return 0
 

@@ -41,11 +41,13 @@ def run_entry(name: str, overrides: dict[str, str], tmp_path: Path) -> tuple[int
     return result.returncode, result.stdout + result.stderr, time.monotonic() - started
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "watcher"])
-def test_unreachable_redis_is_named_within_ten_seconds(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "server"), [("web", "daphne"), ("web", "uvicorn"), ("worker", ""), ("watcher", "")]
+)
+def test_unreachable_redis_is_named_within_ten_seconds(name: str, server: str, tmp_path: Path) -> None:
     dead = f"redis://127.0.0.1:{free_port()}/0"
     code, output, elapsed = run_entry(
-        name, {"REDIS_URL": dead, "MONGO_URL": "mongodb://127.0.0.1:1"}, tmp_path
+        name, {"REDIS_URL": dead, "MONGO_URL": "mongodb://127.0.0.1:1", "WEB_SERVER": server}, tmp_path
     )
     assert code == 3, output
     assert f"cannot reach Redis at {dead}" in output

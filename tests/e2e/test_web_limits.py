@@ -1,7 +1,8 @@
 """The web process's limits over real sockets: clients that stop reading, frames that are too big.
 
-Real web process (`python -m hospital_dash.server`), real Redis channel layer, real sockets.
-The slow client's receive buffer is made tiny so the server's send buffer fills quickly.
+Real web process (`python -m hospital_dash.web`) on each server it supports, real Redis channel
+layer, real sockets. The slow client's receive buffer is made tiny so the server's send buffer
+fills quickly.
 """
 
 from __future__ import annotations
@@ -121,12 +122,18 @@ def reading(client: DashboardClient, action: Callable[[], None]) -> list[dict[st
 
 
 @pytest.fixture(scope="module")
-def stack(live_stack: LiveStack) -> LiveStack:
+def with_users(live_stack: LiveStack) -> LiveStack:
     live_stack.create_user("fast", PASSWORD, "department", "ER")
     live_stack.create_user("slow", PASSWORD, "department", "ER")
-    live_stack.start("web")
-    live_stack.wait_for_web()
     return live_stack
+
+
+@pytest.fixture(scope="module", params=["daphne", "uvicorn"])
+def stack(request: pytest.FixtureRequest, with_users: LiveStack) -> Iterator[LiveStack]:
+    with_users.start("web", env={"WEB_SERVER": request.param})
+    with_users.wait_for_web()
+    yield with_users
+    with_users.processes.pop("web").stop()
 
 
 def test_a_stalled_client_costs_bounded_memory_and_is_closed_with_1013(stack: LiveStack) -> None:

@@ -1,4 +1,4 @@
-"""daphne, with a bounded outbox per WebSocket: `python -m hospital_dash.server` takes daphne's options.
+"""daphne, with a bounded outbox per WebSocket: the `web` process's default server (hospital_dash.web).
 
 It runs Twisted on uvloop's event loop.
 
@@ -31,14 +31,11 @@ from twisted.internet.interfaces import IPushProducer  # noqa: E402
 from zope.interface import implementer  # noqa: E402
 
 from dashboard import ws_stats  # noqa: E402
-from dashboard.outbox import Outbox  # noqa: E402
+from dashboard.outbox import CLOSE_GRACE_S, CLOSE_TRY_AGAIN_LATER, STALL_LIMIT_S, Outbox  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-CLOSE_TRY_AGAIN_LATER = 1013
 PROTOCOL_CLOSE_CODES = (1009, CLOSE_TRY_AGAIN_LATER)
-STALL_LIMIT_S = 15.0
-CLOSE_GRACE_S = 30.0
 
 
 @implementer(IPushProducer)
@@ -136,5 +133,5 @@ class OutboxCommandLineInterface(CommandLineInterface):
     server_class = OutboxServer
 
 
-if __name__ == "__main__":
-    OutboxCommandLineInterface.entrypoint()
+def run(argv: list[str]) -> None:
+    OutboxCommandLineInterface().run(argv)

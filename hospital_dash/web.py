@@ -1,0 +1,71 @@
+"""The `web` process: daphne (the default) or uvicorn, with the same limits on both.
+
+    WEB_SERVER=daphne|uvicorn WEB_HOST=127.0.0.1 PORT=8000 python -m hospital_dash.web
+
+daphne is the server this service documents first; uvicorn is the option for large fan-out
+(docs/BENCHMARKS.md has both sets of figures). On both, every WebSocket has a bounded outbox
+(a client that does not keep up is closed with 1013), a client message over 4 KiB is closed
+with 1009, and X-Forwarded-For is honoured.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+APP = "hospital_dash.asgi:application"
+SERVERS = ("daphne", "uvicorn")
+MAX_CLIENT_FRAME_BYTES = 4096
+MAX_MESSAGE_BYTES = 1_048_576
+EXIT_BAD_CONFIGURATION = 2
+
+
+class BadConfiguration(ValueError):
+    pass
+
+
+def read_config(environ: dict[str, str]) -> tuple[str, str, int]:
+    """(server, host, port) from the environment, or BadConfiguration naming the variable."""
+    server = environ.get("WEB_SERVER", "").strip().lower() or "daphne"
+    if server not in SERVERS:
+        raise BadConfiguration(f"WEB_SERVER must be one of {', '.join(SERVERS)}, not {server!r}")
+    host = environ.get("WEB_HOST", "").strip() or "127.0.0.1"
+    port_text = environ.get("PORT", "").strip() or "8000"
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise BadConfiguration(f"PORT must be a port number from 1 to 65535, not {port_text!r}")
+    return server, host, int(port_text)
+
+
+def main() -> int:
+    try:
+        server, host, port = read_config(dict(os.environ))
+    except BadConfiguration as exc:
+        print(f"web: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIGURATION
+    if server == "uvicorn":
+        from hospital_dash import uvicorn_server
+
+        # websockets counts whole messages: a client message over 4 KiB closes with 1009.
+        uvicorn_server.run(APP, host, port, MAX_CLIENT_FRAME_BYTES)
+        return 0
+    from hospital_dash import daphne_server
+
+    daphne_server.run(
+        [
+            "--bind",
+            host,
+            "--port",
+            str(port),
+            "--proxy-headers",
+            "--websocket-max-frame-size",
+            str(MAX_CLIENT_FRAME_BYTES),
+            "--websocket-max-message-size",
+            str(MAX_MESSAGE_BYTES),
+            APP,
+        ]
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
