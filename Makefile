@@ -33,13 +33,10 @@ format: bootstrap
 test: bootstrap lint
 	$(PY) -m devstack.testrun $(PYTEST_ARGS)
 
-# The scenarios of docs/BENCHMARKS.md over real processes; needs node and npm.
+# Every scenario of docs/BENCHMARKS.md on daphne and uvicorn over real processes (about 25 min;
+# needs node and npm): one table, var/bench/results.json and docs/BENCHMARKS.md's latest run.
 bench: bootstrap
-	$(PY) -m bench.connections $(BENCH_CONNECTIONS_ARGS)
-	$(PY) -m bench.fanout $(BENCH_ARGS)
-	$(PY) -m bench.slow
-	$(PY) -m bench.storm
-	$(PY) -m bench.compare
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 # Tier computation times at 10,000 and 1,000,000 patients on the embedded MongoDB (docs/BENCHMARKS.md).
 bench-metrics: bootstrap

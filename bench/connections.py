@@ -1,6 +1,7 @@
 """Connections benchmark: ramp to N authenticated clients over two web processes, then hold them.
 
-    python -m bench.connections [--clients 10000] [--idle-seconds 20] [--out var/bench/connections.json]
+    python -m bench.connections [--clients 10000] [--idle-seconds 20] [--server daphne]
+                                [--out var/bench/connections.json]
 
 Reports handshake-to-snapshot p50/p99 for each block of 1,000 connections, each web process's
 RSS before and after (and per connection), CPU while all clients sit idle (heartbeats and
@@ -35,8 +36,8 @@ BROADCAST_RATE = 1.0
 BROADCAST_SECONDS = 10.0
 
 
-def run(clients: int, idle_seconds: float) -> dict[str, Any]:
-    with bench_stack("pubsub", ["ER"]) as bench:
+def run(clients: int, idle_seconds: float, server: str = "daphne") -> dict[str, Any]:
+    with bench_stack("pubsub", ["ER"], server) as bench:
         rss_before = [rss_mib(pid) for pid in bench.web_pids]
         loadgen = LoadGenerator(bench.urls, bench.token, clients, ["hospital"])
         try:
@@ -61,6 +62,7 @@ def run(clients: int, idle_seconds: float) -> dict[str, Any]:
             loadgen.stop()
     per_process = clients / len(bench.web_pids)
     return {
+        "server": server,
         "clients": clients,
         "subscribed": report["subscribed"],
         "closes": idle["closes"],
@@ -105,10 +107,11 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--idle-seconds", type=float, default=20.0)
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "connections.json")
     args = parser.parse_args(argv)
     ensure_loadgen()
-    result = run(args.clients, args.idle_seconds)
+    result = run(args.clients, args.idle_seconds, args.server)
     write_result(args.out, result, markdown(result))
     return 0
 

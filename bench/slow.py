@@ -1,6 +1,7 @@
 """Slow consumers: 5 % of 2,000 clients stop reading for 30 s while updates flow at 10 per second.
 
-    python -m bench.slow [--clients 2000] [--rate 10] [--stall-seconds 30] [--out var/bench/slow.json]
+    python -m bench.slow [--clients 2000] [--rate 10] [--stall-seconds 30] [--server daphne]
+                         [--out var/bench/slow.json]
 
 First a baseline run without stalls, then the same rate while every 20th client pauses its
 socket for 30 s and resumes. Reports the healthy clients' p99 in both runs, the web
@@ -38,8 +39,8 @@ def publish_for(env: dict[str, str], rate: float, seconds: float, *, check: bool
     )
 
 
-def run(clients: int, rate: float, stall_seconds: float) -> dict[str, Any]:
-    with bench_stack("pubsub", ["ER"]) as bench:
+def run(clients: int, rate: float, stall_seconds: float, server: str = "daphne") -> dict[str, Any]:
+    with bench_stack("pubsub", ["ER"], server) as bench:
         loadgen = LoadGenerator(bench.urls, bench.token, clients, ["dept:ER"])
         try:
             deadline = time.monotonic() + clients / CONNECT_RATE + 60
@@ -70,6 +71,7 @@ def run(clients: int, rate: float, stall_seconds: float) -> dict[str, Any]:
         finally:
             loadgen.stop()
     return {
+        "server": server,
         "clients": clients,
         "rate_per_s": rate,
         "stall_seconds": stall_seconds,
@@ -91,10 +93,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--stall-seconds", type=float, default=30.0)
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "slow.json")
     args = parser.parse_args(argv)
     ensure_loadgen()
-    write_result(args.out, run(args.clients, args.rate, args.stall_seconds))
+    write_result(args.out, run(args.clients, args.rate, args.stall_seconds, args.server))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Reconnect storm: 5,000 clients, both web processes restarted, everyone comes back.
 
-    python -m bench.storm [--clients 5000] [--out var/bench/storm.json]
+    python -m bench.storm [--clients 5000] [--server daphne] [--out var/bench/storm.json]
 
 Clients reconnect with full-jitter exponential backoff (0.5 s doubling to 30 s, as the page
 does) and resubscribe with `since`. Updates keep flowing at 1 per second throughout. Reports
@@ -30,8 +30,8 @@ SHARE = 0.99
 LIMIT_S = 60.0
 
 
-def run(clients: int) -> dict[str, Any]:
-    with bench_stack("pubsub", ["ER"]) as bench:
+def run(clients: int, server: str = "daphne") -> dict[str, Any]:
+    with bench_stack("pubsub", ["ER"], server) as bench:
         stack = bench.stack
         loadgen = LoadGenerator(bench.urls, bench.token, clients, ["dept:ER"], reconnect=True)
         # Publishes until the stack stops under it once the storm is measured: its exit is not checked.
@@ -68,6 +68,7 @@ def run(clients: int) -> dict[str, Any]:
         finally:
             loadgen.stop()
     return {
+        "server": server,
         "clients": clients,
         "subscribed_99_s": None if subscribed_s is None else round(subscribed_s, 1),
         "caught_up_99_s": None if caught_up_s is None else round(caught_up_s, 1),
@@ -85,10 +86,11 @@ def main(argv: list[str]) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--clients", type=int, default=5000)
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "storm.json")
     args = parser.parse_args(argv)
     ensure_loadgen()
-    write_result(args.out, run(args.clients))
+    write_result(args.out, run(args.clients, args.server))
     return 0
 
 

@@ -1,0 +1,128 @@
+"""`make bench`'s verdicts: each target judged from a run's figures, and the docs section it writes."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import report
+from bench.run import BEGIN, END, write_doc
+
+
+def fanout_row(clients: int = 2000, p99: float = 40.0, lost: int = 0) -> dict[str, Any]:
+    return {
+        "layout": "one department",
+        "rate_per_s": 10.0,
+        "clients": clients,
+        "p99_ms": p99,
+        "lost": lost,
+        "gaps": 0,
+    }
+
+
+def server_results() -> dict[str, Any]:
+    return {
+        "connections": {
+            "clients": 10_000,
+            "subscribed": 10_000,
+            "closes": {},
+            "handshake_windows": [
+                {"upto": 5000, "p99_ms": 400.0},  # before 5,000 were connected: not judged
+                {"upto": 6000, "p99_ms": 80.0},
+                {"upto": 10_000, "p99_ms": 95.0},
+            ],
+            "rss_kib_per_connection": [33.0, 34.0],
+            "web_rss_mib_held": [270.0, 260.0],
+            "broadcast": {"p99_ms": 300.0, "lost": 0, "gaps": 0},
+        },
+        "fanout": {"rows": [fanout_row()]},
+        "slow": {
+            "clients": 2000,
+            "baseline_healthy_p99_ms": 100.0,
+            "stall_healthy_p99_ms": 115.0,
+            "web_rss_mib_min": [140.0, 130.0],
+            "web_rss_mib_max": [141.0, 130.5],
+            "healthy_gaps_during_stall": 0,
+        },
+        "storm": {"clients": 5000, "caught_up_99_s": 12.0, "gaps": 0, "out_of_order": 0},
+    }
+
+
+def results() -> dict[str, Any]:
+    ours = {"daphne": {"clients": 2000}, "uvicorn": {"clients": 2000}}
+    return {
+        "servers": {"daphne": server_results(), "uvicorn": server_results()},
+        "comparison": {
+            "ours": ours,
+            "p99_ratio": {"daphne": 1.8, "uvicorn": 0.9},
+            "deliveries_per_s_ratio": {"daphne": 1.0, "uvicorn": 1.0},
+        },
+    }
+
+
+def met(found: dict[str, Any], server: str = "daphne") -> dict[str, bool]:
+    return {v.target: v.met for v in report.verdicts(found)[server]}
+
+
+def test_a_run_within_every_target_meets_all_of_them() -> None:
+    judged = report.verdicts(results())
+    assert [len(found) for found in judged.values()] == [8, 8]
+    assert all(v.met for found in judged.values() for v in found)
+
+
+@pytest.mark.parametrize(
+    ("change", "missed"),
+    [
+        (lambda r: r["connections"]["closes"].update({"1006": 3}), "connections held"),
+        (lambda r: r["connections"]["handshake_windows"][2].update(p99_ms=101.0), "handshake-to-snapshot"),
+        (lambda r: r["connections"]["rss_kib_per_connection"].append(49.0), "memory"),
+        (lambda r: r["connections"]["broadcast"].update(lost=1), "broadcast"),
+        (lambda r: r["fanout"]["rows"].__setitem__(0, fanout_row(p99=111.0)), "fan-out"),
+        (lambda r: r["slow"].update(stall_healthy_p99_ms=121.0), "slow consumers"),
+        (lambda r: r["slow"].update(web_rss_mib_max=[240.0, 130.5]), "slow consumers"),
+        (lambda r: r["storm"].update(caught_up_99_s=None), "reconnect storm"),
+        (lambda r: r["storm"].update(gaps=1), "reconnect storm"),
+    ],
+)
+def test_each_target_is_missed_by_the_figure_it_names(change: Any, missed: str) -> None:
+    found = results()
+    change(found["servers"]["daphne"])
+    verdicts = met(found)
+    assert next(target for target, ok in verdicts.items() if not ok).startswith(missed)
+    assert sum(not ok for ok in verdicts.values()) == 1
+    assert all(met(found, "uvicorn").values())
+
+
+def test_socketio_ratios_are_judged_per_server() -> None:
+    found = results()
+    found["comparison"]["p99_ratio"] = {"daphne": 1.1, "uvicorn": 1.1}
+    assert met(found, "daphne")["against Socket.IO"]
+    assert not met(found, "uvicorn")["against Socket.IO"]
+
+
+def test_a_reduced_run_is_never_judged_as_meeting_a_target() -> None:
+    found = copy.deepcopy(results())
+    small = found["servers"]["daphne"]
+    small["connections"].update(clients=1000, subscribed=1000)
+    small["fanout"]["rows"] = [fanout_row(clients=300)]
+    small["slow"]["clients"] = 300
+    small["storm"]["clients"] = 300
+    found["comparison"]["ours"]["daphne"]["clients"] = 300
+    assert not any(met(found).values())
+
+
+def test_the_docs_section_is_replaced_between_its_markers(tmp_path: Path) -> None:
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text("# Benchmarks\n\nIntro.\n\n## History\n\nOlder runs.\n")
+    write_doc(doc, "first run\n")
+    write_doc(doc, "second run\n")
+    text = doc.read_text()
+    assert text.count(BEGIN) == 1
+    assert text.count(END) == 1
+    assert "second run" in text
+    assert "first run" not in text
+    assert text.index("# Benchmarks") < text.index(BEGIN) < text.index("second run") < text.index(END)
+    assert text.endswith("Intro.\n\n## History\n\nOlder runs.\n")
