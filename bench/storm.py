@@ -11,6 +11,7 @@ caught up with the newest update published, and any seq gap or out-of-order deli
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 import time
@@ -28,6 +29,7 @@ RATE_PER_S = 1.0
 PUBLISH_S = 90.0
 SHARE = 0.99
 LIMIT_S = 60.0
+WEB = ("web", "web2")
 
 
 def run(clients: int, server: str = "daphne") -> dict[str, Any]:
@@ -46,12 +48,18 @@ def run(clients: int, server: str = "daphne") -> dict[str, Any]:
             time.sleep(5)
             loadgen.command("PHASE storm")
             restarted_at = time.monotonic()
-            second_port = str(urlsplit(bench.urls[1]).port)
-            for name in ("web", "web2"):
+            second_port = urlsplit(bench.urls[1]).port
+            # Both at once: SIGTERM to each, then wait for each to exit.
+            for name in WEB:
+                stack.processes[name].signal(signal.SIGTERM)
+            for name in WEB:
                 stack.processes[name].stop()
+            stopped_s = time.monotonic() - restarted_at
             stack.start("web")
-            stack.start("web", as_name="web2", env={"PORT": second_port})
+            stack.start("web", as_name="web2", env={"PORT": str(second_port)})
             stack.wait_for_web()
+            stack.wait_for_web(name="web2", port=second_port)
+            listening_s = time.monotonic() - restarted_at
             subscribed_s = caught_up_s = None
             seq_key = redis_store.seq_key(Scope("ER"))
             while time.monotonic() - restarted_at < LIMIT_S and caught_up_s is None:
@@ -70,6 +78,8 @@ def run(clients: int, server: str = "daphne") -> dict[str, Any]:
     return {
         "server": server,
         "clients": clients,
+        "stopped_s": round(stopped_s, 1),
+        "listening_again_s": round(listening_s, 1),
         "subscribed_99_s": None if subscribed_s is None else round(subscribed_s, 1),
         "caught_up_99_s": None if caught_up_s is None else round(caught_up_s, 1),
         "recovered_by_replay": final["recovered"],

@@ -1,6 +1,5 @@
-"""daphne, with a bounded outbox per WebSocket: the `web` process's default server (hospital_dash.web).
-
-It runs Twisted on uvloop's event loop.
+"""daphne, with a bounded outbox per WebSocket: the `web` process's default server (hospital_dash.web,
+which puts Twisted on uvloop's event loop before daphne is imported).
 
 daphne writes every message into Twisted's send buffer, which grows without bound while a
 client does not read. Here each WebSocket registers as the producer of its transport, so
@@ -11,27 +10,19 @@ STALL_LIMIT_S, is closed with 1013 and given CLOSE_GRACE_S to read what it was s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
 
-import uvloop
+from daphne.cli import CommandLineInterface
+from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet import reactor
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
 
-# Before daphne is imported: it creates Twisted's asyncio loop at import time. With uvloop the
-# fan-out of 2,000 clients at 10 updates/s had a p99 of 668 and 1,161 ms against 2,041 and
-# 2,313 ms on asyncio's own loop (docs/BENCHMARKS.md).
-asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-from daphne.cli import CommandLineInterface  # noqa: E402
-from daphne.server import Server  # noqa: E402
-from daphne.ws_protocol import WebSocketProtocol  # noqa: E402
-from twisted.internet import reactor  # noqa: E402
-from twisted.internet.interfaces import IPushProducer  # noqa: E402
-from zope.interface import implementer  # noqa: E402
-
-from dashboard import ws_stats  # noqa: E402
-from dashboard.outbox import CLOSE_GRACE_S, CLOSE_TRY_AGAIN_LATER, STALL_LIMIT_S, Outbox  # noqa: E402
+from dashboard import ws_stats
+from dashboard.outbox import CLOSE_GRACE_S, CLOSE_TRY_AGAIN_LATER, STALL_LIMIT_S, Outbox
 
 logger = logging.getLogger(__name__)
 

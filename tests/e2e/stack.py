@@ -123,18 +123,23 @@ class LiveStack:
             time.sleep(0.1)
         raise AssertionError(f"{name} did not log {text!r} within {timeout_s} s:\n{proc.log_tail()}")
 
-    def wait_for_web(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+    def wait_for_web(
+        self, timeout_s: float = READY_TIMEOUT_S, name: str = "web", port: int | None = None
+    ) -> None:
+        """Until the web process `name` (on `port`, the stack's own by default) answers /healthz."""
+        url = f"http://127.0.0.1:{port or self.web_port}/healthz"
+        proc = self.processes[name]
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{self.http_url}/healthz", timeout=1) as response:
+                with urllib.request.urlopen(url, timeout=1) as response:
                     if response.status == 200:
                         return
             except OSError:
-                if not self.processes["web"].alive():
-                    raise AssertionError(f"web exited:\n{self.processes['web'].log_tail()}") from None
+                if not proc.alive():
+                    raise AssertionError(f"{name} exited:\n{proc.log_tail()}") from None
                 time.sleep(0.1)
-        raise AssertionError(f"web did not answer within {timeout_s} s:\n{self.processes['web'].log_tail()}")
+        raise AssertionError(f"{name} did not answer within {timeout_s} s:\n{proc.log_tail()}")
 
     def stop(self) -> None:
         for proc in reversed(list(self.processes.values())):
