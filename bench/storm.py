@@ -61,12 +61,14 @@ def run(clients: int, server: str = "daphne") -> dict[str, Any]:
             stack.wait_for_web(name="web2", port=second_port)
             listening_s = time.monotonic() - restarted_at
             subscribed_s = caught_up_s = None
+            timeline: list[tuple[float, int, int]] = []
             seq_key = redis_store.seq_key(Scope("ER"))
             while time.monotonic() - restarted_at < LIMIT_S and caught_up_s is None:
                 newest = int(stack.redis().get(seq_key) or 0)
                 loadgen.command(f"TARGET {newest}")
                 report = loadgen.report()
                 elapsed = time.monotonic() - restarted_at
+                timeline.append((round(elapsed, 1), report["open"], report["subscribed"]))
                 if subscribed_s is None and report["subscribed"] >= SHARE * clients:
                     subscribed_s = elapsed
                 if report["caught_up"] >= SHARE * clients:
@@ -88,6 +90,7 @@ def run(clients: int, server: str = "daphne") -> dict[str, Any]:
         "out_of_order": final["out_of_order"],
         "closes": final["closes"],
         "loadgen_cpu_share": round(final["loadgen_cpu_share"], 2),
+        "subscribed_timeline": timeline,
     }
 
 
