@@ -22,6 +22,7 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from dashboard import ws_stats
+from dashboard.frames import text_frame
 from dashboard.outbox import CLOSE_GRACE_S, CLOSE_TRY_AGAIN_LATER, STALL_LIMIT_S, Outbox
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class OutboxWebSocketProtocol(WebSocketProtocol):
         if self.too_slow:
             return
         if not gate.paused and not self.outbox:
-            super().serverSend(content, binary)
+            self._write_text(content)
             return
         stalled_s = time.monotonic() - (gate.paused_since or time.monotonic())
         before = self.outbox.coalesced
@@ -83,7 +84,14 @@ class OutboxWebSocketProtocol(WebSocketProtocol):
 
     def drain_outbox(self) -> None:
         while self.outbox and self.gate is not None and not self.gate.paused and not self.too_slow:
-            super().serverSend(self.outbox.pop(), False)
+            self._write_text(self.outbox.pop())
+
+    def _write_text(self, text: str) -> None:
+        """The push's frame, built once per process (dashboard.frames), straight to the socket."""
+        if self.state == self.STATE_OPEN:
+            self.transport.write(text_frame(text))
+        else:
+            super().serverSend(text, False)
 
     def _close_too_slow(self, stalled_s: float) -> None:
         self.too_slow = True

@@ -20,6 +20,7 @@ import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from dashboard import ws_stats
+from dashboard.frames import text_frame
 from dashboard.outbox import CLOSE_GRACE_S, CLOSE_TRY_AGAIN_LATER, STALL_LIMIT_S, Outbox
 
 logger = logging.getLogger(__name__)
@@ -107,8 +108,8 @@ class OutboxWebSocketProtocol(WebSocketsSansIOProtocol):
         ws_stats.coalesced(self.outbox.coalesced - before)
 
     def _write_text(self, text: str) -> None:
-        self.conn.send_text(text.encode())
-        self.transport.write(b"".join(self.conn.data_to_send()))
+        """The push's frame, built once per process (dashboard.frames), straight to the socket."""
+        self.transport.write(text_frame(text))
 
     def _close_too_slow(self, stalled_s: float) -> None:
         logger.warning(
