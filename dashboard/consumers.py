@@ -15,7 +15,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils.module_loading import import_string
@@ -72,7 +72,10 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket()
         self.registered = False
         await self.accept()
-        opening = await database_sync_to_async(handshake.open_connection)(self.auth, self.connection_id)
+        # Reads only, so it need not wait its turn on the one database thread (see handshake.py).
+        opening = await DatabaseSyncToAsync(handshake.open_connection, thread_sensitive=False)(
+            self.auth, self.connection_id
+        )
         if opening.close_code is not None or opening.access is None:
             await self.close(code=opening.close_code or CLOSE_NOT_AUTHENTICATED)
             return

@@ -1,8 +1,9 @@
 """Opening a dashboard connection: the user, their access and their slot, in one database call.
 
 Everything a handshake needs from the database and Redis is done here, so a consumer makes a
-single `database_sync_to_async` call for it. Those calls all run on one thread per process,
-which profiles of many handshakes showed to be the bottleneck (docs/BENCHMARKS.md).
+single call for it. It only reads the database, so the consumer runs it in the event loop's
+thread pool rather than on the one thread `database_sync_to_async` uses per process, where
+thousands of handshakes queued during a reconnect storm (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
