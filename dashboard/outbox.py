@@ -4,13 +4,21 @@ While the socket's send buffer is full, messages wait here instead of in an unbo
 An `update` replaces the waiting update of the same scope and tier (only the latest matters;
 the client sees the seq gap and resubscribes with `since`); every other message, alerts
 included, is kept. Past MAX_PENDING_MESSAGES the client is too slow and is closed with 1013.
+Both servers' protocols (hospital_dash/daphne_server.py, uvicorn_server.py) hold messages
+through `Outbox.hold`, which decides that and counts it; each closes the socket its own way.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
+import time
 from collections import OrderedDict
+
+from dashboard import ws_stats
+
+logger = logging.getLogger(__name__)
 
 MAX_PENDING_MESSAGES = 256
 # A socket whose send buffer stays full this long is closed too, however little waits.
@@ -49,6 +57,27 @@ class Outbox:
             self.coalesced += 1
         self._items[key] = text
         return len(self._items) <= self.limit
+
+    def hold(self, text: str, blocked_since: float | None, client: object) -> bool:
+        """Queue `text` while the socket's send buffer has been full since `blocked_since`.
+
+        False when the client is too slow (over the limit, or blocked past STALL_LIMIT_S): the
+        outbox is then emptied and the caller closes the socket with 1013.
+        """
+        stalled_s = time.monotonic() - (blocked_since or time.monotonic())
+        before = self.coalesced
+        kept = self.add(text) and stalled_s <= STALL_LIMIT_S
+        ws_stats.coalesced(self.coalesced - before)
+        if not kept:
+            logger.warning(
+                "closing %s with 1013: %d messages waiting, send buffer full for %.1f s",
+                client,
+                len(self),
+                stalled_s,
+            )
+            ws_stats.closed_slow()
+            self.clear()
+        return kept
 
     def pop(self) -> str:
         return self._items.popitem(last=False)[1]

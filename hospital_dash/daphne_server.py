@@ -10,7 +10,6 @@ STALL_LIMIT_S, is closed with 1013 and given CLOSE_GRACE_S to read what it was s
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -21,11 +20,8 @@ from twisted.internet import reactor
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
-from dashboard import ws_stats
 from dashboard.frames import text_frame
-from dashboard.outbox import CLOSE_GRACE_S, CLOSE_TRY_AGAIN_LATER, STALL_LIMIT_S, Outbox
-
-logger = logging.getLogger(__name__)
+from dashboard.outbox import CLOSE_GRACE_S, CLOSE_TRY_AGAIN_LATER, Outbox
 
 PROTOCOL_CLOSE_CODES = (1009, CLOSE_TRY_AGAIN_LATER)
 
@@ -75,12 +71,8 @@ class OutboxWebSocketProtocol(WebSocketProtocol):
             return
         if not gate.paused and not self.outbox:
             self._write_text(content)
-            return
-        stalled_s = time.monotonic() - (gate.paused_since or time.monotonic())
-        before = self.outbox.coalesced
-        if not self.outbox.add(content) or stalled_s > STALL_LIMIT_S:
-            self._close_too_slow(stalled_s)
-        ws_stats.coalesced(self.outbox.coalesced - before)
+        elif not self.outbox.hold(content, gate.paused_since, self.client_addr):
+            self._close_too_slow()
 
     def drain_outbox(self) -> None:
         while self.outbox and self.gate is not None and not self.gate.paused and not self.too_slow:
@@ -93,16 +85,8 @@ class OutboxWebSocketProtocol(WebSocketProtocol):
         else:
             super().serverSend(text, False)
 
-    def _close_too_slow(self, stalled_s: float) -> None:
+    def _close_too_slow(self) -> None:
         self.too_slow = True
-        logger.warning(
-            "closing %s with 1013: %d messages waiting, send buffer full for %.1f s",
-            self.client_addr,
-            len(self.outbox),
-            stalled_s,
-        )
-        ws_stats.closed_slow()
-        self.outbox.clear()
         # Give the client time to read up to the close frame before the socket is dropped.
         self.closeHandshakeTimeout = CLOSE_GRACE_S
         self.sendCloseFrame(code=CLOSE_TRY_AGAIN_LATER)

@@ -19,11 +19,8 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from dashboard import ws_stats
 from dashboard.frames import text_frame
-from dashboard.outbox import CLOSE_GRACE_S, CLOSE_TRY_AGAIN_LATER, STALL_LIMIT_S, Outbox
-
-logger = logging.getLogger(__name__)
+from dashboard.outbox import CLOSE_GRACE_S, CLOSE_TRY_AGAIN_LATER, Outbox
 
 GRACEFUL_SHUTDOWN_S = 10
 # After refusing a message (1009), what the client still sends is read and dropped until it
@@ -97,30 +94,12 @@ class OutboxWebSocketProtocol(WebSocketsSansIOProtocol):
             await super().send(message)
         elif self.paused_since is None and not self.outbox:
             self._write_text(text)
-        else:
-            self._hold(text)
-
-    def _hold(self, text: str) -> None:
-        stalled_s = time.monotonic() - (self.paused_since or time.monotonic())
-        before = self.outbox.coalesced
-        if not self.outbox.add(text) or stalled_s > STALL_LIMIT_S:
-            self._close_too_slow(stalled_s)
-        ws_stats.coalesced(self.outbox.coalesced - before)
+        elif not self.outbox.hold(text, self.paused_since, self.client):
+            self._close(CLOSE_TRY_AGAIN_LATER, "", CLOSE_GRACE_S)
 
     def _write_text(self, text: str) -> None:
         """The push's frame, built once per process (dashboard.frames), straight to the socket."""
         self.transport.write(text_frame(text))
-
-    def _close_too_slow(self, stalled_s: float) -> None:
-        logger.warning(
-            "closing %s with 1013: %d messages waiting, send buffer full for %.1f s",
-            self.client,
-            len(self.outbox),
-            stalled_s,
-        )
-        ws_stats.closed_slow()
-        self.outbox.clear()
-        self._close(CLOSE_TRY_AGAIN_LATER, "", CLOSE_GRACE_S)
 
     def _close(self, code: int, reason: str, grace_s: float) -> None:
         """A close frame behind what the buffer holds; the socket drops if not read within grace_s."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from dashboard.outbox import Outbox, coalesce_key
 
@@ -58,3 +59,20 @@ def test_a_thousand_updates_of_one_tier_hold_one_message() -> None:
     assert all(outbox.add(update("dept:ER", "critical", seq)) for seq in range(1000))
     assert len(outbox) == 1
     assert drained(outbox) == [999]
+
+
+def test_hold_keeps_messages_until_the_client_is_too_slow_then_empties_the_outbox() -> None:
+    from dashboard import ws_stats
+    from dashboard.outbox import STALL_LIMIT_S
+
+    before = ws_stats.read()
+    outbox = Outbox(limit=2)
+    now = time.monotonic()
+    assert outbox.hold(alert(1), now, "client")
+    assert outbox.hold(alert(2), now, "client")
+    assert not outbox.hold(alert(3), now, "client")  # over the limit
+    assert len(outbox) == 0
+    stalled = Outbox()
+    assert not stalled.hold(alert(1), now - STALL_LIMIT_S - 1, "client")  # blocked too long
+    assert len(stalled) == 0
+    assert ws_stats.read()["closed_slow"] == before["closed_slow"] + 2
