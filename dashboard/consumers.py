@@ -58,6 +58,10 @@ class ScopeState:
     # Pushes that arrive while the scope's snapshot or replay is on its way, sent after it.
     held: list[dict[str, Any]] | None = None
 
+    def sent(self, epoch: str, seq: int) -> None:
+        """The client now has the scope up to (epoch, seq)."""
+        self.epoch, self.seq, self.last_sent_at = epoch, seq, time.monotonic()
+
 
 class DashboardConsumer(AsyncWebsocketConsumer):
     access: Access
@@ -214,12 +218,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             return
         for text in missed:
             await self.send(text_data=text)
-        state = self.scopes[scope]
-        state.epoch, state.seq, state.last_sent_at = (
-            message.since.epoch,
-            message.since.seq + len(missed),
-            time.monotonic(),
-        )
+        self.scopes[scope].sent(message.since.epoch, message.since.seq + len(missed))
         await self._release(scope)
 
     async def _unsubscribe(self, message: Unsubscribe) -> None:
@@ -255,7 +254,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             return
         if state.epoch == event["epoch"] and event["seq"] <= state.seq:
             return  # already sent (a snapshot or replay covered it)
-        state.epoch, state.seq, state.last_sent_at = event["epoch"], event["seq"], time.monotonic()
+        state.sent(event["epoch"], event["seq"])
         await self.send(text_data=event["text"])
 
     async def dashboard_access_changed(self, event: dict[str, Any]) -> None:
@@ -317,8 +316,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             await self._send_message(messages.status(states))
             await self._release(scope)
             return
-        state = self.scopes[scope]
-        state.epoch, state.seq, state.last_sent_at = snapshot["epoch"], snapshot["seq"], time.monotonic()
+        self.scopes[scope].sent(snapshot["epoch"], snapshot["seq"])
         await self._send_message(snapshot)
         await self._release(scope)
 
