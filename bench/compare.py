@@ -24,6 +24,7 @@ from bench.common import ensure_loadgen, write_result
 from bench.fanout import LAYOUTS, figure_cells, run_layer
 from devstack.procfile import ROOT
 from devstack.services import unwind_on_sigterm
+from hospital_dash.web import SERVERS
 
 THEIRS = "Socket.IO + Redis adapter, 2 node processes"
 
@@ -77,7 +78,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--servers", default="daphne,uvicorn")
+    parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "compare.json")
     args = parser.parse_args(argv)
     # A `kill` unwinds like Ctrl-C, so every process started here is stopped on the way out.

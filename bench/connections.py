@@ -30,6 +30,7 @@ from bench.common import (
 )
 from bench.fanout import measure_rate, publish
 from devstack.procfile import ROOT
+from hospital_dash.web import SERVERS
 
 POLL_S = 2.0
 BROADCAST_RATE = 1.0
@@ -107,7 +108,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--idle-seconds", type=float, default=20.0)
-    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
+    parser.add_argument("--server", choices=SERVERS, default=SERVERS[0])
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "connections.json")
     args = parser.parse_args(argv)
     ensure_loadgen()

@@ -34,6 +34,7 @@ from bench.common import (
     rss_mib,
 )
 from devstack.procfile import ROOT
+from hospital_dash.web import SERVERS
 from tests.e2e.stack import LiveStack
 
 SPREAD_DEPARTMENTS = 20
@@ -256,7 +257,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--layouts", default="one,spread")
     parser.add_argument("--rates", default="1,5,10,25,50")
     parser.add_argument("--layers", default="pubsub,core")
-    parser.add_argument("--servers", default="daphne,uvicorn")
+    parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "fanout.json")
     args = parser.parse_args(argv)

@@ -34,6 +34,7 @@ from bench import compare, connections, fanout, report, slow, socketio_peer, sto
 from bench.common import ensure_loadgen
 from devstack.procfile import ROOT
 from devstack.services import unwind_on_sigterm
+from hospital_dash.web import SERVERS
 
 BEGIN = "<!-- make bench: begin (written by python -m bench.run; do not edit by hand) -->"
 END = "<!-- make bench: end -->"
@@ -91,7 +92,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--servers", default="daphne,uvicorn")
+    parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--storm-clients", type=int, default=5000)

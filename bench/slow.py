@@ -22,6 +22,7 @@ from typing import Any
 from bench.common import CONNECT_RATE, LoadGenerator, bench_stack, ensure_loadgen, rss_mib, write_result
 from bench.fanout import PUBLISHER
 from devstack.procfile import ROOT
+from hospital_dash.web import SERVERS
 
 STALL_FRACTION = 0.05
 DRAIN_S = 5.0
@@ -93,7 +94,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--stall-seconds", type=float, default=30.0)
-    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
+    parser.add_argument("--server", choices=SERVERS, default=SERVERS[0])
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "slow.json")
     args = parser.parse_args(argv)
     ensure_loadgen()

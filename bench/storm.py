@@ -24,6 +24,7 @@ from bench.slow import publish_for
 from dashboard import redis_store
 from dashboard.scopes import Scope
 from devstack.procfile import ROOT
+from hospital_dash.web import SERVERS
 
 RATE_PER_S = 1.0
 PUBLISH_S = 90.0
@@ -99,7 +100,7 @@ def main(argv: list[str]) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--clients", type=int, default=5000)
-    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
+    parser.add_argument("--server", choices=SERVERS, default=SERVERS[0])
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "storm.json")
     args = parser.parse_args(argv)
     ensure_loadgen()

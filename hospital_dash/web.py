@@ -22,7 +22,7 @@ import uvloop
 from hospital_dash import gc_policy
 
 APP = "hospital_dash.asgi:application"
-SERVERS = ("daphne", "uvicorn")
+SERVERS = ("daphne", "uvicorn")  # the first is the default
 MAX_CLIENT_FRAME_BYTES = 4096
 MAX_MESSAGE_BYTES = 1_048_576
 EXIT_BAD_CONFIGURATION = 2
@@ -34,7 +34,7 @@ class BadConfiguration(ValueError):
 
 def read_config(environ: dict[str, str]) -> tuple[str, str, int]:
     """(server, host, port) from the environment, or BadConfiguration naming the variable."""
-    server = environ.get("WEB_SERVER", "").strip().lower() or "daphne"
+    server = environ.get("WEB_SERVER", "").strip().lower() or SERVERS[0]
     if server not in SERVERS:
         raise BadConfiguration(f"WEB_SERVER must be one of {', '.join(SERVERS)}, not {server!r}")
     host = environ.get("WEB_HOST", "").strip() or "127.0.0.1"

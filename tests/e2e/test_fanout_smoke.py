@@ -12,10 +12,9 @@ import pytest
 from bench import connections
 from bench.common import ensure_loadgen
 from bench.fanout import LAYOUTS, run_layer
+from hospital_dash.web import SERVERS
 
 pytestmark = pytest.mark.e2e
-
-SERVERS = ["daphne", "uvicorn"]
 
 
 @pytest.mark.parametrize("server", SERVERS)

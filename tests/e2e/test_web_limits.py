@@ -23,6 +23,7 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from devstack.procfile import ROOT
+from hospital_dash.web import SERVERS
 from tests.e2e.stack import LiveStack
 from tests.e2e.wsclient import DashboardClient
 
@@ -128,7 +129,7 @@ def with_users(live_stack: LiveStack) -> LiveStack:
     return live_stack
 
 
-@pytest.fixture(scope="module", params=["daphne", "uvicorn"])
+@pytest.fixture(scope="module", params=SERVERS)
 def stack(request: pytest.FixtureRequest, with_users: LiveStack) -> Iterator[LiveStack]:
     with_users.start("web", env={"WEB_SERVER": request.param})
     with_users.wait_for_web()
