@@ -166,7 +166,7 @@ def run_layer(
 
 
 def fmt_ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f} ms"
+    return "-" if value is None else f"{value:,.0f} ms"
 
 
 def format_row(row: dict[str, Any]) -> str:

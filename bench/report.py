@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.compare import markdown as compare_markdown
 from bench.connections import markdown as connections_markdown
-from bench.fanout import markdown_table
+from bench.fanout import fmt_ms, markdown_table
 
 # The issue's targets (docs/BENCHMARKS.md).
 CONNECTIONS = 10_000
@@ -39,10 +39,6 @@ class Verdict:
     met: bool
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f} ms"
-
-
 def closes_text(closes: dict[str, int]) -> str:
     """The load generator's close codes and counts, e.g. `1006 x 978`."""
     return ", ".join(f"{code} x {count:,}" for code, count in sorted(closes.items())) or "none"
@@ -53,13 +49,21 @@ def _sized(clients: int, target_clients: int, met: bool) -> bool:
     return met and clients >= target_clients
 
 
+def _delivered(row: dict[str, Any], clients: int, p99_bound_ms: float) -> tuple[str, bool]:
+    """A rate's figures (bench.fanout.measure_rate) as text, and whether its p99 is under the
+    bound with nothing lost and no gap."""
+    p99 = row["p99_ms"]
+    text = f"{fmt_ms(p99)} to {clients:,} clients; {row['lost']:,} not delivered, {row['gaps']} gaps"
+    return text, p99 is not None and p99 < p99_bound_ms and row["lost"] == 0 and row["gaps"] == 0
+
+
 def connection_verdicts(c: dict[str, Any]) -> list[Verdict]:
     held = c["subscribed"] >= CONNECTIONS and not c["closes"]
     kib = max(c["rss_kib_per_connection"])
     mib = max(c["web_rss_mib_held"])
     late = [w for w in c["handshake_windows"] if w["upto"] > HANDSHAKE_AFTER]
     handshake_p99 = max((w["p99_ms"] for w in late), default=None)
-    b = c["broadcast"]
+    broadcast, broadcast_ok = _delivered(c["broadcast"], c["subscribed"], BROADCAST_P99_MS)
     return [
         Verdict(
             f"connections held: {CONNECTIONS:,}",
@@ -73,21 +77,13 @@ def connection_verdicts(c: dict[str, Any]) -> list[Verdict]:
         ),
         Verdict(
             f"handshake-to-snapshot p99 under {HANDSHAKE_P99_MS:.0f} ms, {HANDSHAKE_AFTER:,} connected",
-            f"{_ms(handshake_p99)} (worst block of 1,000 after {HANDSHAKE_AFTER:,})",
+            f"{fmt_ms(handshake_p99)} (worst block of 1,000 after {HANDSHAKE_AFTER:,})",
             _sized(c["clients"], CONNECTIONS, handshake_p99 is not None and handshake_p99 < HANDSHAKE_P99_MS),
         ),
         Verdict(
             f"broadcast p99 under {BROADCAST_P99_MS:.0f} ms, {CONNECTIONS:,} clients",
-            f"{_ms(b['p99_ms'])} to {c['subscribed']:,} clients; "
-            f"{b['lost']:,} not delivered, {b['gaps']} gaps",
-            _sized(
-                c["subscribed"],
-                CONNECTIONS,
-                b["p99_ms"] is not None
-                and b["p99_ms"] < BROADCAST_P99_MS
-                and b["lost"] == 0
-                and b["gaps"] == 0,
-            ),
+            broadcast,
+            _sized(c["subscribed"], CONNECTIONS, broadcast_ok),
         ),
     ]
 
@@ -98,15 +94,8 @@ def fanout_verdict(fanout: dict[str, Any]) -> Verdict:
     if not rows:
         return Verdict(target, "not run", False)
     r = rows[0]
-    return Verdict(
-        target,
-        f"{_ms(r['p99_ms'])} to {r['clients']:,} clients; {r['lost']:,} not delivered, {r['gaps']} gaps",
-        _sized(
-            r["clients"],
-            FANOUT_CLIENTS,
-            r["p99_ms"] is not None and r["p99_ms"] < FANOUT_P99_MS and r["lost"] == 0 and r["gaps"] == 0,
-        ),
-    )
+    measured, ok = _delivered(r, r["clients"], FANOUT_P99_MS)
+    return Verdict(target, measured, _sized(r["clients"], FANOUT_CLIENTS, ok))
 
 
 def slow_verdict(s: dict[str, Any]) -> Verdict:
@@ -115,8 +104,9 @@ def slow_verdict(s: dict[str, Any]) -> Verdict:
     growth = max(high - low for high, low in zip(s["web_rss_mib_max"], s["web_rss_mib_min"], strict=True))
     return Verdict(
         f"slow consumers: healthy p99 within {SLOW_P99_RISE:.0%}, memory bounded",
-        f"{_ms(base)} → {_ms(stalled)} ({'-' if rise is None else f'{rise:+.0%}'}) for {s['clients']:,} "
-        f"clients; RSS grew {growth:.1f} MiB during the stall; {s['healthy_gaps_during_stall']} healthy gaps",
+        f"{fmt_ms(base)} → {fmt_ms(stalled)} ({'-' if rise is None else f'{rise:+.0%}'}) "
+        f"for {s['clients']:,} clients; RSS grew {growth:.1f} MiB during the stall; "
+        f"{s['healthy_gaps_during_stall']} healthy gaps",
         _sized(
             s["clients"],
             FANOUT_CLIENTS,
@@ -196,15 +186,15 @@ def targets_table(results: dict[str, Any]) -> str:
 def slow_markdown(s: dict[str, Any]) -> str:
     stalled = s["stalled"]
     return (
-        f"- baseline (no client stalled): healthy p50 {_ms(s['baseline_healthy_p50_ms'])}, "
-        f"p99 {_ms(s['baseline_healthy_p99_ms'])}\n"
+        f"- baseline (no client stalled): healthy p50 {fmt_ms(s['baseline_healthy_p50_ms'])}, "
+        f"p99 {fmt_ms(s['baseline_healthy_p99_ms'])}\n"
         f"- {stalled['sockets']} clients stalled for {s['stall_seconds']:g} s: healthy p50 "
-        f"{_ms(s['stall_healthy_p50_ms'])}, p99 {_ms(s['stall_healthy_p99_ms'])}; healthy gaps "
+        f"{fmt_ms(s['stall_healthy_p50_ms'])}, p99 {fmt_ms(s['stall_healthy_p99_ms'])}; healthy gaps "
         f"{s['healthy_gaps_during_stall']}\n"
         f"- web RSS during the stall: {s['web_rss_mib_min']} to {s['web_rss_mib_max']} MiB\n"
         f"- what the stalled clients saw when they read again: {stalled['deliveries']:,} updates, "
         f"{stalled['gaps']} seq gaps (coalesced), closes {closes_text(stalled['closes'])}, "
-        f"latency p50 {_ms(stalled['latency_p50_ms'])}, p99 {_ms(stalled['latency_p99_ms'])}\n"
+        f"latency p50 {fmt_ms(stalled['latency_p50_ms'])}, p99 {fmt_ms(stalled['latency_p99_ms'])}\n"
     )
 
 
