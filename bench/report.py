@@ -195,6 +195,9 @@ def slow_markdown(s: dict[str, Any]) -> str:
         f"- what the stalled clients saw when they read again: {stalled['deliveries']:,} updates, "
         f"{stalled['gaps']} seq gaps (coalesced), closes {closes_text(stalled['closes'])}, "
         f"latency p50 {fmt_ms(stalled['latency_p50_ms'])}, p99 {fmt_ms(stalled['latency_p99_ms'])}\n"
+        "- load generator CPU, baseline / stall: "
+        + " / ".join(f"{share:.0%}" for share in s["loadgen_cpu_share"])
+        + "\n"
     )
 
 

@@ -84,6 +84,10 @@ def run(clients: int, rate: float, stall_seconds: float, server: str = "daphne")
         "web_rss_mib_min": [min(sample[i] for sample in rss) for i in range(2)],
         "web_rss_mib_max": [max(sample[i] for sample in rss) for i in range(2)],
         "stalled": stalled_run["stalled"],
+        "loadgen_cpu_share": [
+            round(baseline["loadgen_cpu_share"], 2),
+            round(stalled_run["loadgen_cpu_share"], 2),
+        ],
     }
 
 
