@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 
 from dashboard import permissions
 from dashboard.permissions import Access
@@ -30,26 +29,37 @@ class Opening:
     known_scopes: list[Scope] = field(default_factory=list)
 
 
-def handshake_user(auth: HandshakeAuth) -> AbstractBaseUser | None:
-    """The user the handshake names, active or not (a deactivated one is told 4403, not 4401)."""
-    if auth.method == "session":
-        return auth.user
-    user_id = auth.user_id
+def handshake_user_id(auth: HandshakeAuth) -> int | None:
+    """The id of the user a token or ticket handshake names (a ticket is redeemed, once)."""
     if auth.method == "ticket" and auth.ticket is not None:
-        user_id = tickets.redeem(auth.ticket)
-    if auth.method not in ("jwt", "ticket") or user_id is None:
-        return None
-    return get_user_model().objects.filter(pk=user_id).first()
+        return tickets.redeem(auth.ticket)
+    if auth.method == "jwt":
+        return auth.user_id
+    return None
+
+
+def handshake_access(auth: HandshakeAuth) -> Access | int:
+    """The access of the handshake's user, or the close code: 4401 for no such user, 4403 for
+    a user without dashboard access (deactivated, no profile, a department role with none)."""
+    if auth.method == "session":
+        if auth.user is None:
+            return CLOSE_NOT_AUTHENTICATED
+        return permissions.load_access(auth.user) or CLOSE_FORBIDDEN
+    user_id = handshake_user_id(auth)
+    if user_id is None:
+        return CLOSE_NOT_AUTHENTICATED
+    access = permissions.load_access_by_id(user_id)
+    if access is not None:
+        return access
+    known = get_user_model().objects.filter(pk=user_id).exists()
+    return CLOSE_FORBIDDEN if known else CLOSE_NOT_AUTHENTICATED
 
 
 def open_connection(auth: HandshakeAuth, connection_id: str) -> Opening:
     """Who connects, what they may see, and whether they have a connection slot left."""
-    user = handshake_user(auth)
-    if user is None:
-        return Opening(CLOSE_NOT_AUTHENTICATED)
-    access = permissions.load_access(user)
-    if access is None:
-        return Opening(CLOSE_FORBIDDEN)
+    access = handshake_access(auth)
+    if isinstance(access, int):
+        return Opening(access)
     if not connection_limit.acquire(access.user_id, connection_id):
         return Opening(CLOSE_TOO_MANY)
     return Opening(None, access, permissions.known_scopes(access))
