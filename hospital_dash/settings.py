@@ -80,6 +80,17 @@ if DASH_ENV == "test" and DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {
         "NAME": str(Path(env.str("DASH_TEST_TMP", default=str(VAR_DIR))) / "pytest.sqlite3")
     }
+# Django's connection pool for PostgreSQL, as it recommends under ASGI: without it every
+# handshake's database call opened and closed a PostgreSQL connection (docs/OPERATIONS.md).
+# Off by default for the test run's own process, whose per-test threads never hand theirs back.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DATABASE_POOL", default=DASH_ENV != "test"
+):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env.int("DATABASE_POOL_SIZE", default=20, minimum=2, maximum=500),
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

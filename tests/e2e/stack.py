@@ -84,6 +84,8 @@ class LiveStack:
                 "MONGO_URL": self.mongo_url,
                 "MONGO_DB": self.mongo_db_name,
                 "DATABASE_URL": self.database.url,
+                # Its processes are production's: on PostgreSQL they use the connection pool.
+                "DATABASE_POOL": "true",
                 "PORT": str(self.web_port),
                 "BEAT_SCHEDULE": str(self.root / "celerybeat-schedule"),
                 "WORKER_CONCURRENCY": "1",
