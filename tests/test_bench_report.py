@@ -126,3 +126,22 @@ def test_the_docs_section_is_replaced_between_its_markers(tmp_path: Path) -> Non
     assert "first run" not in text
     assert text.index("# Benchmarks") < text.index(BEGIN) < text.index("second run") < text.index(END)
     assert text.endswith("Intro.\n\n## History\n\nOlder runs.\n")
+
+
+def test_a_storm_nobody_came_back_from_says_so() -> None:
+    storm = {
+        "clients": 5000,
+        "subscribed_99_s": None,
+        "caught_up_99_s": None,
+        "recovered_by_replay": 185,
+        "fresh_snapshots": 0,
+        "gaps": 0,
+        "out_of_order": 0,
+        "closes": {"1006": 35631},
+        "loadgen_cpu_share": 0.24,
+    }
+    text = report.storm_markdown(storm)
+    assert "99 % subscribed again not within 60 s, 99 % caught up not within 60 s" in text
+    assert "None" not in text
+    storm.update(subscribed_99_s=14.2, caught_up_99_s=14.9)
+    assert "subscribed again after 14.2 s, 99 % caught up after 14.9 s" in report.storm_markdown(storm)
