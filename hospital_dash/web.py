@@ -25,6 +25,11 @@ APP = "hospital_dash.asgi:application"
 SERVERS = ("daphne", "uvicorn")  # the first is the default
 MAX_CLIENT_FRAME_BYTES = 4096
 MAX_MESSAGE_BYTES = 1_048_576
+# How long daphne waits for the consumer to accept a WebSocket (its default is 5 s). In a
+# reconnect storm a busy process took longer; daphne closed those clients, they backed off
+# and came back together, and on a slow machine 185 of 5,000 were back after a minute
+# (36.7 s for all with 30 s; docs/BENCHMARKS.md). uvicorn has no such limit.
+ACCEPT_WITHIN_S = 30
 EXIT_BAD_CONFIGURATION = 2
 
 
@@ -71,6 +76,8 @@ def main() -> int:
             "--port",
             str(port),
             "--proxy-headers",
+            "--websocket_connect_timeout",
+            str(ACCEPT_WITHIN_S),
             "--websocket-max-frame-size",
             str(MAX_CLIENT_FRAME_BYTES),
             "--websocket-max-message-size",
