@@ -53,17 +53,12 @@ class Access:
 def load_access(user: AbstractBaseUser | AnonymousUser | None) -> Access | None:
     """The user's dashboard access, or None when the user may not use the dashboard at all.
 
-    Inactive users and users without a dashboard profile have no access. Runs ORM queries:
+    Inactive users and users without a dashboard profile have no access. Runs an ORM query:
     call it from synchronous code or through `database_sync_to_async`.
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return None
-    try:
-        profile = DashboardProfile.objects.get(user_id=user.pk)
-    except DashboardProfile.DoesNotExist:
-        return None
-    departments = frozenset(profile.departments.filter(active=True).values_list("code", flat=True))
-    return _access(int(user.pk), user.get_username(), profile.role, departments, profile.version)
+    return load_access_by_id(int(user.pk))
 
 
 def load_access_by_id(user_id: int) -> Access | None:
@@ -83,15 +78,9 @@ def load_access_by_id(user_id: int) -> Access | None:
         return None
     role, version, name = rows[0][:3]
     departments = frozenset(code for *_, code, active in rows if code is not None and active)
-    return _access(user_id, str(name), role, departments, version)
-
-
-def _access(
-    user_id: int, username: str, role: str, departments: frozenset[str], version: int
-) -> Access | None:
     if role == Role.DEPARTMENT and not departments:
         return None
-    return Access(user_id=user_id, username=username, role=role, departments=departments, version=version)
+    return Access(user_id=user_id, username=str(name), role=role, departments=departments, version=version)
 
 
 def known_scopes(access: Access) -> list[Scope]:
