@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,7 +65,7 @@ def bench_stack(layer: str, departments: list[str], server: str = "daphne") -> I
             stack.start("web")
             stack.start("web", as_name="web2", env={"PORT": str(second_port)})
             stack.wait_for_web()
-            time.sleep(2)
+            stack.wait_for_web(name="web2", port=second_port)
             yield BenchStack(
                 stack=stack,
                 urls=[stack.ws_url, f"ws://127.0.0.1:{second_port}/ws/dashboard/"],
