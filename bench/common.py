@@ -17,7 +17,7 @@ from typing import Any
 
 from devstack.procfile import ROOT
 from devstack.services import free_port, start_mongo, start_redis
-from tests.e2e.stack import LiveStack
+from tests.support.live_stack import LiveStack
 
 LOADGEN = ROOT / "bench" / "loadgen"
 PASSWORD = "bench-password-not-secret-1"  # noqa: S105 (a throwaway user of a throwaway stack)

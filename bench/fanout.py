@@ -7,7 +7,7 @@
 For each server and channel layer it starts its own Redis and MongoDB wire server, two web
 processes (the Procfile's `web` entry on two ports) and the Node load generator (bench/loadgen), which
 holds the clients on 127.0.0.1 and checks `seq` for gaps. A publisher process publishes
-critical-tier updates through `dashboard.publish` (the path the watcher and Celery use), each
+critical-tier updates through `dashboard.stream.publish` (the path the watcher and Celery use), each
 stamped with `sent_at`; latency is publication to client receipt. Everything stops by itself.
 """
 
@@ -35,7 +35,7 @@ from bench.common import (
 )
 from devstack.procfile import ROOT
 from hospital_dash.web import SERVERS
-from tests.e2e.stack import LiveStack
+from tests.support.live_stack import LiveStack
 
 SPREAD_DEPARTMENTS = 20
 DRAIN_S = 3.0
@@ -44,8 +44,8 @@ KNEE_P99_MS = 250.0
 PUBLISHER = """
 import sys, time, django
 django.setup()
-from dashboard import publish
-from dashboard.scopes import HOSPITAL_SCOPE, Scope
+from dashboard.stream import publish
+from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 rate, seconds, departments = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3].split(",")
 start = time.monotonic()
 ticks = int(rate * seconds)

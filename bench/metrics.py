@@ -191,10 +191,10 @@ def measure(patients: int, rebuild_up_to: int) -> dict[str, Any]:
             from django.conf import settings
             from django.core.management import call_command
 
-            from dashboard import mongo
             from dashboard.metrics import maintained
-            from dashboard.scopes import HOSPITAL_SCOPE, Scope
-            from dashboard.services.tiers import compute_tier, maintained_critical
+            from dashboard.metrics.runner import compute_tier, maintained_critical
+            from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
+            from dashboard.sources import mongo
 
             mongo.client.cache_clear()
             db = mongo.primary_db()

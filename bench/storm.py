@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 from bench.common import CONNECT_RATE, LoadGenerator, bench_stack, ensure_loadgen, write_result
 from bench.slow import publish_for
-from dashboard import redis_store
-from dashboard.scopes import Scope
+from dashboard.protocol.scopes import Scope
+from dashboard.sources import redis_store
 from devstack.procfile import ROOT
 from hospital_dash.web import SERVERS
 

@@ -11,8 +11,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from dashboard.access.users import validate_role_departments
 from dashboard.models import AccessLog, DashboardProfile, Department
-from dashboard.services.users import validate_role_departments
 
 
 @admin.register(Department)

@@ -6,6 +6,6 @@ class DashboardConfig(AppConfig):
     verbose_name = "Live dashboard"
 
     def ready(self) -> None:
-        from dashboard import signals
+        from dashboard.access import signals
 
         signals.connect()

@@ -6,8 +6,8 @@ import logging
 
 from celery import shared_task
 
-from dashboard import audit
-from dashboard.services import tiers
+from dashboard.access import audit
+from dashboard.metrics import runner
 
 logger = logging.getLogger(__name__)
 
@@ -16,9 +16,9 @@ logger = logging.getLogger(__name__)
 def run_tier(tier: str) -> int:
     """Compute and publish `tier` for the hospital and every department; returns scopes published."""
     published = 0
-    for scope in tiers.tier_scopes():
+    for scope in runner.tier_scopes():
         try:
-            published += tiers.run_tier(scope, tier)
+            published += runner.run_tier(scope, tier)
         except Exception:
             # One scope's failure must not starve the others; the next tick retries it.
             logger.exception("tier %s of %s failed", tier, scope)

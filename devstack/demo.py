@@ -47,7 +47,7 @@ def _port_free(port: int) -> bool:
 
 def sources(started: list[ManagedProcess]) -> tuple[str, str]:
     """URLs of Redis and MongoDB: the configured ones if reachable, else embedded ones."""
-    from dashboard.preflight import SourceUnavailable, check_mongo, check_redis
+    from dashboard.sources.preflight import SourceUnavailable, check_mongo, check_redis
 
     urls = {}
     for name, variable, check, start in (
@@ -88,7 +88,7 @@ def prepare_database(passwords: dict[str, str]) -> None:
 
     django.setup()
     call_command("migrate", "--noinput", verbosity=0)
-    from dashboard.services.users import upsert_dashboard_user
+    from dashboard.access.users import upsert_dashboard_user
 
     for username, role, departments in DEMO_USERS:
         upsert_dashboard_user(
@@ -102,8 +102,8 @@ def prepare_database(passwords: dict[str, str]) -> None:
 def seed_and_index() -> None:
     from django.core.management import call_command
 
-    from dashboard import mongo
     from dashboard.models import Department
+    from dashboard.sources import mongo
     from devstack.hospital_model import DEPARTMENTS
     from devstack.seed import seed_hospital
 
@@ -144,7 +144,7 @@ def main() -> int:
         prepare_database(passwords)
         seed_and_index()
 
-        from dashboard import mongo
+        from dashboard.sources import mongo
         from devstack.simulate import run_simulation
 
         simulator = threading.Thread(

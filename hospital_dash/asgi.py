@@ -10,9 +10,9 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from dashboard.preflight import require_sources  # noqa: E402
-from dashboard.routing import websocket_urlpatterns  # noqa: E402
-from dashboard.ws_auth import DashboardAuthStack  # noqa: E402
+from dashboard.realtime.handshake_auth import DashboardAuthStack  # noqa: E402
+from dashboard.realtime.routing import websocket_urlpatterns  # noqa: E402
+from dashboard.sources.preflight import require_sources  # noqa: E402
 
 require_sources("web")
 

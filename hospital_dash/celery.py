@@ -15,13 +15,13 @@ app.autodiscover_tasks()
 
 @worker_init.connect
 def _check_worker_sources(**_kwargs: Any) -> None:
-    from dashboard.preflight import require_sources
+    from dashboard.sources.preflight import require_sources
 
     require_sources("worker")
 
 
 @beat_init.connect
 def _check_beat_sources(**_kwargs: Any) -> None:
-    from dashboard.preflight import require_sources
+    from dashboard.sources.preflight import require_sources
 
     require_sources("beat", mongo_needed=False)

@@ -44,7 +44,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "dashboard.middleware.ContentSecurityPolicyMiddleware",
+    "dashboard.web.middleware.ContentSecurityPolicyMiddleware",
     # Static files from the app folders, in every environment (docs/OPERATIONS.md).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -62,14 +62,14 @@ def main() -> int:
     importlib.import_module(APP.partition(":")[0])  # Django set up, sources checked (exit 3)
     gc_policy.settle()
     if server == "uvicorn":
-        from hospital_dash import uvicorn_server
+        from dashboard.realtime import uvicorn_protocol
 
         # websockets counts whole messages: a client message over 4 KiB closes with 1009.
-        uvicorn_server.run(APP, host, port, MAX_CLIENT_FRAME_BYTES)
+        uvicorn_protocol.run(APP, host, port, MAX_CLIENT_FRAME_BYTES)
         return 0
-    from hospital_dash import daphne_server
+    from dashboard.realtime import daphne_protocol
 
-    daphne_server.run(
+    daphne_protocol.run(
         [
             "--bind",
             host,

@@ -11,9 +11,9 @@ import pytest
 import redis
 from pymongo.database import Database
 
-from dashboard import mongo
-from tests.e2e.stack import LiveStack
-from tests.ws_support import ws_users  # noqa: F401  (a fixture for the consumer tests)
+from dashboard.sources import mongo
+from tests.support.live_stack import LiveStack
+from tests.support.ws import ws_users  # noqa: F401  (a fixture for the consumer tests)
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +51,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     """
     from asgiref.sync import SyncToAsync
 
-    from dashboard import audit
+    from dashboard.access import audit
 
     SyncToAsync.single_thread_executor.submit(lambda: None).result(timeout=60)
     with audit._lock:

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dashboard import mongo
 from dashboard.metrics.critical import ROOM_STATUSES
+from dashboard.sources import mongo
 
 DEPARTMENT_CODE = re.compile(r"[A-Z0-9_]{1,16}")
 CURRENT_PATIENT = ("admitted", "outpatient")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard.mongo_compat import conjunction
+from dashboard.sources.mongo_compat import conjunction
 
 
 def scope_filter(department: str | None, **conditions: Any) -> dict[str, Any]:

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 from pymongo.database import Database
 from redis.exceptions import RedisError
 
-from dashboard import mongo, redis_store
 from dashboard.metrics.contributions import FIELDS, Contribution, contribution
 from dashboard.metrics.critical import ACTIVE_WINDOW, ROOM_STATUSES, Counts
+from dashboard.sources import mongo, redis_store
 
 REBUILD_BATCH = 5_000
 

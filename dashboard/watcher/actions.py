@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 from pymongo.database import Database
 
-from dashboard import publish, redis_store
-from dashboard.metrics import maintained
+from dashboard.alerts.documents import alert_payload
+from dashboard.metrics import maintained, runner
 from dashboard.metrics.contributions import contribution
-from dashboard.scopes import HOSPITAL_SCOPE, Scope
-from dashboard.services import tiers
-from dashboard.services.alerts import alert_payload
-from dashboard.visibility import TIERS
+from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
+from dashboard.sources import redis_store
+from dashboard.stream import publish
+from dashboard.stream.visibility import TIERS
 from dashboard.watcher import stats
 from dashboard.watcher.events import Change
 
@@ -84,22 +84,22 @@ def publish_critical(departments: set[str]) -> None:
     """Publish the critical tier of the departments and the hospital from the maintained counters."""
     now = datetime.now(UTC)
     for scope in [*(Scope(code) for code in sorted(departments)), HOSPITAL_SCOPE]:
-        publish.publish_tier(scope, "critical", tiers.maintained_critical(scope, now=now))
+        publish.publish_tier(scope, "critical", runner.maintained_critical(scope, now=now))
 
 
 def recompute_all_critical() -> None:
     """Recompute the critical tier of every scope from MongoDB (polling, without change streams)."""
-    for scope in tiers.tier_scopes():
-        publish.publish_tier(scope, "critical", tiers.compute_tier(scope, "critical"))
+    for scope in runner.tier_scopes():
+        publish.publish_tier(scope, "critical", runner.compute_tier(scope, "critical"))
 
 
 def resync_everything(db: Database, tz: ZoneInfo) -> str:
     """After lost history: counters rebuilt, a new epoch, and every tier of every scope published."""
     maintained.rebuild(db, tz)
     epoch = publish.start_new_epoch()
-    for scope in tiers.tier_scopes():
+    for scope in runner.tier_scopes():
         for tier in TIERS:
-            publish.publish_tier(scope, tier, tiers.compute_tier(scope, tier))
+            publish.publish_tier(scope, tier, runner.compute_tier(scope, tier))
     stats.incr("history_lost")
     logger.error("change stream history was lost: started epoch %s and recomputed every scope", epoch)
     return epoch

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dashboard import mongo
+from dashboard.alerts.documents import InvalidAlert, validated_alert
 from dashboard.metrics.contributions import valid_department
-from dashboard.mongo_compat import normalize_change_event
-from dashboard.services.alerts import InvalidAlert, validated_alert
+from dashboard.sources import mongo
+from dashboard.sources.mongo_compat import normalize_change_event
 
 DATA_OPERATIONS = ("insert", "update", "replace", "delete")
 

@@ -15,7 +15,7 @@ import uuid
 
 from redis.exceptions import RedisError
 
-from dashboard import redis_store
+from dashboard.sources import redis_store
 
 logger = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from typing import Any
 from django.conf import settings
 from pymongo.database import Database
 
-from dashboard import mongo
+from dashboard.alerts import escalation
 from dashboard.metrics import maintained
-from dashboard.services import escalation
+from dashboard.sources import mongo
 from dashboard.watcher import actions, stats
 from dashboard.watcher.drift import DriftCheck
 from dashboard.watcher.events import BadEvent, interpret

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from dashboard import redis_store
+from dashboard.sources import redis_store
 
 STATS_KEY = "dash:watch:stats"
 COUNTERS = (

@@ -16,8 +16,8 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import OperationFailure, PyMongoError
 
-from dashboard import mongo
 from dashboard.metrics.contributions import FIELDS
+from dashboard.sources import mongo
 from dashboard.watcher import stats
 
 logger = logging.getLogger(__name__)

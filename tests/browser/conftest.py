@@ -16,7 +16,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from devstack.chromium import LAUNCH_ARGS, ensure_chromium
 from devstack.procfile import ROOT
 from devstack.seed import seed_hospital
-from tests.e2e.stack import LiveStack
+from tests.support.live_stack import LiveStack
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
 PASSWORD = "browser-test-password-1"

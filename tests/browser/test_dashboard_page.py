@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import PASSWORD
-from tests.e2e.stack import LiveStack
+from tests.support.live_stack import LiveStack
 
 pytestmark = pytest.mark.e2e
 

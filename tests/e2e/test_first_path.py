@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.e2e.stack import LiveStack
 from tests.e2e.wsclient import DashboardClient
+from tests.support.live_stack import LiveStack
 
 pytestmark = pytest.mark.e2e
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from devstack.procfile import ROOT
-from tests.e2e.stack import LiveStack
 from tests.e2e.wsclient import DashboardClient
+from tests.support.live_stack import LiveStack
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,8 @@ import pytest
 
 from dashboard.watcher.actions import DEAD_LETTER_STREAM
 from dashboard.watcher.lease import LEASE_KEY
-from tests.e2e.stack import LiveStack
 from tests.e2e.wsclient import DashboardClient
+from tests.support.live_stack import LiveStack
 
 pytestmark = pytest.mark.e2e
 

@@ -25,8 +25,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from devstack.procfile import ROOT
 from hospital_dash.web import SERVERS
-from tests.e2e.stack import LiveStack
 from tests.e2e.wsclient import DashboardClient
+from tests.support.live_stack import LiveStack
 
 pytestmark = pytest.mark.e2e
 
@@ -36,8 +36,8 @@ PAD_BYTES = 32_000
 PUBLISHER = """
 import sys, time, django
 django.setup()
-from dashboard import publish
-from dashboard.scopes import Scope
+from dashboard.stream import publish
+from dashboard.protocol.scopes import Scope
 updates, alerts, pad = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 for index in range(updates):
     data = {"computed_at": "2030-01-01T00:00:00.000Z", "n": index, "pad": "x" * pad}

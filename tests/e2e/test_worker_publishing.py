@@ -1,7 +1,7 @@
 """A real Celery worker running hundreds of tier tasks publishes through one loop and one pool.
 
 `async_to_sync(group_send)` per message in a worker makes an event loop and a Redis pool each
-time (channels_redis#332, #266). Ours keeps one per process (dashboard/layer_bridge.py): the
+time (channels_redis#332, #266). Ours keeps one per process (dashboard/stream/layer_bridge.py): the
 client, through real daphne, gets every update and Redis's connection count stays flat.
 """
 
@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from dashboard import redis_store
-from dashboard.scopes import HOSPITAL_SCOPE
-from tests.e2e.stack import LiveStack
+from dashboard.protocol.scopes import HOSPITAL_SCOPE
+from dashboard.sources import redis_store
 from tests.e2e.wsclient import DashboardClient
+from tests.support.live_stack import LiveStack
 
 pytestmark = pytest.mark.e2e
 

@@ -9,17 +9,7 @@ from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
-from dashboard.messages import SERVER_SCHEMAS
-
-
-def check_schema(message: dict[str, Any]) -> None:
-    kind = message.get("type")
-    assert kind in SERVER_SCHEMAS, f"unlisted message type: {message}"
-    for name, expected in SERVER_SCHEMAS[kind].items():
-        assert name in message, f"{kind} lacks {name}: {message}"
-        assert isinstance(message[name], expected), f"{kind}.{name} has the wrong type: {message}"
-        if expected is int:
-            assert not isinstance(message[name], bool)
+from tests.support.schema import check_schema
 
 
 class DashboardClient:

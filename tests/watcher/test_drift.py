@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dashboard import publish, redis_store
 from dashboard.metrics import maintained
-from dashboard.scopes import Scope
+from dashboard.protocol.scopes import Scope
+from dashboard.sources import redis_store
+from dashboard.stream import publish
 from dashboard.watcher import stats
 from dashboard.watcher.drift import RECHECK_AFTER_S, DriftCheck, find_drift
 from dashboard.watcher.loop import Watcher

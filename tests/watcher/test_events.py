@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from bson import ObjectId
 
-from dashboard.mongo_compat import normalize_change_event
+from dashboard.sources.mongo_compat import normalize_change_event
 from dashboard.watcher.events import BadEvent, interpret
 
 OID = ObjectId()

@@ -19,11 +19,12 @@ import pytest
 from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
-from dashboard import mongo, publish
-from dashboard.messages import Since
 from dashboard.models import Department
-from dashboard.scopes import HOSPITAL_SCOPE, Scope
-from dashboard.visibility import TIERS
+from dashboard.protocol.messages import Since
+from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
+from dashboard.sources import mongo
+from dashboard.stream import publish
+from dashboard.stream.visibility import TIERS
 from dashboard.watcher import actions, stats, streams
 from dashboard.watcher.loop import Watcher, run_watcher
 

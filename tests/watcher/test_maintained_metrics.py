@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymongo.database import Database
 
-from dashboard import mongo, publish
-from dashboard.metrics import maintained
+from dashboard.metrics import maintained, runner
 from dashboard.models import Department
-from dashboard.scopes import HOSPITAL_SCOPE, Scope
-from dashboard.services import tiers
+from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
+from dashboard.sources import mongo
+from dashboard.stream import publish
 from dashboard.watcher.loop import Watcher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -151,7 +151,7 @@ def differences() -> list[str]:
     wrong = []
     for scope in SCOPES:
         maintained = without_time(publish.load_tiers(scope, ("critical",))["critical"])
-        fresh = without_time(tiers.compute_tier(scope, "critical"))
+        fresh = without_time(runner.compute_tier(scope, "critical"))
         if maintained != fresh:
             wrong.append(f"{scope}: maintained {maintained} != recomputed {fresh}")
     return wrong
@@ -163,7 +163,7 @@ def watched(mongo_db: Database, redis_client: Any) -> Any:
     for collection, doc in INITIAL.items():
         mongo_db[collection].insert_one(dict(doc))
     for scope in SCOPES:
-        publish.publish_tier(scope, "critical", tiers.compute_tier(scope, "critical"))
+        publish.publish_tier(scope, "critical", runner.compute_tier(scope, "critical"))
     stop = threading.Event()
     watcher = Watcher(mongo_db, coalesce_s=0.05, stop=stop)
     thread = threading.Thread(target=watcher.run, daemon=True)

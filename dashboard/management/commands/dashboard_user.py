@@ -12,8 +12,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from dashboard.access.users import upsert_dashboard_user
 from dashboard.models import Role
-from dashboard.services.users import upsert_dashboard_user
 
 
 class Command(BaseCommand):

@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from pymongo.errors import PyMongoError
 
-from dashboard import mongo
 from dashboard.metrics.indexes import ensure_indexes
-from hospital_dash.envreader import redact
+from dashboard.sources import mongo
+from dashboard.sources.url_redaction import redact
 
 
 class Command(BaseCommand):

@@ -15,8 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from dashboard import mongo
-from dashboard.preflight import require_sources
+from dashboard.sources import mongo
+from dashboard.sources.preflight import require_sources
 from dashboard.watcher.loop import run_watcher
 
 logger = logging.getLogger("dashboard.watcher")

@@ -24,7 +24,7 @@
     requestCounter: 0,
   };
 
-  // --- formatting (the same rules as dashboard/services/page.py) ----------------------
+  // --- formatting (the same rules as dashboard/web/page_presenter.py) ----------------------
   function lookup(data, path) {
     var value = data;
     var parts = path.split(".");

@@ -1,0 +1,70 @@
+"""Acknowledging an alert (contract §4 `ack_alert`, §5 `POST /api/alerts/<id>/ack/`): once, idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ReturnDocument
+
+from dashboard.access.permissions import Access
+from dashboard.protocol.messages import iso
+from dashboard.protocol.scopes import HOSPITAL_SCOPE, department_scope
+from dashboard.sources import mongo
+from dashboard.stream import publish
+
+
+class AlertNotFound(Exception):
+    pass
+
+
+class AlertForbidden(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    alert_id: str
+    by: str
+    at: str
+
+
+def _alert_key(alert_id: str) -> ObjectId | str:
+    try:
+        return ObjectId(alert_id)
+    except (InvalidId, TypeError):
+        return alert_id
+
+
+def _when(doc: dict[str, Any]) -> str:
+    value = doc.get("acknowledged_at")
+    return iso(value) if isinstance(value, datetime) else iso(datetime.now(UTC))
+
+
+def acknowledge(access: Access, alert_id: str) -> Acknowledgement:
+    """Acknowledge an alert once; later calls return the first acknowledgement unchanged."""
+    alerts = mongo.primary_db()[mongo.ALERTS]
+    key = _alert_key(alert_id)
+    doc = alerts.find_one({"_id": key}, {"department": 1, "acknowledged_at": 1, "acknowledged_by": 1})
+    if doc is None or not isinstance(doc.get("department"), str):
+        raise AlertNotFound(alert_id)
+    if not access.may_acknowledge(doc["department"]):
+        raise AlertForbidden(alert_id)
+    # $currentDate: the server's clock, and a real date on the embedded MongoDB too, which
+    # would store a date given to $set as a string (docs/MONGODB_COMPATIBILITY.md).
+    acknowledged = alerts.find_one_and_update(
+        {"_id": key, "acknowledged_at": {"$eq": None}},
+        {"$currentDate": {"acknowledged_at": True}, "$set": {"acknowledged_by": access.username}},
+        projection={"acknowledged_at": 1, "acknowledged_by": 1},
+        return_document=ReturnDocument.AFTER,
+    )
+    if acknowledged is None:
+        first = alerts.find_one({"_id": key}, {"acknowledged_at": 1, "acknowledged_by": 1}) or doc
+        return Acknowledgement(alert_id=alert_id, by=str(first.get("acknowledged_by")), at=_when(first))
+    ack = Acknowledgement(alert_id=alert_id, by=access.username, at=_when(acknowledged))
+    for scope in (department_scope(doc["department"]), HOSPITAL_SCOPE):
+        publish.publish_alert_acknowledged(scope, alert_id=ack.alert_id, by=ack.by, at=ack.at)
+    return ack

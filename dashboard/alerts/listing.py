@@ -1,0 +1,54 @@
+"""Listing alerts for `GET /api/alerts/` and the page (contract §5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dashboard.access.permissions import Access
+from dashboard.alerts.documents import InvalidAlert, alert_payload, validated_alert
+from dashboard.protocol.messages import iso
+from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
+from dashboard.sources import mongo
+from dashboard.sources.mongo_compat import conjunction
+
+ALERT_LIST_LIMIT = 200
+ALERT_STATES = ("open", "all")
+
+
+def listed_alert(doc: dict[str, Any], access: Access) -> dict[str, Any]:
+    """An alert as `GET /api/alerts/` and the page list it, with what this user may do."""
+    acknowledged_at = doc.get("acknowledged_at")
+    return {
+        **alert_payload(doc),
+        "acknowledged_at": iso(acknowledged_at) if isinstance(acknowledged_at, datetime) else None,
+        "acknowledged_by": doc.get("acknowledged_by"),
+        "may_acknowledge": access.may_acknowledge(doc["department"]),
+    }
+
+
+def list_alerts(
+    access: Access, scope: Scope, state: str, limit: int = ALERT_LIST_LIMIT
+) -> list[dict[str, Any]]:
+    """The scope's alerts the user may see, newest first; `state` is "open" or "all".
+
+    The caller has checked that the user may read the scope. Documents that are not valid
+    alerts are left out, as the watcher leaves them out.
+    """
+    assert state in ALERT_STATES
+    query: dict[str, Any] = {}
+    if scope.department is not None:
+        query["department"] = scope.department
+    elif not access.may_subscribe(HOSPITAL_SCOPE):
+        query["department"] = {"$in": sorted(access.departments)}
+    if state == "open":
+        query["acknowledged_at"] = {"$eq": None}
+    alerts = mongo.hospital_db()[mongo.ALERTS]
+    cursor = alerts.find(conjunction(query)).sort("created_at", -1).limit(limit)
+    listed = []
+    for doc in cursor:
+        try:
+            listed.append(listed_alert(validated_alert(doc), access))
+        except InvalidAlert:
+            continue
+    return listed

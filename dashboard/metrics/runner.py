@@ -1,0 +1,91 @@
+"""Computing a tier of a scope from MongoDB, and running it for publication."""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from pymongo.database import Database
+
+from dashboard.metrics import maintained
+from dashboard.metrics.critical import combine, compute_critical, present
+from dashboard.metrics.historical import compute_historical
+from dashboard.metrics.standard import compute_standard
+from dashboard.models import Department
+from dashboard.protocol.messages import iso
+from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
+from dashboard.sources import mongo, redis_store
+from dashboard.stream import publish
+
+logger = logging.getLogger(__name__)
+
+TierFunction = Callable[..., dict[str, Any]]
+COMPUTE: dict[str, TierFunction] = {
+    "critical": compute_critical,
+    "standard": compute_standard,
+    "historical": compute_historical,
+}
+
+
+def interval_s(tier: str) -> int:
+    return {
+        "critical": settings.CRITICAL_INTERVAL_S,
+        "standard": settings.STANDARD_INTERVAL_S,
+        "historical": settings.HISTORICAL_INTERVAL_S,
+    }[tier]
+
+
+def compute_tier(
+    scope: Scope,
+    tier: str,
+    *,
+    now: datetime | None = None,
+    db: Database | None = None,
+) -> dict[str, Any]:
+    """The tier's numbers for the scope, read from MongoDB now, with `computed_at`."""
+    now = now or datetime.now(UTC)
+    data = COMPUTE[tier](
+        db if db is not None else mongo.hospital_db(),
+        scope.department,
+        now=now,
+        tz=zoneinfo.ZoneInfo(settings.TIME_ZONE),
+    )
+    return {**data, "computed_at": iso(now)}
+
+
+def maintained_critical(scope: Scope, *, now: datetime | None = None) -> dict[str, Any]:
+    """The critical tier from the counters the watcher maintains: a few Redis reads, no MongoDB."""
+    now = now or datetime.now(UTC)
+    codes = None if scope.department is None else [scope.department]
+    by_department = maintained.counts_by_department(now, zoneinfo.ZoneInfo(settings.TIME_ZONE), codes)
+    return {**present(combine(list(by_department.values()))), "computed_at": iso(now)}
+
+
+def run_tier(scope: Scope, tier: str) -> bool:
+    """Compute and publish one tier of one scope; False when another run holds it.
+
+    The lock makes concurrent beats or workers skip rather than publish the same result twice.
+    The critical tier comes from the maintained counters while a watcher keeps them live.
+    """
+    lock = redis_store.client().lock(
+        redis_store.tier_run_lock_key(scope, tier), timeout=interval_s(tier), blocking=False
+    )
+    if not lock.acquire():
+        logger.info("tier %s of %s is already running elsewhere; skipped", tier, scope)
+        return False
+    try:
+        live = tier == "critical" and maintained.is_live()
+        publish.publish_tier(scope, tier, maintained_critical(scope) if live else compute_tier(scope, tier))
+    finally:
+        lock.release()
+    return True
+
+
+def tier_scopes() -> list[Scope]:
+    """Every scope a tier run covers: the hospital and each active department."""
+    codes = Department.objects.filter(active=True).values_list("code", flat=True)
+    return [HOSPITAL_SCOPE, *(Scope(code) for code in codes)]

@@ -1,0 +1,55 @@
+"""At most MAX_CONNECTIONS_PER_USER open sockets per user, across every web process.
+
+Each open connection holds a lease in a Redis sorted set, refreshed while it lives, so the
+leases of a process that died expire instead of locking its users out.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+
+from dashboard.sources import redis_store
+
+LEASE_TTL_S = 90
+REFRESH_EVERY_S = 30
+
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[3])
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+  return 1
+end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+def _key(user_id: int) -> str:
+    return f"dash:conns:{user_id}"
+
+
+def acquire(user_id: int, connection_id: str) -> bool:
+    """Take or refresh a lease; False when the user already has the maximum open."""
+    allowed = redis_store.client().eval(
+        _ACQUIRE, 1, _key(user_id), time.time(), settings.MAX_CONNECTIONS_PER_USER, LEASE_TTL_S, connection_id
+    )
+    return bool(allowed)
+
+
+def refresh_all(leases: list[tuple[int, str]]) -> None:
+    """Refresh many connections' leases in one round trip (the per-process ticker's batch)."""
+    pipe = redis_store.client().pipeline(transaction=False)
+    now, limit = time.time(), settings.MAX_CONNECTIONS_PER_USER
+    for user_id, connection_id in leases:
+        pipe.eval(_ACQUIRE, 1, _key(user_id), now, limit, LEASE_TTL_S, connection_id)
+    pipe.execute()
+
+
+def release(user_id: int, connection_id: str) -> None:
+    redis_store.client().zrem(_key(user_id), connection_id)

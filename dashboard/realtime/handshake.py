@@ -1,0 +1,65 @@
+"""Opening a dashboard connection: the user, their access and their slot, in one database call.
+
+Everything a handshake needs from the database and Redis is done here, so a consumer makes a
+single call for it. It only reads the database, so the consumer runs it in the event loop's
+thread pool rather than on the one thread `database_sync_to_async` uses per process, where
+thousands of handshakes queued during a reconnect storm (docs/BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+
+from dashboard.access import permissions, tickets
+from dashboard.access.permissions import Access
+from dashboard.protocol.scopes import Scope
+from dashboard.realtime import connection_limit
+from dashboard.realtime.handshake_auth import CLOSE_NOT_AUTHENTICATED, HandshakeAuth
+
+CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_MANY = 4429
+
+
+@dataclass(frozen=True)
+class Opening:
+    close_code: int | None
+    access: Access | None = None
+    known_scopes: list[Scope] = field(default_factory=list)
+
+
+def handshake_user_id(auth: HandshakeAuth) -> int | None:
+    """The id of the user a token or ticket handshake names (a ticket is redeemed, once)."""
+    if auth.method == "ticket" and auth.ticket is not None:
+        return tickets.redeem(auth.ticket)
+    if auth.method == "jwt":
+        return auth.user_id
+    return None
+
+
+def handshake_access(auth: HandshakeAuth) -> Access | int:
+    """The access of the handshake's user, or the close code: 4401 for no such user, 4403 for
+    a user without dashboard access (deactivated, no profile, a department role with none)."""
+    if auth.method == "session":
+        if auth.user is None:
+            return CLOSE_NOT_AUTHENTICATED
+        return permissions.load_access(auth.user) or CLOSE_FORBIDDEN
+    user_id = handshake_user_id(auth)
+    if user_id is None:
+        return CLOSE_NOT_AUTHENTICATED
+    access = permissions.load_access_by_id(user_id)
+    if access is not None:
+        return access
+    known = get_user_model().objects.filter(pk=user_id).exists()
+    return CLOSE_FORBIDDEN if known else CLOSE_NOT_AUTHENTICATED
+
+
+def open_connection(auth: HandshakeAuth, connection_id: str) -> Opening:
+    """Who connects, what they may see, and whether they have a connection slot left."""
+    access = handshake_access(auth)
+    if isinstance(access, int):
+        return Opening(access)
+    if not connection_limit.acquire(access.user_id, connection_id):
+        return Opening(CLOSE_TOO_MANY)
+    return Opening(None, access, permissions.known_scopes(access))

@@ -1,0 +1,85 @@
+"""Redis keys of the dashboard and the clients that read and write them.
+
+Everything the service keeps in Redis is named here, so no other module spells a key.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import redis
+from django.conf import settings
+
+from dashboard.protocol.scopes import Scope
+
+SOCKET_TIMEOUT_S = 5.0
+
+EPOCH_KEY = "dash:epoch"
+
+
+SEQ_PATTERN = "dash:seq:*"
+HISTORY_PATTERN = "dash:hist:*"
+
+
+def seq_key(scope: Scope) -> str:
+    return f"dash:seq:{scope.key}"
+
+
+def tier_key(scope: Scope, tier: str) -> str:
+    return f"dash:tier:{scope.key}:{tier}"
+
+
+def last_known_key(scope: Scope, tier: str) -> str:
+    """The tier's last computed value, kept long after its TTL for when MongoDB is down."""
+    return f"dash:last:{scope.key}:{tier}"
+
+
+def history_key(scope: Scope, *, with_revenue: bool) -> str:
+    return f"dash:hist:{scope.key}:{'full' if with_revenue else 'basic'}"
+
+
+def publish_lock_key(scope: Scope) -> str:
+    return f"dash:lock:publish:{scope.key}"
+
+
+def tier_run_lock_key(scope: Scope, tier: str) -> str:
+    return f"dash:lock:tier:{scope.key}:{tier}"
+
+
+def ticket_key(ticket: str) -> str:
+    return f"dash:ticket:{ticket}"
+
+
+def watcher_token_key(collection: str) -> str:
+    return f"dash:watch:token:{collection}"
+
+
+# The critical counters the watcher maintains from change events (dashboard/metrics/maintained.py).
+MAINTAINED_DEPARTMENTS_KEY = "dash:maint:departments"
+MAINTAINED_LIVE_KEY = "dash:maint:live"
+
+
+def maintained_memory_key(collection: str) -> str:
+    """Each document's last contribution to the counters, by document id."""
+    return f"dash:maint:doc:{collection}"
+
+
+def maintained_counts_key(department: str) -> str:
+    return f"dash:maint:counts:{department}"
+
+
+def maintained_active_key(department: str) -> str:
+    """Staff of the department by when they were last active."""
+    return f"dash:maint:active:{department}"
+
+
+@functools.cache
+def client() -> redis.Redis:
+    """A process-wide client (redis-py pools connections and is thread-safe)."""
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        decode_responses=True,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        socket_connect_timeout=SOCKET_TIMEOUT_S,
+        health_check_interval=30,
+    )

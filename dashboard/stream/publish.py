@@ -1,0 +1,187 @@
+"""The one way out: every push to clients goes through here.
+
+For each publication this module takes the scope's publish lock, assigns the next `seq` of
+the scope's current `epoch`, serializes the message once per visibility class, appends it to
+the scope's replay history and sends it to the class's channel-layer group. The lock keeps
+`seq` order and delivery order the same when the watcher and Celery publish at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from dashboard.protocol import messages
+from dashboard.protocol.scopes import Scope
+from dashboard.sources import redis_store
+from dashboard.stream import layer_bridge
+from dashboard.stream.visibility import redact
+
+logger = logging.getLogger(__name__)
+
+VISIBILITY_CLASSES = (True, False)  # with revenue (admins), without
+HISTORY_MAX_MESSAGES = 500
+HISTORY_TTL_S = 3600
+# How long the last value of each tier is kept for snapshots while MongoDB is down.
+LAST_KNOWN_TTL_S = 7 * 86400
+PUBLISH_LOCK_TIMEOUT_S = 10
+PUBLISH_LOCK_WAIT_S = 10
+PUSH_EVENT_TYPE = "dashboard.push"
+
+# Tier results live about three intervals, so a stopped producer shows as missing data soon.
+TIER_TTL_S = {"critical": 15, "standard": 90, "historical": 900}
+
+_NEXT_SEQ = """
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch)
+end
+return {epoch, redis.call('INCR', KEYS[2])}
+"""
+
+_POSITION = """
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch)
+end
+return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
+"""
+
+
+@dataclass(frozen=True)
+class Position:
+    epoch: str
+    seq: int
+
+
+def _new_epoch_id() -> str:
+    return secrets.token_hex(8)
+
+
+def position(scope: Scope) -> Position:
+    """The scope's epoch and the last seq published in it (0 before the first)."""
+    epoch, seq = redis_store.client().eval(
+        _POSITION, 2, redis_store.EPOCH_KEY, redis_store.seq_key(scope), _new_epoch_id()
+    )
+    return Position(epoch=str(epoch), seq=int(seq))
+
+
+def _next_position(scope: Scope) -> Position:
+    epoch, seq = redis_store.client().eval(
+        _NEXT_SEQ, 2, redis_store.EPOCH_KEY, redis_store.seq_key(scope), _new_epoch_id()
+    )
+    return Position(epoch=str(epoch), seq=int(seq))
+
+
+def start_new_epoch() -> str:
+    """Begin a new epoch: every client resyncs, since no seq or history carries over."""
+    client = redis_store.client()
+    epoch = _new_epoch_id()
+    stale = [*client.scan_iter(redis_store.SEQ_PATTERN), *client.scan_iter(redis_store.HISTORY_PATTERN)]
+    pipe = client.pipeline(transaction=True)
+    pipe.set(redis_store.EPOCH_KEY, epoch)
+    if stale:
+        pipe.delete(*stale)
+    pipe.execute()
+    return epoch
+
+
+def store_tier(scope: Scope, tier: str, data: dict[str, Any]) -> None:
+    text = messages.encode(data)
+    pipe = redis_store.client().pipeline(transaction=False)
+    pipe.set(redis_store.tier_key(scope, tier), text, ex=TIER_TTL_S[tier])
+    pipe.set(redis_store.last_known_key(scope, tier), text, ex=LAST_KNOWN_TTL_S)
+    pipe.execute()
+
+
+def load_last_known(scope: Scope, tier: str) -> dict[str, Any] | None:
+    raw = redis_store.client().get(redis_store.last_known_key(scope, tier))
+    return json.loads(raw) if raw else None
+
+
+def load_tiers(scope: Scope, tiers: tuple[str, ...]) -> dict[str, dict[str, Any] | None]:
+    raw = redis_store.client().mget([redis_store.tier_key(scope, tier) for tier in tiers])
+    return {tier: (json.loads(value) if value else None) for tier, value in zip(tiers, raw, strict=True)}
+
+
+def _publish(
+    scope: Scope, kind: str, build: Callable[[bool], dict[str, Any]], *, tier: str | None = None
+) -> Position:
+    client = redis_store.client()
+    lock = client.lock(
+        redis_store.publish_lock_key(scope),
+        timeout=PUBLISH_LOCK_TIMEOUT_S,
+        blocking_timeout=PUBLISH_LOCK_WAIT_S,
+    )
+    with lock:
+        pos = _next_position(scope)
+        for with_revenue in VISIBILITY_CLASSES:
+            message = messages.stream_message(
+                kind, scope, epoch=pos.epoch, seq=pos.seq, **build(with_revenue)
+            )
+            text = messages.encode(message)
+            history = redis_store.history_key(scope, with_revenue=with_revenue)
+            pipe = client.pipeline(transaction=False)
+            pipe.zadd(history, {text: pos.seq})
+            pipe.zremrangebyrank(history, 0, -HISTORY_MAX_MESSAGES - 1)
+            pipe.expire(history, HISTORY_TTL_S)
+            pipe.execute()
+            group = scope.group(with_revenue=with_revenue)
+            layer_bridge.group_send(
+                group,
+                {
+                    "type": PUSH_EVENT_TYPE,
+                    "group": group,
+                    "text": text,
+                    "scope": scope.name,
+                    "epoch": pos.epoch,
+                    "seq": pos.seq,
+                    "kind": kind,
+                    "tier": tier,
+                },
+            )
+    return pos
+
+
+def publish_tier(scope: Scope, tier: str, data: dict[str, Any]) -> Position:
+    """Store a freshly computed tier and push it as an `update` to the scope's clients."""
+    store_tier(scope, tier, data)
+    return _publish(
+        scope,
+        "update",
+        lambda with_revenue: {"tier": tier, "data": redact(tier, data, with_revenue=with_revenue)},
+        tier=tier,
+    )
+
+
+def publish_alert(scope: Scope, alert: dict[str, Any]) -> Position:
+    return _publish(scope, "alert", lambda _with_revenue: {"alert": alert})
+
+
+def publish_alert_acknowledged(scope: Scope, *, alert_id: str, by: str, at: str) -> Position:
+    return _publish(
+        scope, "alert_acknowledged", lambda _with_revenue: {"alert_id": alert_id, "by": by, "at": at}
+    )
+
+
+def replay(scope: Scope, *, with_revenue: bool, since: messages.Since) -> list[str] | None:
+    """Every message after `since`, in order, or None when the history no longer covers the gap."""
+    current = position(scope)
+    if since.epoch != current.epoch or since.seq > current.seq:
+        return None
+    if since.seq == current.seq:
+        return []
+    history = redis_store.history_key(scope, with_revenue=with_revenue)
+    entries = cast(
+        list[tuple[str, float]],
+        redis_store.client().zrangebyscore(history, since.seq + 1, "+inf", withscores=True),
+    )
+    if not entries or int(entries[0][1]) != since.seq + 1:
+        return None
+    return [text for text, _score in entries]

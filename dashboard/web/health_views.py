@@ -1,0 +1,35 @@
+"""Liveness and readiness for ops (contract §5); no authentication, no secrets in answers."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from dashboard.sources import health
+from dashboard.web import prometheus
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    states = health.check()
+    # The channel layer lives on REDIS_URL (pub/sub or lists): it is up exactly when Redis is.
+    states["channel_layer"] = states["redis"]
+    ready = health.all_ok(states)
+    body = {"ready": ready, "sources": states, "watcher": _watcher_state()}
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+def _watcher_state() -> dict[str, float | None]:
+    """The watcher's lag for ops; a lagging watcher does not make this web process unready."""
+    numbers = prometheus.watcher_report() or {}
+    return {"lag_s": numbers.get("lag_s"), "report_age_s": numbers.get("report_age_s")}
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text, answered only to METRICS_ALLOWED_IPS (REMOTE_ADDR: the direct peer)."""
+    if request.META.get("REMOTE_ADDR") not in settings.METRICS_ALLOWED_IPS:
+        return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    return HttpResponse(prometheus.render(), content_type="text/plain; version=0.0.4; charset=utf-8")

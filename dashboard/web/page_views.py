@@ -1,0 +1,25 @@
+"""The server-rendered dashboard page (`/`): thin, the content comes from `services.page`."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from dashboard.access import audit, permissions
+from dashboard.metrics.snapshots import SnapshotUnavailable
+from dashboard.models import AccessLog
+from dashboard.web.page_presenter import page_context
+
+
+@login_required
+def dashboard_page(request: HttpRequest) -> HttpResponse:
+    access = permissions.load_access(request.user)
+    if access is None:
+        return render(request, "dashboard/no_access.html", status=403)
+    try:
+        context = page_context(access, request.GET.get("scope"))
+    except SnapshotUnavailable:
+        return render(request, "dashboard/unavailable.html", status=503)
+    audit.record_request(request, access, AccessLog.Action.API_READ, scope=context["scope"], detail="page")
+    return render(request, "dashboard/page.html", context)

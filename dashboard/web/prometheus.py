@@ -1,0 +1,108 @@
+"""The Prometheus text exposition of the service's own numbers (contract §5, `GET /metrics`).
+
+Plain text written by hand: a handful of gauges and counters read from Redis, where the
+watcher keeps them, needs no client library.
+"""
+
+from __future__ import annotations
+
+import time
+
+from redis.exceptions import RedisError
+
+from dashboard.realtime import socket_stats, ticker
+from dashboard.watcher import stats
+
+# (name in stats, metric name, type, help)
+WATCHER_METRICS = (
+    ("lag_s", "dash_watcher_lag_seconds", "gauge", "Now minus the time of the last processed change event."),
+    ("events_processed", "dash_watcher_events_processed_total", "counter", "Change events processed."),
+    (
+        "events_dead_lettered",
+        "dash_watcher_events_dead_lettered_total",
+        "counter",
+        "Change events dead-lettered.",
+    ),
+    ("failovers", "dash_watcher_failovers_total", "counter", "Times a standby watcher took the lease over."),
+    (
+        "stream_errors",
+        "dash_watcher_stream_errors_total",
+        "counter",
+        "Change stream errors retried with backoff.",
+    ),
+    (
+        "history_lost",
+        "dash_watcher_history_lost_total",
+        "counter",
+        "Resyncs after change stream history was lost.",
+    ),
+    (
+        "drift_found",
+        "dash_watcher_drift_found_total",
+        "counter",
+        "Maintained critical counters found different from a recomputation from MongoDB.",
+    ),
+    (
+        "drift_repairs",
+        "dash_watcher_drift_repairs_total",
+        "counter",
+        "Rebuilds of the maintained counters after drift was found.",
+    ),
+    ("stream_down", "dash_watcher_stream_down", "gauge", "1 while a change stream is failing, else 0."),
+)
+
+
+def _sample(name: str, kind: str, help_text: str, value: float) -> list[str]:
+    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value:g}"]
+
+
+def watcher_report() -> dict[str, float] | None:
+    """The watcher's numbers and how old its last report is, or None while Redis is down."""
+    try:
+        numbers = stats.read()
+    except RedisError:
+        return None
+    if "reported_at" in numbers:
+        numbers["report_age_s"] = max(0.0, time.time() - numbers.pop("reported_at"))
+    return numbers
+
+
+def web_process_lines() -> list[str]:
+    """This web process's own delivery numbers (each daphne process reports its own)."""
+    delivery = socket_stats.read()
+    return [
+        *_sample(
+            "dash_ws_connections", "gauge", "Open WebSocket connections of this process.", ticker.count()
+        ),
+        *_sample(
+            "dash_ws_coalesced_total",
+            "counter",
+            "Updates replaced by a newer one while their client was not reading.",
+            delivery["coalesced"],
+        ),
+        *_sample(
+            "dash_ws_closed_slow_total",
+            "counter",
+            "Connections closed with 1013 because their client did not keep up.",
+            delivery["closed_slow"],
+        ),
+    ]
+
+
+def render() -> str:
+    numbers = watcher_report()
+    lines = _sample(
+        "dash_redis_up", "gauge", "1 when Redis answered this scrape.", 0 if numbers is None else 1
+    )
+    lines += web_process_lines()
+    if numbers is not None:
+        for key, name, kind, help_text in WATCHER_METRICS:
+            lines += _sample(name, kind, help_text, numbers.get(key, 0.0))
+        if "report_age_s" in numbers:
+            lines += _sample(
+                "dash_watcher_report_age_seconds",
+                "gauge",
+                "Seconds since the active watcher last reported; grows when no watcher runs.",
+                numbers["report_age_s"],
+            )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,20 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from dashboard.web import api_views, health_views, page_views
+
+urlpatterns = [
+    path("", page_views.dashboard_page, name="dashboard"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
+    path("api/auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
+    path("api/ws-ticket/", api_views.WsTicketView.as_view(), name="ws_ticket"),
+    path("api/snapshot/", api_views.SnapshotView.as_view(), name="snapshot"),
+    path("api/alerts/", api_views.AlertListView.as_view(), name="alerts"),
+    path("api/alerts/<str:alert_id>/ack/", api_views.AlertAckView.as_view(), name="alert_ack"),
+    path("healthz", health_views.healthz, name="healthz"),
+    path("readyz", health_views.readyz, name="readyz"),
+    path("metrics", health_views.metrics, name="metrics"),
+]

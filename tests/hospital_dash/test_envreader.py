@@ -1,0 +1,65 @@
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from dashboard.sources.url_redaction import redact
+from hospital_dash.envreader import EnvReader
+
+
+def test_missing_secret_key_in_production_names_the_variable() -> None:
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is required"):
+        EnvReader({}).secret("SECRET_KEY", required=True, fallback="x")
+
+
+def test_demo_and_test_run_without_a_secret_key() -> None:
+    assert EnvReader({}).secret("SECRET_KEY", required=False, fallback="fallback") == "fallback"
+
+
+def test_short_secret_key_is_refused() -> None:
+    with pytest.raises(ImproperlyConfigured, match="at least 32"):
+        EnvReader({"SECRET_KEY": "short"}).secret("SECRET_KEY", required=True, fallback="x")
+
+
+def test_malformed_numbers_and_booleans_name_the_variable() -> None:
+    env = EnvReader({"MAX_CONNECTIONS_PER_USER": "ten", "DEBUG": "maybe"})
+    with pytest.raises(ImproperlyConfigured, match="MAX_CONNECTIONS_PER_USER must be a whole number"):
+        env.int("MAX_CONNECTIONS_PER_USER", default=10)
+    with pytest.raises(ImproperlyConfigured, match="DEBUG must be a boolean"):
+        env.bool("DEBUG", default=False)
+
+
+def test_redis_url_with_wrong_scheme_is_refused_without_showing_the_password() -> None:
+    env = EnvReader({"REDIS_URL": "http://user:hunter2@example/0"})
+    with pytest.raises(ImproperlyConfigured) as info:
+        env.url("REDIS_URL", schemes=("redis", "rediss"))
+    assert "hunter2" not in str(info.value)
+    assert "REDIS_URL" in str(info.value)
+
+
+def test_missing_url_names_the_variable() -> None:
+    with pytest.raises(ImproperlyConfigured, match="MONGO_URL must be a URL"):
+        EnvReader({}).url("MONGO_URL", schemes=("mongodb",))
+
+
+def test_unknown_time_zone_is_refused() -> None:
+    with pytest.raises(ImproperlyConfigured, match="TIME_ZONE"):
+        EnvReader({"TIME_ZONE": "Mars/Olympus"}).timezone("TIME_ZONE", default="UTC")
+
+
+def test_choice_lists_the_allowed_values() -> None:
+    with pytest.raises(ImproperlyConfigured, match="poll, fail"):
+        EnvReader({"WATCH_FALLBACK": "retry"}).choice("WATCH_FALLBACK", ("poll", "fail"), default="poll")
+
+
+def test_redact_hides_only_the_password() -> None:
+    assert redact("mongodb://app:s3cret@db.internal:27017/x") == "mongodb://app:***@db.internal:27017/x"
+    assert redact("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_numbers_outside_their_range_name_the_range() -> None:
+    env = EnvReader({"WATCH_COALESCE_MS": "400", "SOURCE_CONNECT_TIMEOUT_S": "0"})
+    with pytest.raises(ImproperlyConfigured, match="WATCH_COALESCE_MS must be between 1 and 250"):
+        env.int("WATCH_COALESCE_MS", default=100, minimum=1, maximum=250)
+    with pytest.raises(
+        ImproperlyConfigured, match=r"SOURCE_CONNECT_TIMEOUT_S must be a number of at least 0\.1"
+    ):
+        env.float("SOURCE_CONNECT_TIMEOUT_S", default=5.0, minimum=0.1)

@@ -1,0 +1,121 @@
+"""The one way out: seq order, visibility classes, replay history and epochs, on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from channels.layers import get_channel_layer
+
+from dashboard.protocol.messages import Since
+from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
+from dashboard.stream import publish
+
+STANDARD = {
+    "appointments": {"today": 3, "completed": 1, "cancelled": 0, "no_show": 0, "completion_rate": 0.33},
+    "revenue": {"today": 10.0, "week": 20.0, "month": 30.0},
+    "computed_at": "2026-11-28T10:00:00.000Z",
+}
+
+
+async def _collect(group: str, count: int, publish_fn: Any) -> list[dict[str, Any]]:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    await asyncio.sleep(0.1)
+    await asyncio.get_running_loop().run_in_executor(None, publish_fn)
+    received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(count)]
+    await layer.group_discard(group, channel)
+    return received
+
+
+def test_seq_increases_per_scope_within_one_epoch(redis_client) -> None:
+    first = publish.publish_tier(Scope("ER"), "standard", STANDARD)
+    second = publish.publish_tier(Scope("ER"), "standard", STANDARD)
+    other = publish.publish_tier(Scope("ICU"), "standard", STANDARD)
+    assert (first.seq, second.seq, other.seq) == (1, 2, 1)
+    assert first.epoch == second.epoch == other.epoch
+
+
+def test_non_admin_group_never_receives_revenue(redis_client) -> None:
+    basic = asyncio.run(
+        _collect(
+            HOSPITAL_SCOPE.group(with_revenue=False),
+            1,
+            lambda: publish.publish_tier(HOSPITAL_SCOPE, "standard", STANDARD),
+        )
+    )
+    message = json.loads(basic[0]["text"])
+    assert message["type"] == "update"
+    assert "revenue" not in message["data"]
+    assert "revenue" not in basic[0]["text"]
+
+
+def test_admin_group_receives_revenue(redis_client) -> None:
+    full = asyncio.run(
+        _collect(
+            HOSPITAL_SCOPE.group(with_revenue=True),
+            1,
+            lambda: publish.publish_tier(HOSPITAL_SCOPE, "standard", STANDARD),
+        )
+    )
+    assert json.loads(full[0]["text"])["data"]["revenue"] == STANDARD["revenue"]
+
+
+def test_replay_returns_every_missed_message_in_order(redis_client) -> None:
+    scope = Scope("ER")
+    start = publish.publish_tier(scope, "standard", STANDARD)
+    for _ in range(5):
+        publish.publish_alert(
+            scope,
+            {
+                "id": "a",
+                "department": "ER",
+                "severity": "info",
+                "kind": "k",
+                "message": "m",
+                "created_at": "x",
+            },
+        )
+    missed = publish.replay(scope, with_revenue=False, since=Since(epoch=start.epoch, seq=start.seq))
+    assert missed is not None
+    assert [json.loads(text)["seq"] for text in missed] == [2, 3, 4, 5, 6]
+
+
+def test_replay_when_up_to_date_is_empty(redis_client) -> None:
+    pos = publish.publish_tier(Scope("ER"), "standard", STANDARD)
+    assert publish.replay(Scope("ER"), with_revenue=True, since=Since(pos.epoch, pos.seq)) == []
+
+
+def test_replay_refuses_another_epoch_or_a_trimmed_history(redis_client) -> None:
+    scope = Scope("ER")
+    pos = publish.publish_tier(scope, "standard", STANDARD)
+    assert publish.replay(scope, with_revenue=False, since=Since("other-epoch", pos.seq)) is None
+    for _ in range(publish.HISTORY_MAX_MESSAGES + 5):
+        publish.publish_alert(scope, {"id": "a"})
+    assert publish.replay(scope, with_revenue=False, since=Since(pos.epoch, pos.seq)) is None
+
+
+def test_history_is_bounded(redis_client) -> None:
+    scope = Scope("ER")
+    for _ in range(publish.HISTORY_MAX_MESSAGES + 20):
+        publish.publish_alert(scope, {"id": "a"})
+    assert redis_client.zcard("dash:hist:dept.ER:basic") == publish.HISTORY_MAX_MESSAGES
+
+
+def test_redis_restarting_empty_starts_a_new_epoch(redis_client) -> None:
+    before = publish.publish_tier(Scope("ER"), "standard", STANDARD)
+    redis_client.flushdb()
+    after = publish.publish_tier(Scope("ER"), "standard", STANDARD)
+    assert after.epoch != before.epoch
+    assert after.seq == 1
+
+
+@pytest.mark.parametrize("tier", ["critical", "standard", "historical"])
+def test_tiers_are_cached_with_a_ttl_of_about_three_intervals(redis_client, tier: str) -> None:
+    publish.store_tier(HOSPITAL_SCOPE, tier, {"computed_at": "x"})
+    ttl = redis_client.ttl(f"dash:tier:hospital:{tier}")
+    assert 0 < ttl <= publish.TIER_TTL_S[tier]
+    assert publish.load_tiers(HOSPITAL_SCOPE, (tier,)) == {tier: {"computed_at": "x"}}
