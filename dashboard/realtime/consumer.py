@@ -27,19 +27,17 @@ from dashboard.alerts import acknowledgement
 from dashboard.metrics.snapshots import SnapshotUnavailable, snapshot_message
 from dashboard.models import AccessLog
 from dashboard.protocol import messages
+from dashboard.protocol.close_codes import CloseCode
 from dashboard.protocol.messages import AckAlert, ClientError, Ping, Reauth, Subscribe, Unsubscribe
 from dashboard.protocol.scopes import Scope, parse_scope
 from dashboard.realtime import connection_limit, handshake, hub, ticker
-from dashboard.realtime.handshake import CLOSE_FORBIDDEN, CLOSE_TOO_MANY
-from dashboard.realtime.handshake_auth import CLOSE_NOT_AUTHENTICATED, HandshakeAuth, access_token_user_id
+from dashboard.realtime.handshake_auth import HandshakeAuth, access_token_user_id
 from dashboard.realtime.rate_limit import TokenBucket, Verdict
 from dashboard.sources import health
 from dashboard.stream import publish
 
 logger = logging.getLogger(__name__)
 
-CLOSE_TOKEN_EXPIRED = 4408
-CLOSE_TOO_BIG = 1009
 HEARTBEAT_AFTER_S = 10.0
 SESSION_CHECK_EVERY_S = 30.0
 
@@ -85,7 +83,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             self.auth, self.connection_id
         )
         if opening.close_code is not None or opening.access is None:
-            await self.close(code=opening.close_code or CLOSE_NOT_AUTHENTICATED)
+            await self.close(code=opening.close_code or CloseCode.NOT_AUTHENTICATED)
             return
         access = self.access = opening.access
         self.known_scopes = set(opening.known_scopes)
@@ -135,12 +133,12 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         """Periodic duties, called about once a second by `dashboard.realtime.ticker`."""
         expires_at = self.auth.token_expires_at
         if self.auth.method == "jwt" and expires_at is not None and time.time() >= expires_at:
-            await self.close(code=CLOSE_TOKEN_EXPIRED)
+            await self.close(code=CloseCode.TOKEN_EXPIRED)
             return
         if self.auth.method == "session" and now >= self.next_session_check:
             self.next_session_check = now + SESSION_CHECK_EVERY_S
             if not await database_sync_to_async(self._session_still_valid)():
-                await self.close(code=CLOSE_NOT_AUTHENTICATED)
+                await self.close(code=CloseCode.NOT_AUTHENTICATED)
                 return
         for scope, state in self.scopes.items():
             if now - state.last_sent_at >= HEARTBEAT_AFTER_S:
@@ -169,7 +167,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             return
         verdict = self.bucket.take()
         if verdict is Verdict.CLOSE:
-            await self.close(code=CLOSE_TOO_MANY)
+            await self.close(code=CloseCode.TOO_MANY)
             return
         if verdict is Verdict.DROP:
             return
@@ -180,7 +178,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             await self._send_message(messages.error("bad_request", "binary frames are not supported"))
             return
         if messages.too_large(text_data):
-            await self.close(code=CLOSE_TOO_BIG)
+            await self.close(code=CloseCode.TOO_BIG)
             return
         try:
             message = messages.parse_client_message(text_data)
@@ -243,7 +241,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
     async def _reauth(self, message: Reauth) -> None:
         claims = access_token_user_id(message.token)
         if claims is None or claims[0] != self.access.user_id:
-            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            await self.close(code=CloseCode.NOT_AUTHENTICATED)
             return
         self.auth.token_expires_at = claims[1]
 
@@ -264,7 +262,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
     async def dashboard_access_changed(self, event: dict[str, Any]) -> None:
         access = await database_sync_to_async(permissions.load_access_by_id)(self.access.user_id)
         if access is None:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.close(code=CloseCode.FORBIDDEN)
             return
         previous, self.access = self.access, access
         for scope in list(self.scopes):
@@ -284,7 +282,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             and session is not None
             and session.session_key == event["session_key"]
         ):
-            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            await self.close(code=CloseCode.NOT_AUTHENTICATED)
 
     # --- helpers ---------------------------------------------------------------------------
     async def _join(self, scope: Scope) -> None:

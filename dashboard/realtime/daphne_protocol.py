@@ -20,10 +20,9 @@ from twisted.internet import reactor
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from dashboard.protocol.close_codes import PROTOCOL_LEVEL, CloseCode
 from dashboard.protocol.frames import text_frame
-from dashboard.realtime.outbox import CLOSE_GRACE_S, CLOSE_TRY_AGAIN_LATER, Outbox
-
-PROTOCOL_CLOSE_CODES = (1009, CLOSE_TRY_AGAIN_LATER)
+from dashboard.realtime.outbox import CLOSE_GRACE_S, Outbox
 
 
 @implementer(IPushProducer)
@@ -89,12 +88,12 @@ class OutboxWebSocketProtocol(WebSocketProtocol):
         self.too_slow = True
         # Give the client time to read up to the close frame before the socket is dropped.
         self.closeHandshakeTimeout = CLOSE_GRACE_S
-        self.sendCloseFrame(code=CLOSE_TRY_AGAIN_LATER)
+        self.sendCloseFrame(code=CloseCode.TRY_AGAIN_LATER)
 
     def serverClose(self, code: int | None = None) -> None:
         # autobahn lets applications close only with 1000 or 3000-4999; 1009 and 1013 are the
         # protocol's own codes, which the contract uses, so they go out as plain close frames.
-        if code in PROTOCOL_CLOSE_CODES:
+        if code in PROTOCOL_LEVEL:
             self.sendCloseFrame(code=code)
             return
         super().serverClose(code)

@@ -14,17 +14,15 @@ from django.contrib.auth import get_user_model
 
 from dashboard.access import permissions, tickets
 from dashboard.access.permissions import Access
+from dashboard.protocol.close_codes import CloseCode
 from dashboard.protocol.scopes import Scope
 from dashboard.realtime import connection_limit
-from dashboard.realtime.handshake_auth import CLOSE_NOT_AUTHENTICATED, HandshakeAuth
-
-CLOSE_FORBIDDEN = 4403
-CLOSE_TOO_MANY = 4429
+from dashboard.realtime.handshake_auth import HandshakeAuth
 
 
 @dataclass(frozen=True)
 class Opening:
-    close_code: int | None
+    close_code: CloseCode | None
     access: Access | None = None
     known_scopes: list[Scope] = field(default_factory=list)
 
@@ -38,28 +36,28 @@ def handshake_user_id(auth: HandshakeAuth) -> int | None:
     return None
 
 
-def handshake_access(auth: HandshakeAuth) -> Access | int:
+def handshake_access(auth: HandshakeAuth) -> Access | CloseCode:
     """The access of the handshake's user, or the close code: 4401 for no such user, 4403 for
     a user without dashboard access (deactivated, no profile, a department role with none)."""
     if auth.method == "session":
         if auth.user is None:
-            return CLOSE_NOT_AUTHENTICATED
-        return permissions.load_access(auth.user) or CLOSE_FORBIDDEN
+            return CloseCode.NOT_AUTHENTICATED
+        return permissions.load_access(auth.user) or CloseCode.FORBIDDEN
     user_id = handshake_user_id(auth)
     if user_id is None:
-        return CLOSE_NOT_AUTHENTICATED
+        return CloseCode.NOT_AUTHENTICATED
     access = permissions.load_access_by_id(user_id)
     if access is not None:
         return access
     known = get_user_model().objects.filter(pk=user_id).exists()
-    return CLOSE_FORBIDDEN if known else CLOSE_NOT_AUTHENTICATED
+    return CloseCode.FORBIDDEN if known else CloseCode.NOT_AUTHENTICATED
 
 
 def open_connection(auth: HandshakeAuth, connection_id: str) -> Opening:
     """Who connects, what they may see, and whether they have a connection slot left."""
     access = handshake_access(auth)
-    if isinstance(access, int):
+    if isinstance(access, CloseCode):
         return Opening(access)
     if not connection_limit.acquire(access.user_id, connection_id):
-        return Opening(CLOSE_TOO_MANY)
+        return Opening(CloseCode.TOO_MANY)
     return Opening(None, access, permissions.known_scopes(access))

@@ -24,8 +24,6 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
-CLOSE_NOT_AUTHENTICATED = 4401
-
 
 @dataclass
 class HandshakeAuth:

@@ -23,7 +23,6 @@ logger = logging.getLogger(__name__)
 MAX_PENDING_MESSAGES = 256
 # A socket whose send buffer stays full this long is closed too, however little waits.
 STALL_LIMIT_S = 15.0
-CLOSE_TRY_AGAIN_LATER = 1013
 # How long a client closed with 1013 has to read up to the close frame before the socket drops.
 CLOSE_GRACE_S = 30.0
 

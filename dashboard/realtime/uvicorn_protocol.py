@@ -19,8 +19,9 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from dashboard.protocol.close_codes import CloseCode
 from dashboard.protocol.frames import text_frame
-from dashboard.realtime.outbox import CLOSE_GRACE_S, CLOSE_TRY_AGAIN_LATER, Outbox
+from dashboard.realtime.outbox import CLOSE_GRACE_S, Outbox
 
 GRACEFUL_SHUTDOWN_S = 10
 # After refusing a message (1009), what the client still sends is read and dropped until it
@@ -95,7 +96,7 @@ class OutboxWebSocketProtocol(WebSocketsSansIOProtocol):
         elif self.paused_since is None and not self.outbox:
             self._write_text(text)
         elif not self.outbox.hold(text, self.paused_since, self.client):
-            self._close(CLOSE_TRY_AGAIN_LATER, "", CLOSE_GRACE_S)
+            self._close(CloseCode.TRY_AGAIN_LATER, "", CLOSE_GRACE_S)
 
     def _write_text(self, text: str) -> None:
         """The push's frame, built once per process (dashboard.protocol.frames), straight to the socket."""

@@ -12,8 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from dashboard.access import permissions
 from dashboard.access.users import upsert_dashboard_user
 from dashboard.models import DashboardProfile, Department
-from dashboard.realtime.handshake import CLOSE_FORBIDDEN, handshake_access
-from dashboard.realtime.handshake_auth import CLOSE_NOT_AUTHENTICATED, HandshakeAuth
+from dashboard.protocol.close_codes import CloseCode
+from dashboard.realtime.handshake import handshake_access
+from dashboard.realtime.handshake_auth import HandshakeAuth
 
 pytestmark = pytest.mark.django_db
 
@@ -59,12 +60,14 @@ def test_by_id_reads_departments_roles_and_the_active_flags() -> None:
 def test_handshake_tells_an_unknown_user_from_one_without_access() -> None:
     made = users()
     plain = get_user_model().objects.create_user("plain", password="pw-plain-12345")
-    assert handshake_access(HandshakeAuth(method="jwt", user_id=plain.pk)) == CLOSE_FORBIDDEN
-    assert handshake_access(HandshakeAuth(method="jwt", user_id=made["closed"].pk)) == CLOSE_FORBIDDEN
+    assert handshake_access(HandshakeAuth(method="jwt", user_id=plain.pk)) == CloseCode.FORBIDDEN
+    assert handshake_access(HandshakeAuth(method="jwt", user_id=made["closed"].pk)) == CloseCode.FORBIDDEN
     DashboardProfile.objects.filter(user_id=made["viewer"].pk).delete()
-    assert handshake_access(HandshakeAuth(method="jwt", user_id=made["viewer"].pk)) == CLOSE_FORBIDDEN
+    assert handshake_access(HandshakeAuth(method="jwt", user_id=made["viewer"].pk)) == CloseCode.FORBIDDEN
     # A valid token of a user deleted since: not authenticated.
-    assert handshake_access(HandshakeAuth(method="jwt", user_id=plain.pk + 1000)) == CLOSE_NOT_AUTHENTICATED
+    assert (
+        handshake_access(HandshakeAuth(method="jwt", user_id=plain.pk + 1000)) == CloseCode.NOT_AUTHENTICATED
+    )
     admin = handshake_access(HandshakeAuth(method="jwt", user_id=made["admin"].pk))
     assert isinstance(admin, permissions.Access)
     assert admin.username == "ada"
