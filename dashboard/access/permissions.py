@@ -6,6 +6,7 @@ looks at roles or department memberships.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from dashboard.models import DashboardProfile, Department, Role
-from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
+from dashboard.protocol.errors import DashboardError, ErrorCode
+from dashboard.protocol.scopes import HOSPITAL_SCOPE, InvalidScope, Scope, parse_scope
 
 
 @dataclass(frozen=True)
@@ -93,3 +95,23 @@ def known_scopes(access: Access) -> list[Scope]:
 
 def scope_exists(scope: Scope) -> bool:
     return scope.department is None or Department.objects.filter(code=scope.department, active=True).exists()
+
+
+def access_scope(access: Access, raw: object, *, known: Collection[Scope] = ()) -> Scope:
+    """The scope `raw` names (a client's string, or a parsed Scope), if this user may read it.
+
+    Raises DashboardError: `bad_request` for a malformed scope; `forbidden` for a scope the
+    user may not read, and, for a department user, for a department that does not exist too,
+    with the same message, so department codes cannot be enumerated; `unknown_scope` for an
+    admin or viewer asking for a department that does not exist (or is inactive). Scopes in
+    `known` (those the handshake listed) are not looked up again. Runs an ORM query for others.
+    """
+    try:
+        scope = raw if isinstance(raw, Scope) else parse_scope(raw)
+    except InvalidScope as exc:
+        raise DashboardError(ErrorCode.BAD_REQUEST, str(exc)) from None
+    if not access.may_subscribe(scope):
+        raise DashboardError(ErrorCode.FORBIDDEN, f"you may not read {scope}")
+    if scope not in known and not scope_exists(scope):
+        raise DashboardError(ErrorCode.UNKNOWN_SCOPE, f"no such scope: {scope}")
+    return scope

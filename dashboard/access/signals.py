@@ -14,18 +14,11 @@ from django.db import transaction
 from django.db.models.signals import m2m_changed, post_save
 
 from dashboard.models import DashboardProfile
-from dashboard.stream import layer_bridge
-
-ACCESS_CHANGED = "dashboard.access_changed"
-SESSION_ENDED = "dashboard.session_ended"
-
-
-def user_group(user_id: int) -> str:
-    return f"dash.user.{user_id}"
+from dashboard.stream import publish
 
 
 def notify_access_changed(user_id: int) -> None:
-    transaction.on_commit(lambda: layer_bridge.group_send(user_group(user_id), {"type": ACCESS_CHANGED}))
+    transaction.on_commit(lambda: publish.tell_user(user_id, publish.ACCESS_CHANGED))
 
 
 def _profile_saved(sender: Any, instance: DashboardProfile, **_kwargs: Any) -> None:
@@ -44,9 +37,7 @@ def _user_saved(sender: Any, instance: Any, created: bool, **_kwargs: Any) -> No
 
 def _logged_out(sender: Any, request: Any, user: Any, **_kwargs: Any) -> None:
     if user is not None and request.session.session_key:
-        layer_bridge.group_send(
-            user_group(user.pk), {"type": SESSION_ENDED, "session_key": request.session.session_key}
-        )
+        publish.tell_user(user.pk, publish.SESSION_ENDED, session_key=request.session.session_key)
 
 
 def connect() -> None:

@@ -11,18 +11,25 @@ from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
 from dashboard.access.permissions import Access
+from dashboard.protocol.errors import DashboardError, ErrorCode
 from dashboard.protocol.messages import iso
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, department_scope
 from dashboard.sources import mongo
 from dashboard.stream import publish
 
 
-class AlertNotFound(Exception):
-    pass
+class AlertNotFound(DashboardError):
+    """No alert has that id (or its document has no department to decide who may see it)."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.NOT_FOUND, "no such alert")
 
 
-class AlertForbidden(Exception):
-    pass
+class AlertForbidden(DashboardError):
+    """The alert exists, but it is not of a department this user may acknowledge."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.FORBIDDEN, "you may not acknowledge this alert")
 
 
 @dataclass(frozen=True)
@@ -50,9 +57,9 @@ def acknowledge(access: Access, alert_id: str) -> Acknowledgement:
     key = _alert_key(alert_id)
     doc = alerts.find_one({"_id": key}, {"department": 1, "acknowledged_at": 1, "acknowledged_by": 1})
     if doc is None or not isinstance(doc.get("department"), str):
-        raise AlertNotFound(alert_id)
+        raise AlertNotFound
     if not access.may_acknowledge(doc["department"]):
-        raise AlertForbidden(alert_id)
+        raise AlertForbidden
     # $currentDate: the server's clock, and a real date on the embedded MongoDB too, which
     # would store a date given to $set as a string (docs/MONGODB_COMPATIBILITY.md).
     acknowledged = alerts.find_one_and_update(

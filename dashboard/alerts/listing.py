@@ -7,13 +7,22 @@ from typing import Any
 
 from dashboard.access.permissions import Access
 from dashboard.alerts.documents import InvalidAlert, alert_payload, validated_alert
+from dashboard.protocol.errors import DashboardError, ErrorCode
 from dashboard.protocol.messages import iso
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.sources import mongo
 from dashboard.sources.mongo_compat import conjunction
+from dashboard.sources.outages import unavailable_on_outage
 
 ALERT_LIST_LIMIT = 200
 ALERT_STATES = ("open", "all")
+
+
+def alert_state(raw: str) -> str:
+    """`raw` if alerts can be listed in that state ("open" or "all"); DashboardError `bad_request` if not."""
+    if raw not in ALERT_STATES:
+        raise DashboardError(ErrorCode.BAD_REQUEST, "state must be open or all")
+    return raw
 
 
 def listed_alert(doc: dict[str, Any], access: Access) -> dict[str, Any]:
@@ -33,9 +42,10 @@ def list_alerts(
     """The scope's alerts the user may see, newest first; `state` is "open" or "all".
 
     The caller has checked that the user may read the scope. Documents that are not valid
-    alerts are left out, as the watcher leaves them out.
+    alerts are left out, as the watcher leaves them out. Raises DashboardError: `bad_request`
+    for another state, `unavailable` when MongoDB does not answer.
     """
-    assert state in ALERT_STATES
+    alert_state(state)
     query: dict[str, Any] = {}
     if scope.department is not None:
         query["department"] = scope.department
@@ -44,9 +54,10 @@ def list_alerts(
     if state == "open":
         query["acknowledged_at"] = {"$eq": None}
     alerts = mongo.hospital_db()[mongo.ALERTS]
-    cursor = alerts.find(conjunction(query)).sort("created_at", -1).limit(limit)
+    with unavailable_on_outage():
+        docs = list(alerts.find(conjunction(query)).sort("created_at", -1).limit(limit))
     listed = []
-    for doc in cursor:
+    for doc in docs:
         try:
             listed.append(listed_alert(validated_alert(doc), access))
         except InvalidAlert:

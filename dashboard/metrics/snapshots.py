@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from dashboard.metrics.runner import compute_tier, interval_s
 from dashboard.protocol import messages
+from dashboard.protocol.errors import Unavailable
 from dashboard.protocol.scopes import Scope
 from dashboard.stream import publish
 from dashboard.stream.visibility import TIERS, redact_snapshot
@@ -27,7 +28,7 @@ STALE_AFTER_INTERVALS = 2
 DIRECT_EPOCH = "direct"
 
 
-class SnapshotUnavailable(Exception):
+class SnapshotUnavailable(Unavailable):
     """Neither a cached value nor MongoDB can give a tier of this scope."""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from dashboard.protocol.errors import DashboardError, ErrorCode
 from dashboard.protocol.scopes import InvalidScope, Scope, parse_scope
 
 PROTOCOL_VERSION = 1
@@ -37,8 +38,6 @@ SERVER_SCHEMAS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "pong": {"request_id": (str, int, type(None))},
     "error": {"code": str, "message": str},
 }
-
-ERROR_CODES = ("bad_request", "unknown_type", "forbidden", "unknown_scope", "not_found", "rate_limited")
 
 
 def utc_now_iso() -> str:
@@ -98,25 +97,15 @@ def pong(request_id: str | int | None) -> dict[str, Any]:
     return {"type": "pong", "request_id": request_id}
 
 
-def error(code: str, message: str, request_id: str | int | None = None) -> dict[str, Any]:
-    assert code in ERROR_CODES
-    body: dict[str, Any] = {"type": "error", "code": code, "message": message}
+def error(code: ErrorCode, message: str, request_id: str | int | None = None) -> dict[str, Any]:
+    assert code is not ErrorCode.UNAVAILABLE, "an outage is told by status or ack_result, not error"
+    body: dict[str, Any] = {"type": "error", "code": str(code), "message": message}
     if request_id is not None:
         body["request_id"] = request_id
     return body
 
 
 # --- Client messages ------------------------------------------------------------------------
-
-
-class ClientError(Exception):
-    """A client message that cannot be served; answered with an `error` message."""
-
-    def __init__(self, code: str, message: str, request_id: str | int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.request_id = request_id
 
 
 @dataclass(frozen=True)
@@ -188,8 +177,8 @@ def _request_id(body: dict[str, Any]) -> str | int | None:
         return value
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53:
         return value
-    raise ClientError(
-        "bad_request",
+    raise DashboardError(
+        ErrorCode.BAD_REQUEST,
         f"request_id must be a string of at most {MAX_REQUEST_ID_CHARS} characters or an integer.",
     )
 
@@ -198,7 +187,7 @@ def _scope(body: dict[str, Any], request_id: str | int | None) -> Scope:
     try:
         return parse_scope(body.get("scope"))
     except InvalidScope as exc:
-        raise ClientError("bad_request", str(exc), request_id) from None
+        raise DashboardError(ErrorCode.BAD_REQUEST, str(exc), request_id) from None
 
 
 def _since(value: object, request_id: str | int | None) -> Since | None:
@@ -213,14 +202,18 @@ def _since(value: object, request_id: str | int | None) -> Since | None:
         and 0 <= value["seq"] < 2**53
     ):
         return Since(epoch=value["epoch"], seq=value["seq"])
-    raise ClientError("bad_request", "since must be {epoch: string, seq: non-negative integer}.", request_id)
+    raise DashboardError(
+        ErrorCode.BAD_REQUEST, "since must be {epoch: string, seq: non-negative integer}.", request_id
+    )
 
 
 def _bounded_string(body: dict[str, Any], field: str, limit: int, request_id: str | int | None) -> str:
     value = body.get(field)
     if not isinstance(value, str) or not value or len(value) > limit:
-        raise ClientError(
-            "bad_request", f"{field} must be a non-empty string of at most {limit} characters.", request_id
+        raise DashboardError(
+            ErrorCode.BAD_REQUEST,
+            f"{field} must be a non-empty string of at most {limit} characters.",
+            request_id,
         )
     return value
 
@@ -235,7 +228,7 @@ def _parse_unsubscribe(body: dict[str, Any], rid: str | int | None) -> ClientMes
 
 def _required_request_id(rid: str | int | None, kind: str) -> str | int:
     if rid is None:
-        raise ClientError("bad_request", f"{kind} needs a request_id, echoed in the reply")
+        raise DashboardError(ErrorCode.BAD_REQUEST, f"{kind} needs a request_id, echoed in the reply")
     return rid
 
 
@@ -268,22 +261,22 @@ def too_large(text: str) -> bool:
 
 
 def parse_client_message(text: str) -> ClientMessage:
-    """Validate one client text frame of at most 4 KiB; raises ClientError with the contract's code."""
+    """Validate one client text frame of at most 4 KiB; raises DashboardError with the contract's code."""
     if not _json_depth_ok(text):
-        raise ClientError("bad_request", "message nested too deeply")
+        raise DashboardError(ErrorCode.BAD_REQUEST, "message nested too deeply")
     try:
         body = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
-        raise ClientError("bad_request", "message is not valid JSON") from None
+        raise DashboardError(ErrorCode.BAD_REQUEST, "message is not valid JSON") from None
     if not isinstance(body, dict):
-        raise ClientError("bad_request", "message must be a JSON object")
+        raise DashboardError(ErrorCode.BAD_REQUEST, "message must be a JSON object")
     request_id = _request_id(body)
     kind = body.get("type")
     if not isinstance(kind, str):
-        raise ClientError("bad_request", "message needs a string type", request_id)
+        raise DashboardError(ErrorCode.BAD_REQUEST, "message needs a string type", request_id)
     parser = _PARSERS.get(kind)
     if parser is None:
-        raise ClientError("unknown_type", "unknown message type", request_id)
+        raise DashboardError(ErrorCode.UNKNOWN_TYPE, "unknown message type", request_id)
     return parser(body, request_id)
 
 

@@ -7,6 +7,7 @@ serialized once by `dashboard.stream.publish`, forwarded to the socket as it is.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -22,13 +23,13 @@ from django.utils.module_loading import import_string
 
 from dashboard.access import audit, permissions
 from dashboard.access.permissions import Access
-from dashboard.access.signals import user_group
 from dashboard.alerts import acknowledgement
 from dashboard.metrics.snapshots import SnapshotUnavailable, snapshot_message
 from dashboard.models import AccessLog
 from dashboard.protocol import messages
 from dashboard.protocol.close_codes import CloseCode
-from dashboard.protocol.messages import AckAlert, ClientError, Ping, Reauth, Subscribe, Unsubscribe
+from dashboard.protocol.errors import DashboardError, ErrorCode
+from dashboard.protocol.messages import AckAlert, Ping, Reauth, Subscribe, Unsubscribe
 from dashboard.protocol.scopes import Scope, parse_scope
 from dashboard.realtime import connection_limit, handshake, hub, ticker
 from dashboard.realtime.handshake_auth import HandshakeAuth, access_token_user_id
@@ -91,7 +92,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         now = time.monotonic()
         self.next_session_check = now + SESSION_CHECK_EVERY_S
         ticker.register(self)
-        await self.channel_layer.group_add(user_group(access.user_id), self.channel_name)
+        await self.channel_layer.group_add(publish.user_group(access.user_id), self.channel_name)
         self._audit(AccessLog.Action.CONNECT, detail=self.auth.method or "")
         defaults = access.default_scopes()
         await self._send_message(
@@ -115,7 +116,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         ticker.unregister(self)
         for scope in list(self.scopes):
             await self._leave(scope)
-        await self.channel_layer.group_discard(user_group(self.access.user_id), self.channel_name)
+        await self.channel_layer.group_discard(publish.user_group(self.access.user_id), self.channel_name)
         await off_the_database_thread(connection_limit.release)(self.access.user_id, self.connection_id)
         self._audit(AccessLog.Action.DISCONNECT, detail=str(code))
         self.registered = False
@@ -172,19 +173,23 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         if verdict is Verdict.DROP:
             return
         if verdict is Verdict.WARN:
-            await self._send_message(messages.error("rate_limited", "too many messages; slow down"))
+            await self._send_message(messages.error(ErrorCode.RATE_LIMITED, "too many messages; slow down"))
             return
         if text_data is None:
-            await self._send_message(messages.error("bad_request", "binary frames are not supported"))
+            await self._send_message(messages.error(ErrorCode.BAD_REQUEST, "binary frames are not supported"))
             return
         if messages.too_large(text_data):
             await self.close(code=CloseCode.TOO_BIG)
             return
         try:
             message = messages.parse_client_message(text_data)
-            await self._handle(message)
-        except ClientError as exc:
+        except DashboardError as exc:
             await self._send_message(messages.error(exc.code, exc.message, exc.request_id))
+            return
+        try:
+            await self._handle(message)
+        except DashboardError as exc:
+            await self._send_message(messages.error(exc.code, exc.message, message.request_id))
 
     async def _handle(self, message: messages.ClientMessage) -> None:
         if isinstance(message, Subscribe):
@@ -199,14 +204,11 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             await self._reauth(message)
 
     async def _subscribe(self, message: Subscribe) -> None:
-        scope = message.scope
+        check = functools.partial(
+            permissions.access_scope, self.access, message.scope, known=self.known_scopes
+        )
         # The scopes the handshake listed exist; only another one needs the database.
-        if scope not in self.known_scopes and not await database_sync_to_async(permissions.scope_exists)(
-            scope
-        ):
-            raise ClientError("unknown_scope", f"no such scope: {scope}", message.request_id)
-        if not self.access.may_subscribe(scope):
-            raise ClientError("forbidden", f"you may not subscribe to {scope}", message.request_id)
+        scope = check() if message.scope in self.known_scopes else await database_sync_to_async(check)()
         await self._join(scope)
         self._audit(AccessLog.Action.SUBSCRIBE, scope=scope.name)
         missed = None
@@ -229,12 +231,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         await self._send_message(messages.unsubscribed(message.scope, reason="requested"))
 
     async def _ack(self, message: AckAlert) -> None:
-        try:
-            await database_sync_to_async(acknowledgement.acknowledge)(self.access, message.alert_id)
-        except acknowledgement.AlertNotFound:
-            raise ClientError("not_found", "no such alert", message.request_id) from None
-        except acknowledgement.AlertForbidden:
-            raise ClientError("forbidden", "you may not acknowledge this alert", message.request_id) from None
+        await database_sync_to_async(acknowledgement.acknowledge)(self.access, message.alert_id)
         self._audit(AccessLog.Action.ACKNOWLEDGE, detail=message.alert_id)
         await self._send_message({"type": "ack_result", "request_id": message.request_id, "ok": True})
 

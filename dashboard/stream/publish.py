@@ -31,6 +31,9 @@ LAST_KNOWN_TTL_S = 7 * 86400
 PUBLISH_LOCK_TIMEOUT_S = 10
 PUBLISH_LOCK_WAIT_S = 10
 PUSH_EVENT_TYPE = "dashboard.push"
+# Events for one user's open connections (their access changed; a session of theirs ended).
+ACCESS_CHANGED = "dashboard.access_changed"
+SESSION_ENDED = "dashboard.session_ended"
 
 # Tier results live about three intervals, so a stopped producer shows as missing data soon.
 TIER_TTL_S = {"critical": 15, "standard": 90, "historical": 900}
@@ -168,6 +171,16 @@ def publish_alert_acknowledged(scope: Scope, *, alert_id: str, by: str, at: str)
     return _publish(
         scope, "alert_acknowledged", lambda _with_revenue: {"alert_id": alert_id, "by": by, "at": at}
     )
+
+
+def user_group(user_id: int) -> str:
+    """The channel-layer group every open connection of the user joins."""
+    return f"dash.user.{user_id}"
+
+
+def tell_user(user_id: int, event_type: str, **fields: str) -> None:
+    """Send an event (ACCESS_CHANGED, SESSION_ENDED) to every open connection of one user."""
+    layer_bridge.group_send(user_group(user_id), {"type": event_type, **fields})
 
 
 def replay(scope: Scope, *, with_revenue: bool, since: messages.Since) -> list[str] | None:

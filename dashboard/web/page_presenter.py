@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo.errors import PyMongoError
-
 from dashboard.access import permissions
 from dashboard.access.permissions import Access
 from dashboard.alerts import listing
 from dashboard.metrics.runner import interval_s
 from dashboard.metrics.snapshots import snapshot_message
-from dashboard.protocol.scopes import InvalidScope, Scope, parse_scope
+from dashboard.protocol.errors import DashboardError, Unavailable
+from dashboard.protocol.scopes import Scope
 from dashboard.stream.visibility import TIERS
 
 PAGE_ALERT_LIMIT = 50
@@ -96,19 +95,15 @@ def formatted(value: Any, kind: str) -> str:
 def chosen_scope(access: Access, requested: str | None) -> tuple[Scope, str | None]:
     """The scope to show, and a notice when the requested one was refused or unknown."""
     defaults = access.default_scopes()
-    default = defaults[0] if defaults else None
     if requested:
         try:
-            scope = parse_scope(requested)
-        except InvalidScope:
-            scope = None
-        if scope is not None and access.may_subscribe(scope) and permissions.scope_exists(scope):
-            return scope, None
-        if default is not None:
-            return default, f"{requested[:40]} is not a scope you may view; showing {default}."
-    if default is None:
+            return permissions.access_scope(access, requested), None
+        except DashboardError:
+            if defaults:
+                return defaults[0], f"{requested[:40]} is not a scope you may view; showing {defaults[0]}."
+    if not defaults:
         raise PermissionError("no scope to show")
-    return default, None
+    return defaults[0], None
 
 
 def tiles_with_values(tiles: tuple[Tile, ...], data: dict[str, Any], access: Access) -> list[dict[str, Any]]:
@@ -141,7 +136,7 @@ def page_context(access: Access, requested_scope: str | None) -> dict[str, Any]:
     data = snapshot["data"]
     try:
         open_alerts = listing.list_alerts(access, scope, "open", limit=PAGE_ALERT_LIMIT)
-    except PyMongoError:
+    except Unavailable:
         open_alerts = []
         notice = notice or "The hospital database is not answering: alerts cannot be listed right now."
     known = permissions.known_scopes(access)

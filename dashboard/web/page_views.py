@@ -1,4 +1,4 @@
-"""The server-rendered dashboard page (`/`): thin, the content comes from `services.page`."""
+"""The server-rendered dashboard page (`/`): thin, the content comes from `page_presenter`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from dashboard.access import audit, permissions
-from dashboard.metrics.snapshots import SnapshotUnavailable
 from dashboard.models import AccessLog
+from dashboard.protocol.errors import Unavailable
 from dashboard.web.page_presenter import page_context
 
 
@@ -19,7 +19,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         return render(request, "dashboard/no_access.html", status=403)
     try:
         context = page_context(access, request.GET.get("scope"))
-    except SnapshotUnavailable:
+    except Unavailable:
         return render(request, "dashboard/unavailable.html", status=503)
     audit.record_request(request, access, AccessLog.Action.API_READ, scope=context["scope"], detail="page")
     return render(request, "dashboard/page.html", context)

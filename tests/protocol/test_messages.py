@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from dashboard.protocol.errors import DashboardError
 from dashboard.protocol.messages import (
     AckAlert,
-    ClientError,
     Ping,
     Subscribe,
     Unsubscribe,
@@ -16,7 +16,7 @@ from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 
 
 def error_code(text: str) -> str:
-    with pytest.raises(ClientError) as info:
+    with pytest.raises(DashboardError) as info:
         parse_client_message(text)
     return info.value.code
 
@@ -81,6 +81,6 @@ def test_frames_over_4_kib_are_refused() -> None:
 
 
 def test_request_id_is_echoed_on_errors() -> None:
-    with pytest.raises(ClientError) as info:
+    with pytest.raises(DashboardError) as info:
         parse_client_message('{"type":"subscribe","scope":"nowhere","request_id":"r-9"}')
     assert info.value.request_id == "r-9"

@@ -59,8 +59,30 @@ async def test_department_user_may_not_subscribe_to_another_department_or_the_ho
         await socket.send({"type": "subscribe", "scope": scope, "request_id": "r1"})
         error = await socket.recv()
         assert (error["type"], error["code"], error["request_id"]) == ("error", "forbidden", "r1")
-    await socket.send({"type": "subscribe", "scope": "dept:NOPE"})
-    assert (await socket.recv())["code"] == "unknown_scope"
+    await socket.communicator.disconnect()
+
+
+async def test_a_department_user_cannot_tell_a_missing_department_from_a_forbidden_one(ws_users) -> None:
+    socket, _, _ = await open_socket(bearer(ws_users["er"]))
+    await socket.recv()
+    await socket.recv()
+    answers = []
+    for code in ("ICU", "NOPE"):
+        await socket.send({"type": "subscribe", "scope": f"dept:{code}", "request_id": "r"})
+        error = await socket.recv()
+        answers.append({**error, "message": error["message"].replace(code, "<code>")})
+    assert answers[0] == answers[1]
+    assert answers[0]["code"] == "forbidden"
+    await socket.communicator.disconnect()
+
+
+async def test_an_admin_is_told_a_department_does_not_exist(ws_users) -> None:
+    socket, _, _ = await open_socket(bearer(ws_users["admin"]))
+    await socket.recv()
+    await socket.recv()
+    await socket.send({"type": "subscribe", "scope": "dept:NOPE", "request_id": "r2"})
+    error = await socket.recv()
+    assert (error["type"], error["code"], error["request_id"]) == ("error", "unknown_scope", "r2")
     await socket.communicator.disconnect()
 
 

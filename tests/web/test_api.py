@@ -129,3 +129,19 @@ def test_prune_deletes_only_entries_past_retention(settings) -> None:
         )
     assert audit.prune(NOW) == 2
     assert sorted(AccessLog.objects.values_list("username", flat=True)) == ["u1", "u29"]
+
+
+@pytest.mark.parametrize("path", ["/api/alerts/?scope={}", "/api/snapshot/?scope={}"])
+def test_a_department_user_cannot_tell_a_missing_department_from_a_forbidden_one(hospital, path: str) -> None:
+    erin = client_for("erin", "department", ["ER"])
+    answers = []
+    for code in ("ICU", "NOPE"):
+        response = erin.get(path.format(f"dept:{code}"))
+        body = response.json()
+        answers.append((response.status_code, body["code"], body["message"].replace(code, "<code>")))
+    assert answers[0] == answers[1] == (403, "forbidden", "you may not read dept:<code>")
+
+
+def test_an_admin_is_told_a_department_does_not_exist(hospital) -> None:
+    response = client_for("ada", "admin").get("/api/snapshot/?scope=dept:NOPE")
+    assert (response.status_code, response.json()["code"]) == (404, "unknown_scope")
