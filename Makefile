@@ -25,6 +25,7 @@ lint: bootstrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(LINT_ENV) $(VENV)/bin/mypy
+	$(LINT_ENV) $(VENV)/bin/lint-imports --no-cache
 
 format: bootstrap
 	$(VENV)/bin/ruff format .
