@@ -6,11 +6,9 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
-DEPARTMENT_CODE_PATTERN = r"^[A-Z0-9_]{1,16}$"
+from dashboard.sources.contract import DEPARTMENT_CODE_RE, DEPARTMENT_CODE_RULE
 
-department_code_validator = RegexValidator(
-    DEPARTMENT_CODE_PATTERN, "A department code is 1 to 16 characters of A-Z, 0-9 and _."
-)
+department_code_validator = RegexValidator(rf"^{DEPARTMENT_CODE_RE.pattern}$", DEPARTMENT_CODE_RULE)
 
 
 class Department(models.Model):

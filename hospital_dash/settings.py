@@ -8,6 +8,7 @@ with a message naming the variable (see `hospital_dash.envreader`).
 from datetime import timedelta
 from pathlib import Path
 
+from dashboard.protocol.tiers import INTERVAL_S as TIER_INTERVAL_S
 from hospital_dash.envreader import EnvReader
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -154,10 +155,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 
-# Tier intervals (contract §3). Tests shorten none of them.
-CRITICAL_INTERVAL_S = 5
-STANDARD_INTERVAL_S = 30
-HISTORICAL_INTERVAL_S = 300
+# Tier intervals are the contract's (§3), from the one tier registry; tests shorten none of them.
 # A run that has not started by its next tick expires instead of piling up behind an outage.
 CELERY_BEAT_SCHEDULE = {
     f"{tier}-tier": {
@@ -166,11 +164,7 @@ CELERY_BEAT_SCHEDULE = {
         "args": (tier,),
         "options": {"expires": float(interval)},
     }
-    for tier, interval in (
-        ("critical", CRITICAL_INTERVAL_S),
-        ("standard", STANDARD_INTERVAL_S),
-        ("historical", HISTORICAL_INTERVAL_S),
-    )
+    for tier, interval in TIER_INTERVAL_S.items()
 }
 CELERY_BEAT_SCHEDULE["prune-access-log"] = {
     "task": "dashboard.tasks.prune_access_log",

@@ -19,11 +19,11 @@ import sys
 
 import uvloop
 
+from dashboard.protocol.client_messages import MAX_CLIENT_FRAME_BYTES
 from hospital_dash import gc_policy
 
 APP = "hospital_dash.asgi:application"
 SERVERS = ("daphne", "uvicorn")  # the first is the default
-MAX_CLIENT_FRAME_BYTES = 4096
 MAX_MESSAGE_BYTES = 1_048_576
 # How long daphne waits for the consumer to accept a WebSocket (its default is 5 s). In a
 # reconnect storm a busy process took longer; daphne closed those clients, they backed off

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from dashboard.protocol.messages import iso
+from dashboard.protocol.messages import AlertPayload, iso
+from dashboard.sources.contract import SEVERITIES
 
 _ALERT_FIELDS = {"department": str, "severity": str, "kind": str, "message": str, "created_at": datetime}
-SEVERITIES = ("critical", "warning", "info")
 
 
 class InvalidAlert(ValueError):
@@ -24,7 +24,7 @@ def validated_alert(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def alert_payload(doc: dict[str, Any]) -> dict[str, Any]:
+def alert_payload(doc: dict[str, Any]) -> AlertPayload:
     """The `alert` object of an `alert` message, from a valid alerts document."""
     return {
         "id": str(doc["_id"]),

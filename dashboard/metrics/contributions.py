@@ -10,7 +10,6 @@ no event at midnight; "active in the last 15 minutes" is a time, compared when r
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,11 +17,10 @@ from zoneinfo import ZoneInfo
 
 from dashboard.metrics.critical import ROOM_STATUSES
 from dashboard.sources import mongo
+from dashboard.sources.contract import SEVERITIES, is_department_code
 
-DEPARTMENT_CODE = re.compile(r"[A-Z0-9_]{1,16}")
 CURRENT_PATIENT = ("admitted", "outpatient")
 ADMITTED_PATIENT = ("admitted", "outpatient", "discharged")
-ALERT_SEVERITIES = ("critical", "warning", "info")
 
 
 @dataclass(frozen=True)
@@ -42,7 +40,7 @@ class Contribution:
 
 
 def valid_department(value: Any) -> str | None:
-    return value if isinstance(value, str) and DEPARTMENT_CODE.fullmatch(value) else None
+    return value if is_department_code(value) else None
 
 
 def _instant(value: Any) -> datetime | None:
@@ -90,7 +88,7 @@ def _room(doc: dict[str, Any]) -> dict[str, int]:
 
 def _alert(doc: dict[str, Any]) -> dict[str, int]:
     severity = doc.get("severity")
-    if doc.get("acknowledged_at") is not None or severity not in ALERT_SEVERITIES:
+    if doc.get("acknowledged_at") is not None or severity not in SEVERITIES:
         return {}
     return {"alerts_open": 1, **({"alerts_critical": 1} if severity == "critical" else {})}
 

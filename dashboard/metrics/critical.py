@@ -16,6 +16,7 @@ from pymongo.database import Database
 
 from dashboard.metrics.filters import scope_filter
 from dashboard.metrics.timewindows import Windows
+from dashboard.sources.contract import SEVERITIES
 
 ACTIVE_WINDOW = timedelta(minutes=15)
 ROOM_STATUSES = ("available", "occupied", "cleaning", "maintenance")
@@ -119,7 +120,7 @@ def critical_by_department(
                 "$match": scope_filter(
                     department,
                     acknowledged_at={"$eq": None},
-                    severity={"$in": ["critical", "warning", "info"]},
+                    severity={"$in": list(SEVERITIES)},
                 )
             },
             {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,31 +11,16 @@ from django.conf import settings
 from pymongo.database import Database
 
 from dashboard.metrics import maintained
-from dashboard.metrics.critical import combine, compute_critical, present
-from dashboard.metrics.historical import compute_historical
-from dashboard.metrics.standard import compute_standard
+from dashboard.metrics.critical import combine, present
+from dashboard.metrics.registry import compute_function
 from dashboard.models import Department
 from dashboard.protocol.messages import iso
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
+from dashboard.protocol.tiers import interval_s
 from dashboard.sources import mongo, redis_store
 from dashboard.stream import publish
 
 logger = logging.getLogger(__name__)
-
-TierFunction = Callable[..., dict[str, Any]]
-COMPUTE: dict[str, TierFunction] = {
-    "critical": compute_critical,
-    "standard": compute_standard,
-    "historical": compute_historical,
-}
-
-
-def interval_s(tier: str) -> int:
-    return {
-        "critical": settings.CRITICAL_INTERVAL_S,
-        "standard": settings.STANDARD_INTERVAL_S,
-        "historical": settings.HISTORICAL_INTERVAL_S,
-    }[tier]
 
 
 def compute_tier(
@@ -48,7 +32,7 @@ def compute_tier(
 ) -> dict[str, Any]:
     """The tier's numbers for the scope, read from MongoDB now, with `computed_at`."""
     now = now or datetime.now(UTC)
-    data = COMPUTE[tier](
+    data = compute_function(tier)(
         db if db is not None else mongo.hospital_db(),
         scope.department,
         now=now,

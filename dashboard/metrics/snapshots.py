@@ -16,12 +16,13 @@ from typing import Any
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from dashboard.metrics.runner import compute_tier, interval_s
+from dashboard.metrics.runner import compute_tier
 from dashboard.protocol import messages
 from dashboard.protocol.errors import Unavailable
 from dashboard.protocol.scopes import Scope
-from dashboard.stream import publish
-from dashboard.stream.visibility import TIERS, redact_snapshot
+from dashboard.protocol.tiers import TIERS, interval_s
+from dashboard.stream import publish, tier_cache
+from dashboard.stream.visibility import redact_snapshot
 
 # A tier older than this many intervals marks the snapshot stale.
 STALE_AFTER_INTERVALS = 2
@@ -39,31 +40,29 @@ def _age_s(data: dict[str, Any], now: datetime) -> float:
 
 def _message(
     scope: Scope, data: dict[str, dict[str, Any]], *, epoch: str, seq: int, with_revenue: bool, degraded: bool
-) -> dict[str, Any]:
+) -> messages.Snapshot:
     now = datetime.now(UTC)
     ages = {tier: _age_s(tier_data, now) for tier, tier_data in data.items()}
     stale = degraded or any(ages[tier] > STALE_AFTER_INTERVALS * interval_s(tier) for tier in ages)
-    message = messages.stream_message(
-        "snapshot",
+    return messages.snapshot(
         scope,
         epoch=epoch,
         seq=seq,
         stale=stale,
         data=redact_snapshot(data, with_revenue=with_revenue),
+        age_s=round(max(ages.values()), 1),
     )
-    message["age_s"] = round(max(ages.values()), 1)
-    return message
 
 
-def _from_mongo_directly(scope: Scope, *, with_revenue: bool) -> dict[str, Any]:
+def _from_mongo_directly(scope: Scope, *, with_revenue: bool) -> messages.Snapshot:
     try:
-        data = {tier: compute_tier(scope, tier) for tier in TIERS}
+        data = {tier.value: compute_tier(scope, tier) for tier in TIERS}
     except PyMongoError as exc:
         raise SnapshotUnavailable("Redis and MongoDB are both unavailable") from exc
     return _message(scope, data, epoch=DIRECT_EPOCH, seq=0, with_revenue=with_revenue, degraded=False)
 
 
-def snapshot_message(scope: Scope, *, with_revenue: bool) -> dict[str, Any]:
+def snapshot_message(scope: Scope, *, with_revenue: bool) -> messages.Snapshot:
     """The scope's snapshot, in whichever of the three states the sources allow.
 
     The position is read before the data, so any update the client later receives with a
@@ -71,7 +70,7 @@ def snapshot_message(scope: Scope, *, with_revenue: bool) -> dict[str, Any]:
     """
     try:
         pos = publish.position(scope)
-        cached = publish.load_tiers(scope, TIERS)
+        cached = tier_cache.load_tiers(scope, TIERS)
     except RedisError:
         return _from_mongo_directly(scope, with_revenue=with_revenue)
     data: dict[str, dict[str, Any]] = {}
@@ -81,10 +80,10 @@ def snapshot_message(scope: Scope, *, with_revenue: bool) -> dict[str, Any]:
         if tier_data is None:
             try:
                 tier_data = compute_tier(scope, tier)
-                publish.store_tier(scope, tier, tier_data)
+                tier_cache.store_tier(scope, tier, tier_data)
             except PyMongoError:
                 mongo_down = True
-                tier_data = publish.load_last_known(scope, tier)
+                tier_data = tier_cache.load_last_known(scope, tier)
                 if tier_data is None:
                     raise SnapshotUnavailable(f"no {tier} data for {scope} while MongoDB is down") from None
         data[tier] = tier_data

@@ -1,42 +1,144 @@
-"""The WebSocket protocol's messages (contract §4): one definition per type.
+"""Server messages of the WebSocket protocol (contract §4): one TypedDict per type.
 
-Server messages are built only by the functions here, and `SERVER_SCHEMAS` lists the fields
-each type carries, so tests can check every message they receive. Client messages are parsed
-and validated by `parse_client_message`, which never dispatches a type by name.
+Every server message is built by a function here, typed so that mypy checks each one where
+it is built; `SERVER_MESSAGE_TYPES` maps each `type` to its TypedDict, from which the tests
+check every message they receive.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: TypedDict must see NotRequired[...] (Python 3.11).
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
-from dashboard.protocol.errors import DashboardError, ErrorCode
-from dashboard.protocol.scopes import InvalidScope, Scope, parse_scope
+from dashboard.protocol.errors import ErrorCode
+from dashboard.protocol.scopes import Scope
 
 PROTOCOL_VERSION = 1
-MAX_CLIENT_FRAME_BYTES = 4096
-MAX_REQUEST_ID_CHARS = 64
-MAX_TOKEN_CHARS = 2048
-# JSON nested deeper than this is refused before it reaches json.loads' recursion.
-MAX_JSON_DEPTH = 8
 
-STREAM_FIELDS = {"scope": str, "epoch": str, "seq": int, "generated_at": str, "stale": bool}
+SourceState = Literal["ok", "down"]
+UnsubscribeReason = Literal["requested", "forbidden"]
+AckFailure = Literal["not_found", "forbidden", "unavailable"]
 
-SERVER_SCHEMAS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "hello": {"protocol": int, "user": dict, "scopes": list, "subscribed": list},
-    "subscribed": {"scope": str, "recovered": bool},
-    "snapshot": {**STREAM_FIELDS, "data": dict},
-    "update": {**STREAM_FIELDS, "tier": str, "data": dict},
-    "alert": {**STREAM_FIELDS, "alert": dict},
-    "alert_acknowledged": {**STREAM_FIELDS, "alert_id": str, "by": str, "at": str},
-    "unsubscribed": {"scope": str, "reason": str},
-    "ack_result": {"request_id": (str, int), "ok": bool},
-    "heartbeat": {"scope": str, "epoch": str, "seq": int},
-    "status": {"sources": dict},
-    "pong": {"request_id": (str, int, type(None))},
-    "error": {"code": str, "message": str},
+
+class UserSummary(TypedDict):
+    username: str
+    role: str
+    departments: list[str]
+
+
+class Hello(TypedDict):
+    type: Literal["hello"]
+    protocol: int
+    user: UserSummary
+    scopes: list[str]
+    subscribed: list[str]
+
+
+class Subscribed(TypedDict):
+    type: Literal["subscribed"]
+    scope: str
+    recovered: bool
+
+
+class Unsubscribed(TypedDict):
+    type: Literal["unsubscribed"]
+    scope: str
+    reason: UnsubscribeReason
+
+
+class _Stream(TypedDict):
+    """The fields of every message of a scope's ordered stream."""
+
+    scope: str
+    epoch: str
+    seq: int
+    generated_at: str
+    stale: bool
+
+
+class Snapshot(_Stream):
+    type: Literal["snapshot"]
+    data: dict[str, Any]
+    age_s: NotRequired[float]
+
+
+class Update(_Stream):
+    type: Literal["update"]
+    tier: str
+    data: dict[str, Any]
+
+
+class AlertPayload(TypedDict):
+    id: str
+    department: str
+    severity: str
+    kind: str
+    message: str
+    created_at: str
+    escalated: NotRequired[bool]
+
+
+class AlertMessage(_Stream):
+    type: Literal["alert"]
+    alert: AlertPayload
+
+
+class AlertAcknowledged(_Stream):
+    type: Literal["alert_acknowledged"]
+    alert_id: str
+    by: str
+    at: str
+
+
+class AckResult(TypedDict):
+    type: Literal["ack_result"]
+    request_id: str | int
+    ok: bool
+    reason: NotRequired[AckFailure]
+
+
+class Heartbeat(TypedDict):
+    type: Literal["heartbeat"]
+    scope: str
+    epoch: str
+    seq: int
+
+
+class Status(TypedDict):
+    type: Literal["status"]
+    sources: dict[str, SourceState]
+
+
+class Pong(TypedDict):
+    type: Literal["pong"]
+    request_id: str | int | None
+
+
+class Error(TypedDict):
+    type: Literal["error"]
+    code: str
+    message: str
+    request_id: NotRequired[str | int]
+
+
+StreamMessage = Snapshot | Update | AlertMessage | AlertAcknowledged
+ServerMessage = (
+    Hello | Subscribed | Unsubscribed | StreamMessage | AckResult | Heartbeat | Status | Pong | Error
+)
+
+SERVER_MESSAGE_TYPES: dict[str, type] = {
+    "hello": Hello,
+    "subscribed": Subscribed,
+    "snapshot": Snapshot,
+    "update": Update,
+    "alert": AlertMessage,
+    "alert_acknowledged": AlertAcknowledged,
+    "unsubscribed": Unsubscribed,
+    "ack_result": AckResult,
+    "heartbeat": Heartbeat,
+    "status": Status,
+    "pong": Pong,
+    "error": Error,
 }
 
 
@@ -45,14 +147,16 @@ def utc_now_iso() -> str:
 
 
 def iso(moment: datetime) -> str:
+    """An aware datetime as ISO 8601 UTC with milliseconds and `Z` (`2030-01-01T00:00:00.000Z`)."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def encode(message: dict[str, Any]) -> str:
+def encode(message: ServerMessage | dict[str, Any]) -> str:
+    """Compact JSON text; ValueError for a non-finite number (JSON has none)."""
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def hello(*, user: dict[str, Any], scopes: list[str], subscribed: list[str]) -> dict[str, Any]:
+def hello(*, user: UserSummary, scopes: list[str], subscribed: list[str]) -> Hello:
     return {
         "type": "hello",
         "protocol": PROTOCOL_VERSION,
@@ -62,223 +166,93 @@ def hello(*, user: dict[str, Any], scopes: list[str], subscribed: list[str]) -> 
     }
 
 
-def subscribed(scope: Scope, *, recovered: bool) -> dict[str, Any]:
+def subscribed(scope: Scope, *, recovered: bool) -> Subscribed:
     return {"type": "subscribed", "scope": scope.name, "recovered": recovered}
 
 
-def unsubscribed(scope: Scope, *, reason: str) -> dict[str, Any]:
+def unsubscribed(scope: Scope, *, reason: UnsubscribeReason) -> Unsubscribed:
     return {"type": "unsubscribed", "scope": scope.name, "reason": reason}
 
 
-def stream_message(
-    kind: str, scope: Scope, *, epoch: str, seq: int, stale: bool = False, **fields: Any
-) -> dict[str, Any]:
-    """A message of a scope's ordered stream (snapshot, update, alert, alert_acknowledged)."""
+def snapshot(
+    scope: Scope, *, epoch: str, seq: int, stale: bool, data: dict[str, Any], age_s: float
+) -> Snapshot:
+    """All three tiers of a scope; `age_s` is the age of its oldest tier in seconds."""
     return {
-        "type": kind,
+        "type": "snapshot",
         "scope": scope.name,
         "epoch": epoch,
         "seq": seq,
         "generated_at": utc_now_iso(),
         "stale": stale,
-        **fields,
+        "data": data,
+        "age_s": age_s,
     }
 
 
-def heartbeat(scope: Scope, *, epoch: str, seq: int) -> dict[str, Any]:
+def update(scope: Scope, *, epoch: str, seq: int, tier: str, data: dict[str, Any]) -> Update:
+    return {
+        "type": "update",
+        "scope": scope.name,
+        "epoch": epoch,
+        "seq": seq,
+        "generated_at": utc_now_iso(),
+        "stale": False,
+        "tier": tier,
+        "data": data,
+    }
+
+
+def alert(scope: Scope, *, epoch: str, seq: int, payload: AlertPayload) -> AlertMessage:
+    return {
+        "type": "alert",
+        "scope": scope.name,
+        "epoch": epoch,
+        "seq": seq,
+        "generated_at": utc_now_iso(),
+        "stale": False,
+        "alert": payload,
+    }
+
+
+def alert_acknowledged(
+    scope: Scope, *, epoch: str, seq: int, alert_id: str, by: str, at: str
+) -> AlertAcknowledged:
+    return {
+        "type": "alert_acknowledged",
+        "scope": scope.name,
+        "epoch": epoch,
+        "seq": seq,
+        "generated_at": utc_now_iso(),
+        "stale": False,
+        "alert_id": alert_id,
+        "by": by,
+        "at": at,
+    }
+
+
+def ack_result(request_id: str | int, *, failure: AckFailure | None = None) -> AckResult:
+    """The answer to `ack_alert`: `ok: true`, or `ok: false` with the reason nothing was recorded."""
+    if failure is None:
+        return {"type": "ack_result", "request_id": request_id, "ok": True}
+    return {"type": "ack_result", "request_id": request_id, "ok": False, "reason": failure}
+
+
+def heartbeat(scope: Scope, *, epoch: str, seq: int) -> Heartbeat:
     return {"type": "heartbeat", "scope": scope.name, "epoch": epoch, "seq": seq}
 
 
-def status(sources: dict[str, str]) -> dict[str, Any]:
+def status(sources: dict[str, SourceState]) -> Status:
     return {"type": "status", "sources": dict(sources)}
 
 
-def pong(request_id: str | int | None) -> dict[str, Any]:
+def pong(request_id: str | int | None) -> Pong:
     return {"type": "pong", "request_id": request_id}
 
 
-def error(code: ErrorCode, message: str, request_id: str | int | None = None) -> dict[str, Any]:
+def error(code: ErrorCode, message: str, request_id: str | int | None = None) -> Error:
     assert code is not ErrorCode.UNAVAILABLE, "an outage is told by status or ack_result, not error"
-    body: dict[str, Any] = {"type": "error", "code": str(code), "message": message}
+    body: Error = {"type": "error", "code": str(code), "message": message}
     if request_id is not None:
         body["request_id"] = request_id
     return body
-
-
-# --- Client messages ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Since:
-    epoch: str
-    seq: int
-
-
-@dataclass(frozen=True)
-class Subscribe:
-    scope: Scope
-    since: Since | None
-    request_id: str | int | None
-
-
-@dataclass(frozen=True)
-class Unsubscribe:
-    scope: Scope
-    request_id: str | int | None
-
-
-@dataclass(frozen=True)
-class AckAlert:
-    alert_id: str
-    request_id: str | int
-
-
-@dataclass(frozen=True)
-class Reauth:
-    token: str
-    request_id: str | int | None
-
-
-@dataclass(frozen=True)
-class Ping:
-    request_id: str | int
-
-
-ClientMessage = Subscribe | Unsubscribe | AckAlert | Reauth | Ping
-
-
-def _json_depth_ok(text: str) -> bool:
-    depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                return False
-        elif char in "]}":
-            depth -= 1
-    return True
-
-
-def _request_id(body: dict[str, Any]) -> str | int | None:
-    value = body.get("request_id")
-    if value is None:
-        return None
-    if isinstance(value, str) and len(value) <= MAX_REQUEST_ID_CHARS:
-        return value
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53:
-        return value
-    raise DashboardError(
-        ErrorCode.BAD_REQUEST,
-        f"request_id must be a string of at most {MAX_REQUEST_ID_CHARS} characters or an integer.",
-    )
-
-
-def _scope(body: dict[str, Any], request_id: str | int | None) -> Scope:
-    try:
-        return parse_scope(body.get("scope"))
-    except InvalidScope as exc:
-        raise DashboardError(ErrorCode.BAD_REQUEST, str(exc), request_id) from None
-
-
-def _since(value: object, request_id: str | int | None) -> Since | None:
-    if value is None:
-        return None
-    if (
-        isinstance(value, dict)
-        and isinstance(value.get("epoch"), str)
-        and len(value["epoch"]) <= 64
-        and isinstance(value.get("seq"), int)
-        and not isinstance(value.get("seq"), bool)
-        and 0 <= value["seq"] < 2**53
-    ):
-        return Since(epoch=value["epoch"], seq=value["seq"])
-    raise DashboardError(
-        ErrorCode.BAD_REQUEST, "since must be {epoch: string, seq: non-negative integer}.", request_id
-    )
-
-
-def _bounded_string(body: dict[str, Any], field: str, limit: int, request_id: str | int | None) -> str:
-    value = body.get(field)
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise DashboardError(
-            ErrorCode.BAD_REQUEST,
-            f"{field} must be a non-empty string of at most {limit} characters.",
-            request_id,
-        )
-    return value
-
-
-def _parse_subscribe(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
-    return Subscribe(scope=_scope(body, rid), since=_since(body.get("since"), rid), request_id=rid)
-
-
-def _parse_unsubscribe(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
-    return Unsubscribe(scope=_scope(body, rid), request_id=rid)
-
-
-def _required_request_id(rid: str | int | None, kind: str) -> str | int:
-    if rid is None:
-        raise DashboardError(ErrorCode.BAD_REQUEST, f"{kind} needs a request_id, echoed in the reply")
-    return rid
-
-
-def _parse_ack_alert(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
-    return AckAlert(
-        alert_id=_bounded_string(body, "alert_id", 64, rid), request_id=_required_request_id(rid, "ack_alert")
-    )
-
-
-def _parse_reauth(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
-    return Reauth(token=_bounded_string(body, "token", MAX_TOKEN_CHARS, rid), request_id=rid)
-
-
-def _parse_ping(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
-    return Ping(request_id=_required_request_id(rid, "ping"))
-
-
-_PARSERS = {
-    "subscribe": _parse_subscribe,
-    "unsubscribe": _parse_unsubscribe,
-    "ack_alert": _parse_ack_alert,
-    "reauth": _parse_reauth,
-    "ping": _parse_ping,
-}
-
-
-def too_large(text: str) -> bool:
-    """A client frame over 4 KiB: the consumer closes with 1009 rather than parsing it."""
-    return len(text.encode("utf-8", "surrogatepass")) > MAX_CLIENT_FRAME_BYTES
-
-
-def parse_client_message(text: str) -> ClientMessage:
-    """Validate one client text frame of at most 4 KiB; raises DashboardError with the contract's code."""
-    if not _json_depth_ok(text):
-        raise DashboardError(ErrorCode.BAD_REQUEST, "message nested too deeply")
-    try:
-        body = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise DashboardError(ErrorCode.BAD_REQUEST, "message is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise DashboardError(ErrorCode.BAD_REQUEST, "message must be a JSON object")
-    request_id = _request_id(body)
-    kind = body.get("type")
-    if not isinstance(kind, str):
-        raise DashboardError(ErrorCode.BAD_REQUEST, "message needs a string type", request_id)
-    parser = _PARSERS.get(kind)
-    if parser is None:
-        raise DashboardError(ErrorCode.UNKNOWN_TYPE, "unknown message type", request_id)
-    return parser(body, request_id)
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from dashboard.sources.contract import DEPARTMENT_CODE_MAX_CHARS, DEPARTMENT_CODE_RULE, is_department_code
 
 HOSPITAL = "hospital"
 _DEPT_PREFIX = "dept:"
-_DEPT_CODE = re.compile(r"[A-Z0-9_]{1,16}")
 
 
 class InvalidScope(ValueError):
@@ -41,14 +41,14 @@ HOSPITAL_SCOPE = Scope(None)
 
 
 def department_scope(code: str) -> Scope:
-    if not isinstance(code, str) or not _DEPT_CODE.fullmatch(code):
-        raise InvalidScope("A department code is 1 to 16 characters of A-Z, 0-9 and _.")
+    if not is_department_code(code):
+        raise InvalidScope(DEPARTMENT_CODE_RULE)
     return Scope(code)
 
 
 def parse_scope(value: object) -> Scope:
     """Parse a client-supplied scope; raises InvalidScope with a message fit for the client."""
-    if not isinstance(value, str) or len(value) > len(_DEPT_PREFIX) + 16:
+    if not isinstance(value, str) or len(value) > len(_DEPT_PREFIX) + DEPARTMENT_CODE_MAX_CHARS:
         raise InvalidScope("scope must be 'hospital' or 'dept:<CODE>'.")
     if value == HOSPITAL:
         return HOSPITAL_SCOPE

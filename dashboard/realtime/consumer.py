@@ -1,6 +1,6 @@
 """The `/ws/dashboard/` consumer (contract §4): thin, every decision made by a service.
 
-Client messages are parsed by `messages.parse_client_message` and dispatched by their parsed
+Client messages are parsed by `client_messages.parse_client_message` and dispatched by their parsed
 class, never by a client-supplied name. Group messages of type `dashboard.push` carry text
 serialized once by `dashboard.stream.publish`, forwarded to the socket as it is.
 """
@@ -26,10 +26,10 @@ from dashboard.access.permissions import Access
 from dashboard.alerts import acknowledgement
 from dashboard.metrics.snapshots import SnapshotUnavailable, snapshot_message
 from dashboard.models import AccessLog
-from dashboard.protocol import messages
+from dashboard.protocol import client_messages, messages
+from dashboard.protocol.client_messages import AckAlert, Ping, Reauth, Subscribe, Unsubscribe
 from dashboard.protocol.close_codes import CloseCode
 from dashboard.protocol.errors import DashboardError, ErrorCode
-from dashboard.protocol.messages import AckAlert, Ping, Reauth, Subscribe, Unsubscribe
 from dashboard.protocol.scopes import Scope, parse_scope
 from dashboard.realtime import connection_limit, handshake, hub, ticker
 from dashboard.realtime.handshake_auth import HandshakeAuth, access_token_user_id
@@ -150,7 +150,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         """This connection's slot among its user's, refreshed by the per-process ticker."""
         return self.access.user_id, self.connection_id
 
-    async def on_sources_changed(self, states: dict[str, str]) -> None:
+    async def on_sources_changed(self, states: dict[str, messages.SourceState]) -> None:
         await self._send_message(messages.status(states))
 
     def _session_still_valid(self) -> bool:
@@ -178,11 +178,11 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         if text_data is None:
             await self._send_message(messages.error(ErrorCode.BAD_REQUEST, "binary frames are not supported"))
             return
-        if messages.too_large(text_data):
+        if client_messages.too_large(text_data):
             await self.close(code=CloseCode.TOO_BIG)
             return
         try:
-            message = messages.parse_client_message(text_data)
+            message = client_messages.parse_client_message(text_data)
         except DashboardError as exc:
             await self._send_message(messages.error(exc.code, exc.message, exc.request_id))
             return
@@ -191,7 +191,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         except DashboardError as exc:
             await self._send_message(messages.error(exc.code, exc.message, message.request_id))
 
-    async def _handle(self, message: messages.ClientMessage) -> None:
+    async def _handle(self, message: client_messages.ClientMessage) -> None:
         if isinstance(message, Subscribe):
             await self._subscribe(message)
         elif isinstance(message, Unsubscribe):
@@ -233,7 +233,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
     async def _ack(self, message: AckAlert) -> None:
         await database_sync_to_async(acknowledgement.acknowledge)(self.access, message.alert_id)
         self._audit(AccessLog.Action.ACKNOWLEDGE, detail=message.alert_id)
-        await self._send_message({"type": "ack_result", "request_id": message.request_id, "ok": True})
+        await self._send_message(messages.ack_result(message.request_id))
 
     async def _reauth(self, message: Reauth) -> None:
         claims = access_token_user_id(message.token)
@@ -319,7 +319,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         await self._send_message(snapshot)
         await self._release(scope)
 
-    async def _send_message(self, message: dict[str, Any]) -> None:
+    async def _send_message(self, message: messages.ServerMessage) -> None:
         await self.send(text_data=messages.encode(message))
 
     def _audit(self, action: str, *, scope: str = "", detail: str = "") -> None:

@@ -9,7 +9,7 @@ A session-cookie handshake whose Origin is not allowed is refused before it is a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import AuthMiddlewareStack
@@ -24,6 +24,9 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
+# How a handshake authenticated (contract §4), or None when it did not.
+AuthMethod = Literal["jwt", "ticket", "session"]
+
 
 @dataclass
 class HandshakeAuth:
@@ -33,7 +36,7 @@ class HandshakeAuth:
     "session" (`user`, resolved by Channels' session middleware) or None.
     """
 
-    method: str | None
+    method: AuthMethod | None
     user: AbstractBaseUser | None = None
     user_id: int | None = None
     ticket: str | None = None

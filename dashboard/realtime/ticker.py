@@ -17,6 +17,7 @@ from typing import Protocol
 from channels.db import database_sync_to_async
 
 from dashboard.access import audit
+from dashboard.protocol.messages import SourceState
 from dashboard.realtime import connection_limit
 from dashboard.sources import health
 
@@ -28,7 +29,7 @@ TICK_S = 1.0
 class Ticking(Protocol):
     async def on_tick(self, now: float) -> None: ...
 
-    async def on_sources_changed(self, states: dict[str, str]) -> None: ...
+    async def on_sources_changed(self, states: dict[str, SourceState]) -> None: ...
 
     def lease(self) -> tuple[int, str]: ...
 

@@ -6,19 +6,22 @@ sends a `status` message to every local connection when the answer changes (cont
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.conf import settings
 
+from dashboard.protocol.messages import SourceState
 from dashboard.sources.preflight import SourceUnavailable, check_mongo, check_redis
 
 CHECK_TIMEOUT_S = 1.0
 SOURCE_CHECK_EVERY_S = 5.0
 
-_current: dict[str, str] = {"redis": "ok", "mongo": "ok"}
+_current: dict[str, SourceState] = {"redis": "ok", "mongo": "ok"}
 
 
-def check() -> dict[str, str]:
+def check() -> dict[str, SourceState]:
     """Ask both sources now (blocking, at most about CHECK_TIMEOUT_S each)."""
-    states = {}
+    states: dict[str, SourceState] = {}
     for name, probe, url in (
         ("redis", check_redis, settings.REDIS_URL),
         ("mongo", check_mongo, settings.MONGO_URL),
@@ -31,12 +34,12 @@ def check() -> dict[str, str]:
     return states
 
 
-def current() -> dict[str, str]:
+def current() -> dict[str, SourceState]:
     """The last answer this process got."""
     return dict(_current)
 
 
-def record(states: dict[str, str]) -> bool:
+def record(states: dict[str, SourceState]) -> bool:
     """Keep a new answer; True when it differs from the last one."""
     changed = states != _current
     _current.clear()
@@ -44,5 +47,5 @@ def record(states: dict[str, str]) -> bool:
     return changed
 
 
-def all_ok(states: dict[str, str]) -> bool:
+def all_ok(states: Mapping[str, str]) -> bool:
     return all(state == "ok" for state in states.values())

@@ -8,7 +8,6 @@ the scope's replay history and sends it to the class's channel-layer group. The 
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -16,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from dashboard.protocol import messages
+from dashboard.protocol.client_messages import Since
 from dashboard.protocol.scopes import Scope
 from dashboard.sources import redis_store
-from dashboard.stream import layer_bridge
+from dashboard.stream import layer_bridge, tier_cache
 from dashboard.stream.visibility import redact
 
 logger = logging.getLogger(__name__)
@@ -26,17 +26,12 @@ logger = logging.getLogger(__name__)
 VISIBILITY_CLASSES = (True, False)  # with revenue (admins), without
 HISTORY_MAX_MESSAGES = 500
 HISTORY_TTL_S = 3600
-# How long the last value of each tier is kept for snapshots while MongoDB is down.
-LAST_KNOWN_TTL_S = 7 * 86400
 PUBLISH_LOCK_TIMEOUT_S = 10
 PUBLISH_LOCK_WAIT_S = 10
 PUSH_EVENT_TYPE = "dashboard.push"
 # Events for one user's open connections (their access changed; a session of theirs ended).
 ACCESS_CHANGED = "dashboard.access_changed"
 SESSION_ENDED = "dashboard.session_ended"
-
-# Tier results live about three intervals, so a stopped producer shows as missing data soon.
-TIER_TTL_S = {"critical": 15, "standard": 90, "historical": 900}
 
 _NEXT_SEQ = """
 local epoch = redis.call('GET', KEYS[1])
@@ -95,27 +90,11 @@ def start_new_epoch() -> str:
     return epoch
 
 
-def store_tier(scope: Scope, tier: str, data: dict[str, Any]) -> None:
-    text = messages.encode(data)
-    pipe = redis_store.client().pipeline(transaction=False)
-    pipe.set(redis_store.tier_key(scope, tier), text, ex=TIER_TTL_S[tier])
-    pipe.set(redis_store.last_known_key(scope, tier), text, ex=LAST_KNOWN_TTL_S)
-    pipe.execute()
+# Builds the message of one visibility class (True: with revenue) at a position of the stream.
+Build = Callable[[Position, bool], messages.StreamMessage]
 
 
-def load_last_known(scope: Scope, tier: str) -> dict[str, Any] | None:
-    raw = redis_store.client().get(redis_store.last_known_key(scope, tier))
-    return json.loads(raw) if raw else None
-
-
-def load_tiers(scope: Scope, tiers: tuple[str, ...]) -> dict[str, dict[str, Any] | None]:
-    raw = redis_store.client().mget([redis_store.tier_key(scope, tier) for tier in tiers])
-    return {tier: (json.loads(value) if value else None) for tier, value in zip(tiers, raw, strict=True)}
-
-
-def _publish(
-    scope: Scope, kind: str, build: Callable[[bool], dict[str, Any]], *, tier: str | None = None
-) -> Position:
+def _publish(scope: Scope, kind: str, build: Build, *, tier: str | None = None) -> Position:
     client = redis_store.client()
     lock = client.lock(
         redis_store.publish_lock_key(scope),
@@ -125,10 +104,7 @@ def _publish(
     with lock:
         pos = _next_position(scope)
         for with_revenue in VISIBILITY_CLASSES:
-            message = messages.stream_message(
-                kind, scope, epoch=pos.epoch, seq=pos.seq, **build(with_revenue)
-            )
-            text = messages.encode(message)
+            text = messages.encode(build(pos, with_revenue))
             history = redis_store.history_key(scope, with_revenue=with_revenue)
             pipe = client.pipeline(transaction=False)
             pipe.zadd(history, {text: pos.seq})
@@ -154,22 +130,34 @@ def _publish(
 
 def publish_tier(scope: Scope, tier: str, data: dict[str, Any]) -> Position:
     """Store a freshly computed tier and push it as an `update` to the scope's clients."""
-    store_tier(scope, tier, data)
+    tier_cache.store_tier(scope, tier, data)
     return _publish(
         scope,
         "update",
-        lambda with_revenue: {"tier": tier, "data": redact(tier, data, with_revenue=with_revenue)},
+        lambda pos, with_revenue: messages.update(
+            scope, epoch=pos.epoch, seq=pos.seq, tier=tier, data=redact(tier, data, with_revenue=with_revenue)
+        ),
         tier=tier,
     )
 
 
-def publish_alert(scope: Scope, alert: dict[str, Any]) -> Position:
-    return _publish(scope, "alert", lambda _with_revenue: {"alert": alert})
+def publish_alert(scope: Scope, alert: messages.AlertPayload) -> Position:
+    """Push an `alert` (the same for every visibility class) to the scope's clients."""
+    return _publish(
+        scope,
+        "alert",
+        lambda pos, _with_revenue: messages.alert(scope, epoch=pos.epoch, seq=pos.seq, payload=alert),
+    )
 
 
 def publish_alert_acknowledged(scope: Scope, *, alert_id: str, by: str, at: str) -> Position:
+    """Push an `alert_acknowledged` to the scope's clients."""
     return _publish(
-        scope, "alert_acknowledged", lambda _with_revenue: {"alert_id": alert_id, "by": by, "at": at}
+        scope,
+        "alert_acknowledged",
+        lambda pos, _with_revenue: messages.alert_acknowledged(
+            scope, epoch=pos.epoch, seq=pos.seq, alert_id=alert_id, by=by, at=at
+        ),
     )
 
 
@@ -183,7 +171,7 @@ def tell_user(user_id: int, event_type: str, **fields: str) -> None:
     layer_bridge.group_send(user_group(user_id), {"type": event_type, **fields})
 
 
-def replay(scope: Scope, *, with_revenue: bool, since: messages.Since) -> list[str] | None:
+def replay(scope: Scope, *, with_revenue: bool, since: Since) -> list[str] | None:
     """Every message after `since`, in order, or None when the history no longer covers the gap."""
     current = position(scope)
     if since.epoch != current.epoch or since.seq > current.seq:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-TIERS = ("critical", "standard", "historical")
-
 
 def redact(tier: str, data: dict[str, Any], *, with_revenue: bool) -> dict[str, Any]:
     """The tier's data as a client of this class may see it; never mutates `data`."""

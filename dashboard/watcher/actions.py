@@ -14,9 +14,9 @@ from dashboard.alerts.documents import alert_payload
 from dashboard.metrics import maintained, runner
 from dashboard.metrics.contributions import contribution
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
+from dashboard.protocol.tiers import TIERS
 from dashboard.sources import redis_store
 from dashboard.stream import publish
-from dashboard.stream.visibility import TIERS
 from dashboard.watcher import stats
 from dashboard.watcher.events import Change
 

@@ -27,6 +27,7 @@ from pymongo.database import Database
 
 from dashboard.alerts import escalation
 from dashboard.metrics import maintained
+from dashboard.protocol.tiers import Tier, interval_s
 from dashboard.sources import mongo
 from dashboard.watcher import actions, stats
 from dashboard.watcher.drift import DriftCheck
@@ -40,6 +41,8 @@ IDLE_POLL_S = 0.2
 FLUSH_RETRY_S = 1.0
 STREAMS_OPEN_TIMEOUT_S = 30.0
 HOUSEKEEPING_EVERY_S = 1.0
+# Without change streams (WATCH_FALLBACK=poll), every department is recomputed this often.
+POLL_INTERVAL_S: float = interval_s(Tier.CRITICAL)
 # The counters stay live this long after the last housekeeping that found every stream open.
 LIVE_TTL_S = 10.0
 
@@ -273,5 +276,5 @@ def run_watcher(db: Database, stop: threading.Event) -> int:
             logger.error("%s; exiting because WATCH_FALLBACK=fail.", message)
             return 2
         logger.error("%s; falling back to polling because WATCH_FALLBACK=poll.", message)
-        poll_forever(stop, watcher.lease, settings.CRITICAL_INTERVAL_S)
+        poll_forever(stop, watcher.lease, POLL_INTERVAL_S)
     return 0

@@ -12,11 +12,10 @@ from typing import Any
 from dashboard.access import permissions
 from dashboard.access.permissions import Access
 from dashboard.alerts import listing
-from dashboard.metrics.runner import interval_s
 from dashboard.metrics.snapshots import snapshot_message
 from dashboard.protocol.errors import DashboardError, Unavailable
 from dashboard.protocol.scopes import Scope
-from dashboard.stream.visibility import TIERS
+from dashboard.protocol.tiers import TIERS, interval_s
 
 PAGE_ALERT_LIMIT = 50
 

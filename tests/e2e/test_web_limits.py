@@ -38,12 +38,13 @@ import sys, time, django
 django.setup()
 from dashboard.stream import publish
 from dashboard.protocol.scopes import Scope
+from tests.support.alerts import sample_alert
 updates, alerts, pad = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 for index in range(updates):
     data = {"computed_at": "2030-01-01T00:00:00.000Z", "n": index, "pad": "x" * pad}
     publish.publish_tier(Scope("ER"), "critical", data)
 for index in range(alerts):
-    publish.publish_alert(Scope("ER"), {"id": f"burst-{sys.argv[4]}-{index}"})
+    publish.publish_alert(Scope("ER"), sample_alert(f"burst-{sys.argv[4]}-{index}"))
 print("published", flush=True)
 """
 

@@ -13,9 +13,9 @@ from rest_framework_simplejwt.tokens import AccessToken
 from dashboard.access.users import upsert_dashboard_user
 from dashboard.metrics.snapshots import DIRECT_EPOCH, SnapshotUnavailable, snapshot_message
 from dashboard.protocol.scopes import HOSPITAL_SCOPE
+from dashboard.protocol.tiers import TIERS
 from dashboard.sources import mongo, redis_store
-from dashboard.stream import publish
-from dashboard.stream.visibility import TIERS
+from dashboard.stream import tier_cache
 from devstack.services import ManagedProcess, start_redis
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,7 @@ def test_normal_state_reads_redis_and_is_fresh(hospital, redis_client) -> None:
 
 
 def test_without_redis_snapshots_are_computed_from_mongodb(hospital, own_redis) -> None:
-    publish.store_tier(
+    tier_cache.store_tier(
         HOSPITAL_SCOPE, "critical", {"patients": {"total": 999}, "computed_at": TEN_MINUTES_AGO}
     )
     own_redis.stop()
@@ -101,7 +101,9 @@ def test_without_mongodb_snapshots_serve_the_last_values_marked_stale_with_their
     hospital, redis_client, mongo_down
 ) -> None:
     for tier in TIERS:
-        publish.store_tier(HOSPITAL_SCOPE, tier, {"patients": {"total": 41}, "computed_at": TEN_MINUTES_AGO})
+        tier_cache.store_tier(
+            HOSPITAL_SCOPE, tier, {"patients": {"total": 41}, "computed_at": TEN_MINUTES_AGO}
+        )
     redis_client.delete(*(redis_store.tier_key(HOSPITAL_SCOPE, tier) for tier in TIERS))  # their TTLs ran out
     snapshot = snapshot_message(HOSPITAL_SCOPE, with_revenue=True)
     assert snapshot["stale"] is True

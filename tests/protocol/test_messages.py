@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from dashboard.protocol.errors import DashboardError
-from dashboard.protocol.messages import (
+from dashboard.protocol.client_messages import (
     AckAlert,
     Ping,
     Subscribe,
     Unsubscribe,
     parse_client_message,
 )
+from dashboard.protocol.errors import DashboardError
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 
 

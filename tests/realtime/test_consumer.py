@@ -18,6 +18,7 @@ from dashboard.protocol.scopes import Scope
 from dashboard.realtime.consumer import DashboardConsumer
 from dashboard.realtime.handshake_auth import DashboardAuthStack
 from dashboard.stream import publish
+from tests.support.alerts import sample_alert
 from tests.support.ws import TIERS, bearer, closed_with, open_socket, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -106,8 +107,8 @@ async def test_subscribe_with_since_replays_what_was_missed(ws_users) -> None:
     snapshot = await socket.recv()
     await socket.send({"type": "unsubscribe", "scope": "dept:ER"})
     await socket.recv()
-    await sync_to_async(publish.publish_alert)(Scope("ER"), {"id": "a1"})
-    await sync_to_async(publish.publish_alert)(Scope("ER"), {"id": "a2"})
+    await sync_to_async(publish.publish_alert)(Scope("ER"), sample_alert("a1"))
+    await sync_to_async(publish.publish_alert)(Scope("ER"), sample_alert("a2"))
     await socket.send(
         {
             "type": "subscribe",

@@ -20,7 +20,8 @@ from dashboard.models import AccessLog
 from dashboard.protocol.scopes import Scope
 from dashboard.realtime import consumer
 from dashboard.sources import health
-from dashboard.stream import publish
+from dashboard.stream import publish, tier_cache
+from tests.support.alerts import sample_alert
 from tests.support.ws import TIERS, bearer, closed_with, open_socket, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -133,7 +134,7 @@ async def test_since_replays_150_missed_messages_in_order(ws_users) -> None:
 
     def publish_150() -> None:
         for index in range(150):
-            publish.publish_alert(Scope("ER"), {"id": f"a{index}"})
+            publish.publish_alert(Scope("ER"), sample_alert(f"a{index}"))
 
     await sync_to_async(publish_150)()
     since = {"epoch": snapshot["epoch"], "seq": snapshot["seq"]}
@@ -149,7 +150,7 @@ async def test_redis_restarting_empty_starts_a_new_epoch_and_a_fresh_snapshot(ws
     socket = await connected(bearer(ws_users["er"]))
     snapshot = await socket.recv()
     await sync_to_async(redis_client.flushdb)()
-    await sync_to_async(publish.store_tier)(Scope("ER"), "critical", TIERS["critical"])
+    await sync_to_async(tier_cache.store_tier)(Scope("ER"), "critical", TIERS["critical"])
     since = {"epoch": snapshot["epoch"], "seq": snapshot["seq"]}
     await socket.send({"type": "subscribe", "scope": "dept:ER", "since": since})
     assert await socket.recv() == {"type": "subscribed", "scope": "dept:ER", "recovered": False}

@@ -21,7 +21,7 @@ from dashboard.access.users import upsert_dashboard_user
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.realtime import consumer
 from dashboard.realtime.rate_limit import Verdict
-from dashboard.stream import publish
+from dashboard.stream import tier_cache
 from tests.support.schema import check_schema
 from tests.support.ws import Socket, bearer, open_socket
 
@@ -104,9 +104,9 @@ def er_user(redis_client) -> Any:
         (HOSPITAL_SCOPE, "HOSPITAL-SECRET"),
         (Scope("ER"), "ER-OWN"),
     ):
-        publish.store_tier(scope, "critical", {**secret, "marker": marker})
+        tier_cache.store_tier(scope, "critical", {**secret, "marker": marker})
         for tier in ("standard", "historical"):
-            publish.store_tier(scope, tier, {**secret, "marker": marker, "revenue": {"today": 1.0}})
+            tier_cache.store_tier(scope, tier, {**secret, "marker": marker, "revenue": {"today": 1.0}})
     upsert_dashboard_user(username="icu", role="department", departments=["ICU"], password=None)
     return upsert_dashboard_user(username="erin", role="department", departments=["ER"], password=None)[0]
 

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from channels.layers import get_channel_layer
 
-from dashboard.protocol.messages import Since
+from dashboard.protocol.client_messages import Since
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
-from dashboard.stream import publish
+from dashboard.protocol.tiers import cache_ttl_s
+from dashboard.stream import publish, tier_cache
+from tests.support.alerts import sample_alert
 
 STANDARD = {
     "appointments": {"today": 3, "completed": 1, "cancelled": 0, "no_show": 0, "completion_rate": 0.33},
@@ -94,14 +96,14 @@ def test_replay_refuses_another_epoch_or_a_trimmed_history(redis_client) -> None
     pos = publish.publish_tier(scope, "standard", STANDARD)
     assert publish.replay(scope, with_revenue=False, since=Since("other-epoch", pos.seq)) is None
     for _ in range(publish.HISTORY_MAX_MESSAGES + 5):
-        publish.publish_alert(scope, {"id": "a"})
+        publish.publish_alert(scope, sample_alert("a"))
     assert publish.replay(scope, with_revenue=False, since=Since(pos.epoch, pos.seq)) is None
 
 
 def test_history_is_bounded(redis_client) -> None:
     scope = Scope("ER")
     for _ in range(publish.HISTORY_MAX_MESSAGES + 20):
-        publish.publish_alert(scope, {"id": "a"})
+        publish.publish_alert(scope, sample_alert("a"))
     assert redis_client.zcard("dash:hist:dept.ER:basic") == publish.HISTORY_MAX_MESSAGES
 
 
@@ -115,7 +117,7 @@ def test_redis_restarting_empty_starts_a_new_epoch(redis_client) -> None:
 
 @pytest.mark.parametrize("tier", ["critical", "standard", "historical"])
 def test_tiers_are_cached_with_a_ttl_of_about_three_intervals(redis_client, tier: str) -> None:
-    publish.store_tier(HOSPITAL_SCOPE, tier, {"computed_at": "x"})
+    tier_cache.store_tier(HOSPITAL_SCOPE, tier, {"computed_at": "x"})
     ttl = redis_client.ttl(f"dash:tier:hospital:{tier}")
-    assert 0 < ttl <= publish.TIER_TTL_S[tier]
-    assert publish.load_tiers(HOSPITAL_SCOPE, (tier,)) == {tier: {"computed_at": "x"}}
+    assert 0 < ttl <= cache_ttl_s(tier)
+    assert tier_cache.load_tiers(HOSPITAL_SCOPE, (tier,)) == {tier: {"computed_at": "x"}}

@@ -16,7 +16,7 @@ from dashboard.access.users import upsert_dashboard_user
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.realtime.handshake_auth import DashboardAuthStack
 from dashboard.realtime.routing import websocket_urlpatterns
-from dashboard.stream import publish
+from dashboard.stream import tier_cache
 from tests.support.schema import check_schema
 
 APP = DashboardAuthStack(URLRouter(websocket_urlpatterns))
@@ -38,7 +38,7 @@ TIERS = {
 def cache_tiers(*scopes: Any) -> None:
     for scope in scopes:
         for tier, data in TIERS.items():
-            publish.store_tier(scope, tier, data)
+            tier_cache.store_tier(scope, tier, data)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from dashboard.metrics import maintained
 from dashboard.protocol.scopes import Scope
 from dashboard.sources import redis_store
-from dashboard.stream import publish
+from dashboard.stream import tier_cache
 from dashboard.watcher import stats
 from dashboard.watcher.drift import RECHECK_AFTER_S, DriftCheck, find_drift
 from dashboard.watcher.loop import Watcher
@@ -92,7 +92,7 @@ def test_the_watcher_repairs_drift_and_publishes_the_right_numbers(counted, sett
         corrupt("ER", "admitted", 40)
 
         def published_active() -> int | None:
-            critical = publish.load_tiers(Scope("ER"), ("critical",))["critical"]
+            critical = tier_cache.load_tiers(Scope("ER"), ("critical",))["critical"]
             return None if critical is None else critical["patients"]["active"]
 
         # The repair is counted, then the counters are rebuilt and ER is published.

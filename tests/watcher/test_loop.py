@@ -20,12 +20,12 @@ from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
 from dashboard.models import Department
-from dashboard.protocol.messages import Since
+from dashboard.protocol.client_messages import Since
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
+from dashboard.protocol.tiers import TIERS
 from dashboard.sources import mongo
-from dashboard.stream import publish
-from dashboard.stream.visibility import TIERS
-from dashboard.watcher import actions, stats, streams
+from dashboard.stream import publish, tier_cache
+from dashboard.watcher import actions, loop, stats, streams
 from dashboard.watcher.loop import Watcher, run_watcher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -133,7 +133,7 @@ def test_lost_history_starts_a_new_epoch_recomputes_everything_and_goes_on(hospi
         wait_until(lambda: stats.read().get("history_lost") == 1)
         assert publish.position(HOSPITAL_SCOPE).epoch != old_epoch
         assert publish.position(Scope("ER")).epoch != old_epoch
-        stored = publish.load_tiers(HOSPITAL_SCOPE, TIERS)
+        stored = tier_cache.load_tiers(HOSPITAL_SCOPE, TIERS)
         assert all(stored[tier] is not None for tier in TIERS), stored
         # The lost token is tried once, never again, and later events are followed.
         alert_id = insert_alert(hospital, severity="warning", age_s=0)
@@ -157,10 +157,10 @@ def test_without_change_streams_and_fallback_fail_the_watcher_exits_2(
 
 
 def test_without_change_streams_and_fallback_poll_the_watcher_polls(
-    hospital: Database, settings, caplog
+    hospital: Database, settings, caplog, monkeypatch
 ) -> None:
     settings.WATCH_FALLBACK = "poll"
-    settings.CRITICAL_INTERVAL_S = 0.2
+    monkeypatch.setattr(loop, "POLL_INTERVAL_S", 0.2)
     stop = threading.Event()
     codes: list[int] = []
     thread = threading.Thread(
@@ -176,7 +176,7 @@ def test_without_change_streams_and_fallback_poll_the_watcher_polls(
         )
         wait_until(
             lambda: (
-                (publish.load_tiers(Scope("ER"), ("critical",))["critical"] or {})
+                (tier_cache.load_tiers(Scope("ER"), ("critical",))["critical"] or {})
                 .get("patients", {})
                 .get("emergency")
                 == 2

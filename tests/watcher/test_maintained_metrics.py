@@ -22,7 +22,7 @@ from dashboard.metrics import maintained, runner
 from dashboard.models import Department
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.sources import mongo
-from dashboard.stream import publish
+from dashboard.stream import publish, tier_cache
 from dashboard.watcher.loop import Watcher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -150,7 +150,7 @@ def without_time(data: dict[str, Any] | None) -> dict[str, Any] | None:
 def differences() -> list[str]:
     wrong = []
     for scope in SCOPES:
-        maintained = without_time(publish.load_tiers(scope, ("critical",))["critical"])
+        maintained = without_time(tier_cache.load_tiers(scope, ("critical",))["critical"])
         fresh = without_time(runner.compute_tier(scope, "critical"))
         if maintained != fresh:
             wrong.append(f"{scope}: maintained {maintained} != recomputed {fresh}")

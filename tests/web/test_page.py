@@ -9,7 +9,7 @@ import pytest
 from dashboard.access.users import upsert_dashboard_user
 from dashboard.models import Department
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
-from dashboard.stream import publish
+from dashboard.stream import tier_cache
 from tests.support.ws import TIERS
 
 pytestmark = pytest.mark.django_db
@@ -31,10 +31,10 @@ def cached(mongo_db, redis_client) -> None:
         [Department(code="ER", name="Emergency"), Department(code="ICU", name="ICU")]
     )
     for tier, data in HOSPITAL_TIERS.items():
-        publish.store_tier(HOSPITAL_SCOPE, tier, data)
+        tier_cache.store_tier(HOSPITAL_SCOPE, tier, data)
     for code, emergency in (("ER", 11), ("ICU", 22)):
         for tier, data in TIERS.items():
-            publish.store_tier(Scope(code), tier, {**data, "patients": {"emergency": emergency}})
+            tier_cache.store_tier(Scope(code), tier, {**data, "patients": {"emergency": emergency}})
 
 
 def logged_in(client, username: str, role: str, departments: list[str] = ()):

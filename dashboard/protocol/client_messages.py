@@ -1,0 +1,196 @@
+"""Client messages of the WebSocket protocol (contract §4): parsed and validated in one place.
+
+`parse_client_message` turns one text frame into a typed message or raises DashboardError
+with the contract's code; it never dispatches a type by name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from dashboard.protocol.errors import DashboardError, ErrorCode
+from dashboard.protocol.scopes import InvalidScope, Scope, parse_scope
+
+MAX_CLIENT_FRAME_BYTES = 4096
+MAX_REQUEST_ID_CHARS = 64
+MAX_TOKEN_CHARS = 2048
+# JSON nested deeper than this is refused before it reaches json.loads' recursion.
+MAX_JSON_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class Since:
+    epoch: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    scope: Scope
+    since: Since | None
+    request_id: str | int | None
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    scope: Scope
+    request_id: str | int | None
+
+
+@dataclass(frozen=True)
+class AckAlert:
+    alert_id: str
+    request_id: str | int
+
+
+@dataclass(frozen=True)
+class Reauth:
+    token: str
+    request_id: str | int | None
+
+
+@dataclass(frozen=True)
+class Ping:
+    request_id: str | int
+
+
+ClientMessage = Subscribe | Unsubscribe | AckAlert | Reauth | Ping
+
+
+def _json_depth_ok(text: str) -> bool:
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return False
+        elif char in "]}":
+            depth -= 1
+    return True
+
+
+def _request_id(body: dict[str, Any]) -> str | int | None:
+    value = body.get("request_id")
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) <= MAX_REQUEST_ID_CHARS:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53:
+        return value
+    raise DashboardError(
+        ErrorCode.BAD_REQUEST,
+        f"request_id must be a string of at most {MAX_REQUEST_ID_CHARS} characters or an integer.",
+    )
+
+
+def _scope(body: dict[str, Any], request_id: str | int | None) -> Scope:
+    try:
+        return parse_scope(body.get("scope"))
+    except InvalidScope as exc:
+        raise DashboardError(ErrorCode.BAD_REQUEST, str(exc), request_id) from None
+
+
+def _since(value: object, request_id: str | int | None) -> Since | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, dict)
+        and isinstance(value.get("epoch"), str)
+        and len(value["epoch"]) <= 64
+        and isinstance(value.get("seq"), int)
+        and not isinstance(value.get("seq"), bool)
+        and 0 <= value["seq"] < 2**53
+    ):
+        return Since(epoch=value["epoch"], seq=value["seq"])
+    raise DashboardError(
+        ErrorCode.BAD_REQUEST, "since must be {epoch: string, seq: non-negative integer}.", request_id
+    )
+
+
+def _bounded_string(body: dict[str, Any], field: str, limit: int, request_id: str | int | None) -> str:
+    value = body.get(field)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise DashboardError(
+            ErrorCode.BAD_REQUEST,
+            f"{field} must be a non-empty string of at most {limit} characters.",
+            request_id,
+        )
+    return value
+
+
+def _parse_subscribe(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
+    return Subscribe(scope=_scope(body, rid), since=_since(body.get("since"), rid), request_id=rid)
+
+
+def _parse_unsubscribe(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
+    return Unsubscribe(scope=_scope(body, rid), request_id=rid)
+
+
+def _required_request_id(rid: str | int | None, kind: str) -> str | int:
+    if rid is None:
+        raise DashboardError(ErrorCode.BAD_REQUEST, f"{kind} needs a request_id, echoed in the reply")
+    return rid
+
+
+def _parse_ack_alert(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
+    return AckAlert(
+        alert_id=_bounded_string(body, "alert_id", 64, rid), request_id=_required_request_id(rid, "ack_alert")
+    )
+
+
+def _parse_reauth(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
+    return Reauth(token=_bounded_string(body, "token", MAX_TOKEN_CHARS, rid), request_id=rid)
+
+
+def _parse_ping(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
+    return Ping(request_id=_required_request_id(rid, "ping"))
+
+
+_PARSERS = {
+    "subscribe": _parse_subscribe,
+    "unsubscribe": _parse_unsubscribe,
+    "ack_alert": _parse_ack_alert,
+    "reauth": _parse_reauth,
+    "ping": _parse_ping,
+}
+
+
+def too_large(text: str) -> bool:
+    """A client frame over 4 KiB: the consumer closes with 1009 rather than parsing it."""
+    return len(text.encode("utf-8", "surrogatepass")) > MAX_CLIENT_FRAME_BYTES
+
+
+def parse_client_message(text: str) -> ClientMessage:
+    """Validate one client text frame of at most 4 KiB; raises DashboardError with the contract's code."""
+    if not _json_depth_ok(text):
+        raise DashboardError(ErrorCode.BAD_REQUEST, "message nested too deeply")
+    try:
+        body = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise DashboardError(ErrorCode.BAD_REQUEST, "message is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise DashboardError(ErrorCode.BAD_REQUEST, "message must be a JSON object")
+    request_id = _request_id(body)
+    kind = body.get("type")
+    if not isinstance(kind, str):
+        raise DashboardError(ErrorCode.BAD_REQUEST, "message needs a string type", request_id)
+    parser = _PARSERS.get(kind)
+    if parser is None:
+        raise DashboardError(ErrorCode.UNKNOWN_TYPE, "unknown message type", request_id)
+    return parser(body, request_id)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
