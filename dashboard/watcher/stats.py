@@ -15,6 +15,11 @@ COUNTERS = (
     "history_lost",
     "drift_found",
     "drift_repairs",
+    "resyncs",
+    "stream_restarts",
+    "documents_skipped",
+    "alerts_skipped",
+    "publications_dropped",
 )
 
 

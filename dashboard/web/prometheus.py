@@ -48,6 +48,36 @@ WATCHER_METRICS = (
         "counter",
         "Rebuilds of the maintained counters after drift was found.",
     ),
+    (
+        "resyncs",
+        "dash_watcher_resyncs_total",
+        "counter",
+        "Streams restarted from now with a new epoch because their resume point could not be used.",
+    ),
+    (
+        "stream_restarts",
+        "dash_watcher_stream_restarts_total",
+        "counter",
+        "Change stream threads found dead and restarted.",
+    ),
+    (
+        "documents_skipped",
+        "dash_watcher_documents_skipped_total",
+        "counter",
+        "Documents a rebuild of the maintained counters could not use.",
+    ),
+    (
+        "alerts_skipped",
+        "dash_alerts_skipped_total",
+        "counter",
+        "Alert documents skipped as invalid by escalation, listing or acknowledgement.",
+    ),
+    (
+        "publications_dropped",
+        "dash_watcher_publications_dropped_total",
+        "counter",
+        "Batches of departments not published after repeated deterministic failures.",
+    ),
     ("stream_down", "dash_watcher_stream_down", "gauge", "1 while a change stream is failing, else 0."),
 )
 
