@@ -11,11 +11,18 @@ from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
 from dashboard.access.permissions import Access
+from dashboard.alerts.documents import InvalidAlert, skipped_alert, validated_alert
 from dashboard.protocol.errors import DashboardError, ErrorCode
 from dashboard.protocol.messages import iso
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, department_scope
 from dashboard.sources import mongo
+from dashboard.sources.lenient_decoding import lenient
 from dashboard.stream import publish
+
+# What validated_alert reads, and the acknowledgement itself.
+ACK_PROJECTION = dict.fromkeys(
+    ("department", "severity", "kind", "message", "created_at", "acknowledged_at", "acknowledged_by"), 1
+)
 
 
 class AlertNotFound(DashboardError):
@@ -52,12 +59,22 @@ def _when(doc: dict[str, Any]) -> str:
 
 
 def acknowledge(access: Access, alert_id: str) -> Acknowledgement:
-    """Acknowledge an alert once; later calls return the first acknowledgement unchanged."""
-    alerts = mongo.primary_db()[mongo.ALERTS]
+    """Acknowledge an alert once; later calls return the first acknowledgement unchanged.
+
+    Raises AlertNotFound for an id that is no alert, or no valid one (which no client was
+    shown; it is counted and logged), AlertForbidden when `access` may not acknowledge it,
+    and what pymongo raises when MongoDB cannot be reached.
+    """
+    alerts = lenient(mongo.primary_db())[mongo.ALERTS]
     key = _alert_key(alert_id)
-    doc = alerts.find_one({"_id": key}, {"department": 1, "acknowledged_at": 1, "acknowledged_by": 1})
-    if doc is None or not isinstance(doc.get("department"), str):
+    doc = alerts.find_one({"_id": key}, ACK_PROJECTION)
+    if doc is None:
         raise AlertNotFound
+    try:
+        validated_alert(doc)
+    except InvalidAlert as exc:
+        skipped_alert(doc, exc, "acknowledgement")
+        raise AlertNotFound from None
     if not access.may_acknowledge(doc["department"]):
         raise AlertForbidden
     # $currentDate: the server's clock, and a real date on the embedded MongoDB too, which

@@ -6,21 +6,31 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.protocol.messages import AlertPayload, iso
+from dashboard.sources import skipped
 from dashboard.sources.contract import SEVERITIES
 
 _ALERT_FIELDS = {"department": str, "severity": str, "kind": str, "message": str, "created_at": datetime}
 
 
 class InvalidAlert(ValueError):
-    """A document in `alerts` that lacks a field the dashboard relies on, or has it mistyped."""
+    """A document in `alerts` that lacks a field the dashboard relies on, or has it mistyped.
+
+    `field` names the field; the message names the `_id` and the field, never a value.
+    """
+
+    def __init__(self, doc_id: Any, field: str) -> None:
+        super().__init__(f"alert {doc_id!r} has no valid {field}")
+        self.field = field
 
 
 def validated_alert(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` itself when it is a valid alert (contract §1): every field of _ALERT_FIELDS present
+    with its type and a known severity. Raises InvalidAlert naming the `_id` and the field."""
     for field, kind in _ALERT_FIELDS.items():
         if not isinstance(doc.get(field), kind):
-            raise InvalidAlert(f"alert {doc.get('_id')!r} has no valid {field}")
+            raise InvalidAlert(doc.get("_id"), field)
     if doc["severity"] not in SEVERITIES:
-        raise InvalidAlert(f"alert {doc.get('_id')!r} has unknown severity {doc['severity']!r}")
+        raise InvalidAlert(doc.get("_id"), "severity")
     return doc
 
 
@@ -34,3 +44,8 @@ def alert_payload(doc: dict[str, Any]) -> AlertPayload:
         "message": doc["message"],
         "created_at": iso(doc["created_at"]),
     }
+
+
+def skipped_alert(doc: dict[str, Any], exc: InvalidAlert, where: str) -> None:
+    """Count and log an invalid alert that `where` (escalation, listing, acknowledgement) leaves out."""
+    skipped.record("alerts", exc.field, doc.get("_id"), where)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from dashboard.metrics.critical import ROOM_STATUSES
 from dashboard.sources import mongo
 from dashboard.sources.contract import SEVERITIES, is_department_code
+from dashboard.sources.date_range import localizable
 
 CURRENT_PATIENT = ("admitted", "outpatient")
 ADMITTED_PATIENT = ("admitted", "outpatient", "discharged")
@@ -44,7 +45,8 @@ def valid_department(value: Any) -> str | None:
 
 
 def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, datetime):
+    # A date no time zone can hold (year 1, year 9999) counts as no date, as in MongoDB's windows.
+    if not isinstance(value, datetime) or not localizable(value):
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 

@@ -11,8 +11,9 @@ when a watcher becomes active, and repairs them when the drift check finds them 
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,8 @@ from redis.exceptions import RedisError
 from dashboard.metrics.contributions import FIELDS, Contribution, contribution
 from dashboard.metrics.critical import ACTIVE_WINDOW, ROOM_STATUSES, Counts
 from dashboard.sources import mongo, redis_store
+
+logger = logging.getLogger(__name__)
 
 REBUILD_BATCH = 5_000
 
@@ -64,32 +67,56 @@ def apply(collection: str, document_id: Any, new: Contribution | None) -> set[st
     return {known.department for known in (old, new) if known is not None}
 
 
-def rebuild(db: Database, tz: ZoneInfo, collections: Iterable[str] = mongo.WATCHED_COLLECTIONS) -> int:
-    """Recompute every contribution and counter from MongoDB; returns how many documents count.
+# Called with (collection, document _id, the exception) for each document a rebuild skips.
+SkipDocument = Callable[[str, Any, Exception], None]
+
+
+def _log_skipped(collection: str, document_id: Any, exc: Exception) -> None:
+    logger.warning("rebuild skipped %s document %s: %s", collection, document_id, exc.__class__.__name__)
+
+
+def rebuild(
+    db: Database,
+    tz: ZoneInfo,
+    collections: Iterable[str] = mongo.WATCHED_COLLECTIONS,
+    *,
+    skip: SkipDocument = _log_skipped,
+) -> int:
+    """Recompute the contributions of `collections` from MongoDB; returns how many documents count.
 
     The counters are replaced in one transaction at the end, so readers see the old sums or
-    the new ones, never a mixture. They are not live again until the watcher says so.
+    the new ones, never a mixture; the other collections' remembered contributions are kept
+    and summed in. A document whose contribution cannot be computed is handed to `skip` and
+    counts nowhere; the rebuild goes on. The counters are not live again until the watcher
+    says so. Raises what MongoDB or Redis raise when they cannot be reached.
     """
     client = redis_store.client()
     clear_live()
     totals: dict[str, Counter[str]] = defaultdict(Counter)
     active: dict[str, dict[str, float]] = defaultdict(dict)
     remembered = 0
-    for collection in collections:
+    rebuilt = set(collections)
+    for collection in rebuilt:
         client.delete(_memory(collection))
         batch: dict[str, str] = {}
         for doc in db[collection].find({}, dict.fromkeys(FIELDS[collection], 1)):
-            known = contribution(collection, doc, tz)
+            try:
+                known = contribution(collection, doc, tz)
+            except Exception as exc:
+                skip(collection, doc.get("_id"), exc)
+                continue
             if known is None:
                 continue
             member = str(doc["_id"])
             batch[member] = known.dumps()
-            totals[known.department].update(known.counters)
-            if known.active_at is not None:
-                active[known.department][member] = known.active_at
+            _add(totals, active, member, known)
             if len(batch) >= REBUILD_BATCH:
                 remembered += _remember(collection, batch)
         remembered += _remember(collection, batch)
+    for collection in set(mongo.WATCHED_COLLECTIONS) - rebuilt:
+        kept: dict[str, str] = client.hgetall(_memory(collection))  # type: ignore[assignment]
+        for member, raw in kept.items():
+            _add(totals, active, member, Contribution.loads(raw))
     previous: set[str] = client.smembers(redis_store.MAINTAINED_DEPARTMENTS_KEY)  # type: ignore[assignment]
     pipe = client.pipeline(transaction=True)
     for department in previous | set(totals):
@@ -105,6 +132,14 @@ def rebuild(db: Database, tz: ZoneInfo, collections: Iterable[str] = mongo.WATCH
         pipe.zadd(redis_store.maintained_active_key(department), members)
     pipe.execute()
     return remembered
+
+
+def _add(
+    totals: dict[str, Counter[str]], active: dict[str, dict[str, float]], member: str, known: Contribution
+) -> None:
+    totals[known.department].update(known.counters)
+    if known.active_at is not None:
+        active[known.department][member] = known.active_at
 
 
 def _remember(collection: str, batch: dict[str, str]) -> int:

@@ -15,6 +15,8 @@ from dashboard.protocol.scopes import Scope
 SOCKET_TIMEOUT_S = 5.0
 
 EPOCH_KEY = "dash:epoch"
+# Documents skipped as invalid, by "<collection>.<field>" (dashboard/sources/skipped.py).
+SKIPPED_DOCUMENTS_KEY = "dash:skipped"
 
 
 SEQ_PATTERN = "dash:seq:*"

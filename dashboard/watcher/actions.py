@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,10 +16,11 @@ from dashboard.metrics import maintained, runner
 from dashboard.metrics.contributions import contribution
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.protocol.tiers import TIERS
-from dashboard.sources import redis_store
+from dashboard.sources import mongo, redis_store
 from dashboard.stream import publish
 from dashboard.watcher import stats
 from dashboard.watcher.events import Change
+from dashboard.watcher.failures import describe
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +29,25 @@ DEAD_LETTER_STREAM = "dash:watch:dead-letter"
 DEAD_LETTER_MAX = 10_000
 
 
+class UnreadableToken(ValueError):
+    """A saved resume token that is not a JSON object: no stream can resume from it."""
+
+
 def load_token(collection: str) -> dict[str, Any] | None:
+    """The saved resume token of `collection`, None when there is none.
+
+    Raises UnreadableToken when what is saved is not a JSON object, RedisError when Redis fails.
+    """
     raw = redis_store.client().get(redis_store.watcher_token_key(collection))
-    return json.loads(raw) if raw else None
+    if not raw:
+        return None
+    try:
+        token = json.loads(raw)
+    except ValueError:
+        raise UnreadableToken(f"the saved resume token of {collection} is not JSON") from None
+    if not isinstance(token, dict):
+        raise UnreadableToken(f"the saved resume token of {collection} is not an object")
+    return token
 
 
 def save_tokens(tokens: dict[str, dict[str, Any]]) -> None:
@@ -44,7 +62,21 @@ def forget_token(collection: str) -> None:
 
 
 def dead_letter(collection: str, event: dict[str, Any], reason: str) -> None:
-    logger.warning("dead-lettered a %s event of %s: %s", event.get("operationType"), collection, reason)
+    """Set an unusable event aside in DEAD_LETTER_STREAM, counted and logged in one line.
+
+    The line names the collection, the document's `_id` and `reason`, never the document;
+    the stream entry keeps the event (cut at 10,000 characters) for inspection. Raises
+    RedisError when Redis fails.
+    """
+    key = event.get("documentKey")
+    document_id = key.get("_id") if isinstance(key, dict) else None
+    logger.warning(
+        "dead-lettered the %s event of %s document %s: %s",
+        event.get("operationType"),
+        collection,
+        document_id,
+        reason,
+    )
     stats.incr("events_dead_lettered")
     redis_store.client().xadd(
         DEAD_LETTER_STREAM,
@@ -93,13 +125,35 @@ def recompute_all_critical() -> None:
         publish.publish_tier(scope, "critical", runner.compute_tier(scope, "critical"))
 
 
-def resync_everything(db: Database, tz: ZoneInfo) -> str:
-    """After lost history: counters rebuilt, a new epoch, and every tier of every scope published."""
-    maintained.rebuild(db, tz)
+def skipped_document(collection: str, document_id: Any, exc: Exception) -> None:
+    """A document a rebuild could not use: counted, and logged in one line with its `_id`."""
+    stats.incr("documents_skipped")
+    logger.warning("rebuild skipped %s document %s: %s", collection, document_id, describe(exc))
+
+
+def rebuild_counters(
+    db: Database, tz: ZoneInfo, collections: Iterable[str] = mongo.WATCHED_COLLECTIONS
+) -> tuple[int, set[str]]:
+    """Rebuild the maintained counters of `collections` from MongoDB, skipping bad documents.
+
+    Returns how many documents count and every department whose counters the rebuild may have
+    changed (those counted before and after). Raises what MongoDB or Redis raise when down.
+    """
+    before = set(maintained.departments())
+    remembered = maintained.rebuild(db, tz, collections, skip=skipped_document)
+    return remembered, before | set(maintained.departments())
+
+
+def resync_everything(db: Database, tz: ZoneInfo, reason: str) -> str:
+    """After a stream restarted from now: counters rebuilt, a new epoch, every tier of every scope
+    published. Returns the new epoch; raises what MongoDB or Redis raise when down."""
+    rebuild_counters(db, tz)
     epoch = publish.start_new_epoch()
     for scope in runner.tier_scopes():
         for tier in TIERS:
             publish.publish_tier(scope, tier, runner.compute_tier(scope, tier))
-    stats.incr("history_lost")
-    logger.error("change stream history was lost: started epoch %s and recomputed every scope", epoch)
+    stats.incr("resyncs")
+    logger.error(
+        "change stream restarted from now (%s): started epoch %s, recomputed every scope", reason, epoch
+    )
     return epoch

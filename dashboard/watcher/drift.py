@@ -20,7 +20,7 @@ from pymongo.database import Database
 from dashboard.metrics import maintained
 from dashboard.metrics.contributions import valid_department
 from dashboard.metrics.critical import Counts, combine, critical_by_department
-from dashboard.watcher import stats
+from dashboard.watcher import actions, stats
 
 logger = logging.getLogger(__name__)
 
@@ -92,5 +92,5 @@ class DriftCheck:
             logger.warning("maintained counters of %s drifted from MongoDB: %s; rebuilding", code, detail)
         stats.incr("drift_found", sum(len(differences) for differences in confirmed.values()))
         stats.incr("drift_repairs")
-        maintained.rebuild(self.db, self.tz)
+        actions.rebuild_counters(self.db, self.tz)
         return set(confirmed)

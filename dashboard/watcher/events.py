@@ -11,6 +11,9 @@ from dashboard.sources import mongo
 from dashboard.sources.mongo_compat import normalize_change_event
 
 DATA_OPERATIONS = ("insert", "update", "replace", "delete")
+# After these the collection's documents are gone from under its name (MongoDB sends
+# `invalidate` after each on a collection's stream); nx-27017 sends none of them.
+COLLECTION_GONE = ("drop", "rename", "dropDatabase", "invalidate")
 
 
 class BadEvent(ValueError):
@@ -25,6 +28,11 @@ class Change:
     # The document after the change; None for a delete (MongoDB sends no document with one).
     document: dict[str, Any] | None
     new_alert: dict[str, Any] | None
+
+
+def collection_gone(raw_event: dict[str, Any]) -> bool:
+    """True for an event saying the watched collection was dropped or renamed (or its database)."""
+    return raw_event.get("operationType") in COLLECTION_GONE
 
 
 def interpret(collection: str, raw_event: dict[str, Any]) -> Change:

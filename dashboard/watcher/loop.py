@@ -29,16 +29,23 @@ from dashboard.alerts import escalation
 from dashboard.metrics import maintained
 from dashboard.protocol.tiers import Tier, interval_s
 from dashboard.sources import mongo
+from dashboard.sources.lenient_decoding import lenient
 from dashboard.watcher import actions, stats
 from dashboard.watcher.drift import DriftCheck
-from dashboard.watcher.events import BadEvent, interpret
+from dashboard.watcher.events import BadEvent, collection_gone, interpret
+from dashboard.watcher.failures import MAX_DETERMINISTIC_TRIES, describe, is_transient
 from dashboard.watcher.lease import RENEW_EVERY_S, Lease, LeaseKeeper
-from dashboard.watcher.streams import StreamItem, StreamReader
+from dashboard.watcher.streams import CHANGE_STREAM_HISTORY_LOST, RESUME_IMPOSSIBLE, StreamItem, StreamReader
 
 logger = logging.getLogger(__name__)
 
 IDLE_POLL_S = 0.2
 FLUSH_RETRY_S = 1.0
+# Between tries of an item or batch that failed deterministically: the same answer is likely,
+# so tries are few (failures.MAX_DETERMINISTIC_TRIES) and close together.
+DETERMINISTIC_RETRY_S = 0.2
+# After the active period ended on an unexpected error, before trying to become active again.
+REACTIVATE_AFTER_S = 1.0
 STREAMS_OPEN_TIMEOUT_S = 30.0
 HOUSEKEEPING_EVERY_S = 1.0
 # Without change streams (WATCH_FALLBACK=poll), every department is recomputed this often.
@@ -59,6 +66,8 @@ class Batch:
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     opened_at: float | None = None
     newest_event_at: datetime | None = None
+    # Deterministic failures to push this batch so far.
+    failures: int = 0
 
     def add(self, dirty: set[str], event_time: datetime | None) -> None:
         self.departments |= dirty
@@ -83,17 +92,30 @@ class Watcher:
     clock: Callable[[], float] = time.monotonic
     lease: Lease = field(default_factory=Lease)
     tz: zoneinfo.ZoneInfo = field(default_factory=lambda: zoneinfo.ZoneInfo(settings.TIME_ZONE))
+    escalations: escalation.Escalations = field(default_factory=escalation.Escalations)
 
     # --- one stream item -----------------------------------------------------------------------
     def handle(self, item: StreamItem, batch: Batch) -> None:
         """Take one stream item into the batch; new alerts are pushed right away."""
         if item.kind == "unsupported":
             raise ChangeStreamsUnsupported(item.collection)
-        if item.kind == "history_lost":
+        if item.kind == "resync":
             actions.forget_token(item.collection)
-            actions.resync_everything(self.db, self.tz)
+            batch.tokens.pop(item.collection, None)
+            actions.resync_everything(self.db, self.tz, item.reason or "unknown")
+            if item.reason == RESUME_IMPOSSIBLE[CHANGE_STREAM_HISTORY_LOST]:
+                stats.incr("history_lost")
             return
-        if item.event is not None:
+        if item.event is not None and collection_gone(item.event):
+            stats.incr("events_processed")
+            logger.warning(
+                "%s: %s event; rebuilding its counters", item.collection, item.event.get("operationType")
+            )
+            _, dirty = actions.rebuild_counters(self.db, self.tz, [item.collection])
+            batch.add(dirty, event_time(item.event))
+            if batch.opened_at is None:
+                batch.opened_at = self.clock()
+        elif item.event is not None:
             stats.incr("events_processed")
             try:
                 change = interpret(item.collection, item.event)
@@ -121,7 +143,12 @@ class Watcher:
 
     # --- active and standby --------------------------------------------------------------------
     def run(self) -> None:
-        """Stand by until this process holds the lease, then follow the streams while it does."""
+        """Stand by until this process holds the lease, then follow the streams while it does.
+
+        An active period that ends on an unexpected error (MongoDB down during the rebuild, a
+        bug) releases the lease and starts over, rather than ending the process. Raises
+        ChangeStreamsUnsupported when the server has no change streams.
+        """
         was_standby = False
         while not self.stop.is_set():
             if self.lease.acquire():
@@ -130,8 +157,18 @@ class Watcher:
                 logger.info("watcher %s is active", self.lease.owner)
                 try:
                     self._follow_while_holding()
+                except ChangeStreamsUnsupported:
+                    raise
+                except Exception as exc:
+                    logger.error(
+                        "the active watcher stopped on %s; starting over in %.1f s",
+                        describe(exc),
+                        REACTIVATE_AFTER_S,
+                        exc_info=True,
+                    )
+                    self.stop.wait(REACTIVATE_AFTER_S)
                 finally:
-                    self.lease.release()
+                    self._quietly(self.lease.release)
                 continue
             if not was_standby:
                 logger.info("watcher %s is standby; %s is active", self.lease.owner, Lease.holder())
@@ -140,7 +177,7 @@ class Watcher:
 
     def _start_readers(self, stop: threading.Event, out: queue.Queue[StreamItem]) -> list[StreamReader]:
         readers = [
-            StreamReader(self.db, name, actions.load_token(name), out, stop)
+            StreamReader(self.db, name, self._saved_token(name, out), out, stop)
             for name in mongo.WATCHED_COLLECTIONS
         ]
         for reader in readers:
@@ -150,7 +187,7 @@ class Watcher:
             reader.settled.wait(max(0.0, deadline - time.monotonic()))
         opened = sum(reader.is_open for reader in readers)
         # Rebuilt after the streams opened: a change during the rebuild still arrives as an event.
-        remembered = maintained.rebuild(self.db, self.tz)
+        remembered, _ = actions.rebuild_counters(self.db, self.tz)
         logger.info(
             "%d of %d change streams open; counters rebuilt from %d documents",
             opened,
@@ -158,6 +195,15 @@ class Watcher:
             remembered,
         )
         return readers
+
+    @staticmethod
+    def _saved_token(collection: str, out: queue.Queue[StreamItem]) -> dict[str, Any] | None:
+        """The token to resume from; an unreadable one is dropped and the stream resyncs."""
+        try:
+            return actions.load_token(collection)
+        except actions.UnreadableToken as exc:
+            out.put(StreamItem(collection, "resync", reason=str(exc)))
+            return None
 
     def _follow_while_holding(self) -> None:
         keeper = LeaseKeeper(self.lease)
@@ -177,6 +223,7 @@ class Watcher:
                     return
                 now = self.clock()
                 if now >= next_housekeeping:
+                    self._revive_dead_readers(readers, readers_stop, items)
                     self._housekeep(readers, drift, idle=batch.opened_at is None and items.empty())
                     next_housekeeping = now + HOUSEKEEPING_EVERY_S
                 wait_s = IDLE_POLL_S if batch.opened_at is None else batch.opened_at + self.coalesce_s - now
@@ -191,12 +238,9 @@ class Watcher:
                 if batch.tokens and due:
                     try:
                         self.flush(batch)
-                    except Exception:
+                    except Exception as exc:
                         # The batch stays: its departments stay dirty and its tokens unsaved.
-                        logger.exception(
-                            "could not push a batch of changes; retrying in %.1f s", FLUSH_RETRY_S
-                        )
-                        self.stop.wait(FLUSH_RETRY_S)
+                        self._flush_failed(batch, exc)
                         continue
                     batch = Batch()
         finally:
@@ -206,22 +250,111 @@ class Watcher:
             for reader in readers:
                 reader.join(timeout=2)
 
+    def _flush_failed(self, batch: Batch, exc: Exception) -> None:
+        """Wait to retry a batch; after deterministic failures, push its tokens without its publication."""
+        if is_transient(exc):
+            logger.warning(
+                "could not push a batch of changes (%s); retrying in %.1f s", describe(exc), FLUSH_RETRY_S
+            )
+            self.stop.wait(FLUSH_RETRY_S)
+            return
+        batch.failures += 1
+        if batch.failures < MAX_DETERMINISTIC_TRIES:
+            logger.warning("could not push a batch of changes (%s); trying again", describe(exc))
+            self.stop.wait(DETERMINISTIC_RETRY_S)
+            return
+        # The counters are right; only publishing them failed. Celery's critical tier publishes
+        # these departments within its interval, and the stream must go on.
+        logger.error(
+            "dropped the publication of %s after %d failures (%s)",
+            ", ".join(sorted(batch.departments)),
+            batch.failures,
+            describe(exc),
+            exc_info=True,
+        )
+        stats.incr("publications_dropped")
+        batch.departments.clear()
+
     def _handle_until_done(self, item: StreamItem, batch: Batch) -> None:
-        """Handle one item, retrying while Redis or MongoDB fail: an item is never skipped."""
+        """Handle one item: retried while Redis or MongoDB are unreachable, never skipped for that;
+        dead-lettered after MAX_DETERMINISTIC_TRIES deterministic failures (bad data, a bug),
+        so the stream goes on."""
+        tries = 0
         while not self.stop.is_set():
             try:
                 self.handle(item, batch)
                 return
             except ChangeStreamsUnsupported:
                 raise
-            except Exception:
-                logger.exception("could not handle a %s item of %s; retrying", item.kind, item.collection)
+            except Exception as exc:
+                if is_transient(exc):
+                    logger.warning(
+                        "could not handle a %s item of %s (%s); retrying in %.1f s",
+                        item.kind,
+                        item.collection,
+                        describe(exc),
+                        FLUSH_RETRY_S,
+                    )
+                    self.stop.wait(FLUSH_RETRY_S)
+                    continue
+                tries += 1
+                if tries >= MAX_DETERMINISTIC_TRIES:
+                    self._set_aside(item, batch, exc)
+                    return
+                logger.warning(
+                    "could not handle a %s item of %s (%s); trying again",
+                    item.kind,
+                    item.collection,
+                    describe(exc),
+                    exc_info=tries == 1,
+                )
+                self.stop.wait(DETERMINISTIC_RETRY_S)
+
+    def _set_aside(self, item: StreamItem, batch: Batch, exc: Exception) -> None:
+        """Dead-letter an item that failed deterministically; its token goes with the batch."""
+        reason = f"{describe(exc)}, {MAX_DETERMINISTIC_TRIES} times"
+        while not self.stop.is_set():
+            try:
+                if item.event is not None:
+                    actions.dead_letter(item.collection, item.event, reason)
+                else:
+                    logger.error("gave up a %s item of %s: %s", item.kind, item.collection, reason)
+                    stats.incr("events_dead_lettered")
+                break
+            except Exception as failure:
+                if not is_transient(failure):
+                    logger.error(
+                        "could not dead-letter a %s item of %s (%s)",
+                        item.kind,
+                        item.collection,
+                        describe(failure),
+                    )
+                    break
                 self.stop.wait(FLUSH_RETRY_S)
+        if item.token is not None:
+            batch.tokens[item.collection] = item.token
+            if batch.opened_at is None:
+                batch.opened_at = self.clock()
+
+    def _revive_dead_readers(
+        self, readers: list[StreamReader], stop: threading.Event, out: queue.Queue[StreamItem]
+    ) -> None:
+        """Restart any stream thread that died; until its stream opens the counters are not live."""
+        for index, reader in enumerate(readers):
+            if reader.is_alive() or reader.unsupported or stop.is_set():
+                continue
+            logger.error("the change stream thread of %s died; restarting it", reader.collection)
+            self._quietly(maintained.clear_live)
+            self._quietly(lambda: stats.set_stream_down(True))
+            self._quietly(lambda: stats.incr("stream_restarts"))
+            revived = StreamReader(self.db, reader.collection, reader.token, out, stop, reader.start_after)
+            revived.start()
+            readers[index] = revived
 
     def _housekeep(self, readers: list[StreamReader], drift: DriftCheck, *, idle: bool) -> None:
         """Once a second: escalations, the counters' live mark, and the drift check when idle."""
         self._escalate()
-        if all(reader.is_open for reader in readers):
+        if all(reader.is_open and reader.is_alive() for reader in readers):
             self._quietly(lambda: maintained.mark_live(LIVE_TTL_S))
         else:
             self._quietly(maintained.clear_live)
@@ -237,16 +370,17 @@ class Watcher:
     def _quietly(step: Callable[[], None]) -> None:
         try:
             step()
-        except Exception:
-            logger.exception("could not update the maintained counters' live mark")
+        except Exception as exc:
+            logger.warning("could not update the watcher's state in Redis (%s)", describe(exc))
 
     def _escalate(self) -> None:
         try:
-            for doc in escalation.due_alerts(datetime.now(UTC)):
+            for doc in self.escalations.due(datetime.now(UTC)):
                 if actions.push_new_alert(doc, escalated=True):
-                    logger.warning("escalated unacknowledged critical alert %s", doc["_id"])
-        except Exception:
-            logger.exception("could not check for alerts to escalate; will retry")
+                    logger.warning("escalated unacknowledged alert %s", doc["_id"])
+                self.escalations.settle(doc)
+        except Exception as exc:
+            logger.warning("could not check for alerts to escalate (%s); will retry", describe(exc))
 
 
 def poll_forever(stop: threading.Event, lease: Lease, interval_s: float) -> None:
@@ -264,7 +398,7 @@ def poll_forever(stop: threading.Event, lease: Lease, interval_s: float) -> None
 
 def run_watcher(db: Database, stop: threading.Event) -> int:
     """The command's body: follow changes, or fall back as WATCH_FALLBACK says; returns an exit code."""
-    watcher = Watcher(db, coalesce_s=settings.WATCH_COALESCE_MS / 1000, stop=stop)
+    watcher = Watcher(lenient(db), coalesce_s=settings.WATCH_COALESCE_MS / 1000, stop=stop)
     try:
         watcher.run()
     except ChangeStreamsUnsupported:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from redis.exceptions import RedisError
+
 from dashboard.sources import redis_store
 
 STATS_KEY = "dash:watch:stats"
@@ -15,6 +17,10 @@ COUNTERS = (
     "history_lost",
     "drift_found",
     "drift_repairs",
+    "resyncs",
+    "stream_restarts",
+    "documents_skipped",
+    "publications_dropped",
 )
 
 
@@ -36,3 +42,15 @@ def set_stream_down(down: bool) -> None:
 def read() -> dict[str, float]:
     raw: dict[str, str] = redis_store.client().hgetall(STATS_KEY)  # type: ignore[assignment]
     return {name: float(value) for name, value in raw.items()}
+
+
+def report() -> dict[str, float] | None:
+    """The watcher's numbers with `report_age_s` (seconds since its last report), or None while
+    Redis is down: what `/readyz` and `/metrics` show of the watcher."""
+    try:
+        numbers = read()
+    except RedisError:
+        return None
+    if "reported_at" in numbers:
+        numbers["report_age_s"] = max(0.0, time.time() - numbers.pop("reported_at"))
+    return numbers

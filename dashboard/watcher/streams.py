@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo.database import Database
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import OperationFailure
 
 from dashboard.metrics.contributions import FIELDS
 from dashboard.sources import mongo
 from dashboard.watcher import stats
+from dashboard.watcher.failures import MAX_DETERMINISTIC_TRIES, describe, is_transient
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,13 @@ MAX_AWAIT_MS = 200
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
 CHANGE_STREAM_HISTORY_LOST = 286
+# Resuming from the same point can never work after these: the stream starts afresh instead.
+RESUME_IMPOSSIBLE = {
+    CHANGE_STREAM_HISTORY_LOST: "history lost (ChangeStreamHistoryLost)",
+    280: "ChangeStreamFatalError",
+    260: "invalid resume token (InvalidResumeToken)",
+    40576: "resume token not found",
+}
 # "The $changeStream stage is only supported on replica sets" and its relatives.
 CHANGE_STREAMS_UNSUPPORTED = (40573, 40415, 115)
 
@@ -41,9 +49,12 @@ def pipeline(collection: str) -> list[dict[str, Any]]:
 @dataclass(frozen=True)
 class StreamItem:
     collection: str
-    kind: str  # "event", "token" (a newer resume token only), "history_lost" or "unsupported"
+    # "event"; "token" (a newer resume token only); "resync" (the stream restarted from now,
+    # for `reason`, so what happened in between must be recomputed); or "unsupported".
+    kind: str
     event: dict[str, Any] | None = None
     token: dict[str, Any] | None = None
+    reason: str | None = None
 
 
 def backoff_delay(attempt: int, rng: random.Random) -> float:
@@ -52,6 +63,14 @@ def backoff_delay(attempt: int, rng: random.Random) -> float:
 
 
 class StreamReader(threading.Thread):
+    """Follows one collection's change stream into `out` until `stop` is set.
+
+    Transient failures (failures.is_transient) are retried from the same point with backoff.
+    A resume point the server refuses for good (RESUME_IMPOSSIBLE), or any other failure
+    repeated MAX_DETERMINISTIC_TRIES times at the same point, is dropped: the stream starts
+    from now and a "resync" item tells the loop to recompute what it missed.
+    """
+
     def __init__(
         self,
         db: Database,
@@ -59,51 +78,74 @@ class StreamReader(threading.Thread):
         token: dict[str, Any] | None,
         out: queue.Queue[StreamItem],
         stop: threading.Event,
+        start_after: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(name=f"stream-{collection}", daemon=True)
         self.db = db
         self.collection = collection
         self.token = token
-        self.start_after: dict[str, Any] | None = None
+        self.start_after = start_after
         self.out = out
         self.stop = stop
         # Set once the stream is open, or once the reader gave up on it (no change streams).
         self.settled = threading.Event()
         self.is_open = False
+        self.unsupported = False
 
     def run(self) -> None:
+        try:
+            self._follow_and_recover()
+        finally:
+            # A reader that ended, even on an error it could not handle, holds nobody up.
+            self.is_open = False
+            self.settled.set()
+
+    def _follow_and_recover(self) -> None:
         rng = random.Random()
         attempt = 0
+        failed_at: tuple[str, str] | None = None
+        failures_here = 0
         while not self.stop.is_set():
             try:
                 self._follow()
                 attempt = 0
-            except OperationFailure as exc:
-                if exc.code == CHANGE_STREAM_HISTORY_LOST:
-                    # Retrying the same token can never work: start afresh and let the loop resync.
-                    logger.error("change stream history lost on %s; resyncing from now", self.collection)
-                    self.token = self.start_after = None
-                    self.out.put(StreamItem(self.collection, "history_lost"))
-                    continue
-                if exc.code in CHANGE_STREAMS_UNSUPPORTED:
+            except Exception as exc:
+                if isinstance(exc, OperationFailure) and exc.code in CHANGE_STREAMS_UNSUPPORTED:
+                    self.unsupported = True
                     self.out.put(StreamItem(self.collection, "unsupported"))
                     self.settled.set()
                     return
-                attempt = self._failed(exc, attempt, rng)
-            except PyMongoError as exc:
+                if is_transient(exc):
+                    attempt = self._failed(exc, attempt, rng)
+                    continue
+                position = (repr(self.token), repr(self.start_after))
+                failures_here = failures_here + 1 if position == failed_at else 1
+                failed_at = position
+                impossible = isinstance(exc, OperationFailure) and exc.code in RESUME_IMPOSSIBLE
+                has_position = self.token is not None or self.start_after is not None
+                if has_position and (impossible or failures_here >= MAX_DETERMINISTIC_TRIES):
+                    self._start_afresh(exc)
+                    failed_at, failures_here = None, 0
+                    continue
                 attempt = self._failed(exc, attempt, rng)
 
-    def _failed(self, exc: PyMongoError, attempt: int, rng: random.Random) -> int:
+    def _start_afresh(self, exc: Exception) -> None:
+        """Drop the resume point: retrying it can never work. The loop resyncs."""
+        if isinstance(exc, OperationFailure) and exc.code in RESUME_IMPOSSIBLE:
+            reason = RESUME_IMPOSSIBLE[exc.code]
+        else:
+            reason = f"{describe(exc)}, {MAX_DETERMINISTIC_TRIES} times at the same resume point"
+        logger.error("change stream on %s cannot resume: %s; resyncing from now", self.collection, reason)
+        self.token = self.start_after = None
+        self.out.put(StreamItem(self.collection, "resync", reason=reason))
+
+    def _failed(self, exc: Exception, attempt: int, rng: random.Random) -> int:
         self.is_open = False
         stats.incr("stream_errors")
         stats.set_stream_down(True)
         delay = backoff_delay(attempt, rng)
         logger.warning(
-            "change stream on %s failed (%s: %s); retrying in %.1f s",
-            self.collection,
-            exc.__class__.__name__,
-            str(exc)[:200],
-            delay,
+            "change stream on %s failed (%s); retrying in %.1f s", self.collection, describe(exc), delay
         )
         self.stop.wait(delay)
         return attempt + 1
@@ -125,8 +167,10 @@ class StreamReader(threading.Thread):
                 event = stream.try_next()
                 token = dict(stream.resume_token) if stream.resume_token is not None else None
                 if event is not None and event.get("operationType") == "invalidate":
-                    # The collection was dropped or renamed: reopen after the invalidate event.
+                    # The collection was dropped or renamed: the loop rebuilds its counters, and
+                    # the stream reopens after the invalidate (whose token only startAfter takes).
                     logger.warning("change stream on %s invalidated; reopening after it", self.collection)
+                    self.out.put(StreamItem(self.collection, "event", event, None))
                     self.start_after = dict(event["_id"])
                     return
                 if event is not None:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from dashboard.sources import health
+from dashboard.watcher import stats
 from dashboard.web import prometheus
 
 
@@ -24,7 +25,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 def _watcher_state() -> dict[str, float | None]:
     """The watcher's lag for ops; a lagging watcher does not make this web process unready."""
-    numbers = prometheus.watcher_report() or {}
+    numbers = stats.report() or {}
     return {"lag_s": numbers.get("lag_s"), "report_age_s": numbers.get("report_age_s")}
 
 

@@ -6,11 +6,10 @@ watcher keeps them, needs no client library.
 
 from __future__ import annotations
 
-import time
-
 from redis.exceptions import RedisError
 
 from dashboard.realtime import socket_stats, ticker
+from dashboard.sources import skipped
 from dashboard.watcher import stats
 
 # (name in stats, metric name, type, help)
@@ -48,23 +47,36 @@ WATCHER_METRICS = (
         "counter",
         "Rebuilds of the maintained counters after drift was found.",
     ),
+    (
+        "resyncs",
+        "dash_watcher_resyncs_total",
+        "counter",
+        "Streams restarted from now with a new epoch because their resume point could not be used.",
+    ),
+    (
+        "stream_restarts",
+        "dash_watcher_stream_restarts_total",
+        "counter",
+        "Change stream threads found dead and restarted.",
+    ),
+    (
+        "documents_skipped",
+        "dash_watcher_documents_skipped_total",
+        "counter",
+        "Documents a rebuild of the maintained counters could not use.",
+    ),
+    (
+        "publications_dropped",
+        "dash_watcher_publications_dropped_total",
+        "counter",
+        "Batches of departments not published after repeated deterministic failures.",
+    ),
     ("stream_down", "dash_watcher_stream_down", "gauge", "1 while a change stream is failing, else 0."),
 )
 
 
 def _sample(name: str, kind: str, help_text: str, value: float) -> list[str]:
     return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value:g}"]
-
-
-def watcher_report() -> dict[str, float] | None:
-    """The watcher's numbers and how old its last report is, or None while Redis is down."""
-    try:
-        numbers = stats.read()
-    except RedisError:
-        return None
-    if "reported_at" in numbers:
-        numbers["report_age_s"] = max(0.0, time.time() - numbers.pop("reported_at"))
-    return numbers
 
 
 def web_process_lines() -> list[str]:
@@ -89,8 +101,22 @@ def web_process_lines() -> list[str]:
     ]
 
 
+def skipped_lines() -> list[str]:
+    """Documents skipped as invalid, by collection and field (none while Redis is down)."""
+    try:
+        found = skipped.counts()
+    except RedisError:
+        return []
+    name = "dash_documents_skipped_total"
+    return [
+        f"# HELP {name} Documents left out because a field is outside what the contract allows.",
+        f"# TYPE {name} counter",
+        *(f'{name}{{collection="{c}",field="{f}"}} {n}' for (c, f), n in sorted(found.items())),
+    ]
+
+
 def render() -> str:
-    numbers = watcher_report()
+    numbers = stats.report()
     lines = _sample(
         "dash_redis_up", "gauge", "1 when Redis answered this scrape.", 0 if numbers is None else 1
     )
@@ -105,4 +131,5 @@ def render() -> str:
                 "Seconds since the active watcher last reported; grows when no watcher runs.",
                 numbers["report_age_s"],
             )
+    lines += skipped_lines()
     return "\n".join(lines) + "\n"

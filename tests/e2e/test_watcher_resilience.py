@@ -196,3 +196,49 @@ def test_bad_events_are_dead_lettered_and_the_stream_goes_on(web: LiveStack, adm
     assert any("department" in reason for reason in reasons)
     assert int(web.redis().hget("dash:watch:stats", "events_dead_lettered")) >= 3
     web.processes["watcher-c"].stop()
+
+
+def test_a_year_one_discharge_date_in_chicago_holds_back_no_alert_and_crashes_no_restart(
+    web: LiveStack, admin: DashboardClient
+) -> None:
+    chicago = {"TIME_ZONE": "America/Chicago"}
+    db = web.mongo()
+
+    def admitted_with_year_one_discharge() -> None:
+        db.patients.insert_one(
+            {
+                "department": "ER",
+                "status": "admitted",
+                "is_emergency": True,
+                "admitted_at": datetime.now(UTC),
+                "discharged_at": datetime(1, 1, 1, tzinfo=UTC),
+            }
+        )
+
+    admitted_with_year_one_discharge()  # read by the rebuild on activation
+    web.start("watcher", as_name="watcher-chicago", env=chicago)
+    web.wait_for_log("watcher-chicago", "6 of 6 change streams open")
+    admitted_with_year_one_discharge()  # read from the change stream
+    result = db.alerts.insert_one(
+        {
+            "department": "ER",
+            "severity": "critical",
+            "kind": "code_blue",
+            "message": "after the year-one patient",
+            "created_at": datetime.now(UTC),
+            "acknowledged_at": None,
+            "acknowledged_by": None,
+        }
+    )
+    critical = str(result.inserted_id)
+    assert collect_alerts(admin, {critical}, 5) == [critical], web.logs()
+
+    web.processes["watcher-chicago"].stop()
+    web.start("watcher", as_name="watcher-chicago-restarted", env=chicago)
+    web.wait_for_log("watcher-chicago-restarted", "6 of 6 change streams open")
+    after = new_alert(web, "after the restart")
+    assert collect_alerts(admin, {after}, 5) == [after], web.logs()
+    log = web.processes["watcher-chicago-restarted"].log_path.read_text(errors="replace")
+    assert "OverflowError" not in log
+    assert "dead-lettered" not in log
+    web.processes["watcher-chicago-restarted"].stop()

@@ -19,7 +19,6 @@ import pytest
 from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
-from dashboard.models import Department
 from dashboard.protocol.client_messages import Since
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.protocol.tiers import TIERS
@@ -64,6 +63,11 @@ class ServerAnswers:
             return error
 
         return _Collection(self._db[name], refuse)
+
+    def with_options(self, **options: Any) -> ServerAnswers:
+        answers = ServerAnswers(self._db.with_options(**options), self._refuse)
+        answers.refusals = self.refusals
+        return answers
 
 
 def history_lost_for_the_lost_token(options: dict[str, Any]) -> OperationFailure | None:
@@ -111,15 +115,6 @@ def insert_alert(db: Database, *, severity: str, age_s: float, acknowledged: boo
         }
     )
     return str(result.inserted_id)
-
-
-@pytest.fixture
-def hospital(mongo_db: Database, redis_client: Any) -> Database:
-    Department.objects.create(code="ER", name="Emergency")
-    mongo_db.patients.insert_one(
-        {"department": "ER", "status": "admitted", "is_emergency": True, "admitted_at": datetime.now(UTC)}
-    )
-    return mongo_db
 
 
 def test_lost_history_starts_a_new_epoch_recomputes_everything_and_goes_on(hospital: Database) -> None:
