@@ -36,14 +36,6 @@ class DashboardProfileForm(forms.ModelForm):
             raise ValidationError(exc.messages) from None
         return cleaned
 
-    def save(self, commit: bool = True) -> DashboardProfile:
-        profile: DashboardProfile = super().save(commit=False)
-        profile.version += 1
-        if commit:
-            profile.save()
-            self.save_m2m()
-        return profile
-
 
 class DashboardProfileInline(admin.StackedInline):
     model = DashboardProfile

@@ -35,9 +35,6 @@ class DashboardProfile(models.Model):
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     departments = models.ManyToManyField(Department, blank=True, related_name="profiles")
-    # Bumped on every change of role, departments or the user's active flag, so open
-    # connections can tell cheaply whether they must re-evaluate their permissions.
-    version = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role})"

@@ -32,3 +32,18 @@ def test_unit_tests_import_no_helper_of_the_end_to_end_tests() -> None:
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests.e2e"):
                 importers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert importers == []
+
+
+def test_every_redis_key_is_spelled_in_redis_store_alone() -> None:
+    spellers = []
+    for path in python_files("dashboard"):
+        if path == ROOT / "dashboard/sources/redis_store.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and node.value.startswith("dash:")
+            ):
+                spellers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert spellers == []

@@ -6,7 +6,7 @@ looks at roles or department memberships.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,6 @@ class Access:
     username: str
     role: str
     departments: frozenset[str]
-    version: int
 
     @property
     def sees_revenue(self) -> bool:
@@ -66,23 +65,35 @@ def load_access(user: AbstractBaseUser | AnonymousUser | None) -> Access | None:
 def load_access_by_id(user_id: int) -> Access | None:
     """As `load_access` for a user known by id, read afresh in one query.
 
-    The profile joined with its user and its departments: one row per department (one row
-    with no department when it has none). Every WebSocket handshake with a token or ticket
-    runs this, and a reconnect storm runs thousands at once (docs/BENCHMARKS.md).
+    Every WebSocket handshake with a token or ticket runs this, and a reconnect storm runs
+    thousands at once (docs/BENCHMARKS.md).
+    """
+    return load_accesses([user_id]).get(user_id)
+
+
+def load_accesses(user_ids: Iterable[int]) -> dict[int, Access]:
+    """The access of each of `user_ids` that has one, read afresh in one query.
+
+    The profiles joined with their users and departments: one row per department (one row
+    with no department when a profile has none). A user missing from the answer has no
+    access (deleted, deactivated, no profile, or a department role without an active
+    department). Each web process runs this over its connected users every few seconds, so
+    open connections follow the database whatever wrote it.
     """
     username = f"user__{get_user_model().USERNAME_FIELD}"
-    rows = list(
-        DashboardProfile.objects.filter(user_id=user_id, user__is_active=True).values_list(
-            "role", "version", username, "departments__code", "departments__active"
-        )
+    rows = DashboardProfile.objects.filter(user_id__in=set(user_ids), user__is_active=True).values_list(
+        "user_id", "role", username, "departments__code", "departments__active"
     )
-    if not rows:
-        return None
-    role, version, name = rows[0][:3]
-    departments = frozenset(code for *_, code, active in rows if code is not None and active)
-    if role == Role.DEPARTMENT and not departments:
-        return None
-    return Access(user_id=user_id, username=str(name), role=role, departments=departments, version=version)
+    found: dict[int, tuple[str, str, set[str]]] = {}
+    for user_id, role, name, code, active in rows:
+        _role, _name, departments = found.setdefault(user_id, (role, str(name), set()))
+        if code is not None and active:
+            departments.add(code)
+    return {
+        user_id: Access(user_id=user_id, username=name, role=role, departments=frozenset(departments))
+        for user_id, (role, name, departments) in found.items()
+        if role != Role.DEPARTMENT or departments
+    }
 
 
 def known_scopes(access: Access) -> list[Scope]:

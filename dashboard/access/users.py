@@ -45,7 +45,6 @@ def upsert_dashboard_user(
     user.save()
     profile, _ = DashboardProfile.objects.get_or_create(user=user)
     profile.role = role
-    profile.version += 1
     profile.save()
     profile.departments.set(
         [Department.objects.get_or_create(code=code, defaults={"name": code})[0] for code in codes]

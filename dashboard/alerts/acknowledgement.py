@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
+from redis.exceptions import RedisError
 
 from dashboard.access.permissions import Access
 from dashboard.alerts.documents import InvalidAlert, skipped_alert, validated_alert
@@ -17,12 +19,16 @@ from dashboard.protocol.messages import iso
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, department_scope
 from dashboard.sources import mongo
 from dashboard.sources.lenient_decoding import lenient
+from dashboard.sources.outages import unavailable_on_outage
 from dashboard.stream import publish
 
 # What validated_alert reads, and the acknowledgement itself.
 ACK_PROJECTION = dict.fromkeys(
     ("department", "severity", "kind", "message", "created_at", "acknowledged_at", "acknowledged_by"), 1
 )
+
+
+logger = logging.getLogger(__name__)
 
 
 class AlertNotFound(DashboardError):
@@ -62,9 +68,26 @@ def acknowledge(access: Access, alert_id: str) -> Acknowledgement:
     """Acknowledge an alert once; later calls return the first acknowledgement unchanged.
 
     Raises AlertNotFound for an id that is no alert, or no valid one (which no client was
-    shown; it is counted and logged), AlertForbidden when `access` may not acknowledge it,
-    and what pymongo raises when MongoDB cannot be reached.
+    shown; it is counted and logged), AlertForbidden when `access` may not acknowledge it, and
+    Unavailable when MongoDB cannot confirm it (then nothing is reported as done). Once the
+    acknowledgement is written it is reported done even if Redis cannot push it: the next
+    snapshot and listing show it.
     """
+    with unavailable_on_outage():
+        doc, acknowledged, first = _write(access, alert_id)
+    if acknowledged is None:
+        return Acknowledgement(alert_id=alert_id, by=str(first.get("acknowledged_by")), at=_when(first))
+    ack = Acknowledgement(alert_id=alert_id, by=access.username, at=_when(acknowledged))
+    try:
+        for scope in (department_scope(doc["department"]), HOSPITAL_SCOPE):
+            publish.publish_alert_acknowledged(scope, alert_id=ack.alert_id, by=ack.by, at=ack.at)
+    except RedisError as exc:
+        logger.warning("alert %s acknowledged but not pushed: %s", alert_id, exc.__class__.__name__)
+    return ack
+
+
+def _write(access: Access, alert_id: str) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]]:
+    """(the alert, the acknowledgement written now or None, the alert's first acknowledgement)."""
     alerts = lenient(mongo.primary_db())[mongo.ALERTS]
     key = _alert_key(alert_id)
     doc = alerts.find_one({"_id": key}, ACK_PROJECTION)
@@ -85,10 +108,6 @@ def acknowledge(access: Access, alert_id: str) -> Acknowledgement:
         projection={"acknowledged_at": 1, "acknowledged_by": 1},
         return_document=ReturnDocument.AFTER,
     )
-    if acknowledged is None:
-        first = alerts.find_one({"_id": key}, {"acknowledged_at": 1, "acknowledged_by": 1}) or doc
-        return Acknowledgement(alert_id=alert_id, by=str(first.get("acknowledged_by")), at=_when(first))
-    ack = Acknowledgement(alert_id=alert_id, by=access.username, at=_when(acknowledged))
-    for scope in (department_scope(doc["department"]), HOSPITAL_SCOPE):
-        publish.publish_alert_acknowledged(scope, alert_id=ack.alert_id, by=ack.by, at=ack.at)
-    return ack
+    if acknowledged is not None:
+        return doc, acknowledged, acknowledged
+    return doc, None, alerts.find_one({"_id": key}, {"acknowledged_at": 1, "acknowledged_by": 1}) or doc

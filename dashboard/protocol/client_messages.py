@@ -182,6 +182,9 @@ def parse_client_message(text: str) -> ClientMessage:
         raise DashboardError(ErrorCode.BAD_REQUEST, "message is not valid JSON") from None
     if not isinstance(body, dict):
         raise DashboardError(ErrorCode.BAD_REQUEST, "message must be a JSON object")
+    if not encodable(body):
+        # Not echoed: a request_id that cannot be encoded could not be sent back either.
+        raise DashboardError(ErrorCode.BAD_REQUEST, "message has a string that is not valid Unicode")
     request_id = _request_id(body)
     kind = body.get("type")
     if not isinstance(kind, str):
@@ -190,6 +193,25 @@ def parse_client_message(text: str) -> ClientMessage:
     if parser is None:
         raise DashboardError(ErrorCode.UNKNOWN_TYPE, "unknown message type", request_id)
     return parser(body, request_id)
+
+
+def encodable(value: object) -> bool:
+    """True when every string in the parsed JSON (keys included) can be encoded as UTF-8.
+
+    JSON's `\\ud800` escapes decode to lone surrogates, which no UTF-8 text can carry: a
+    message holding one is refused before any of its strings is used or echoed.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(encodable(key) and encodable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(encodable(item) for item in value)
+    return True
 
 
 def _reject_constant(name: str) -> None:

@@ -12,8 +12,9 @@ from django.conf import settings
 
 from dashboard.sources import redis_store
 
-LEASE_TTL_S = 90
-REFRESH_EVERY_S = 30
+# A lease not refreshed for this long belongs to a process that died: its place frees itself.
+LEASE_TTL_S = 30
+REFRESH_EVERY_S = 10
 
 _ACQUIRE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[3])
@@ -30,14 +31,16 @@ return 1
 """
 
 
-def _key(user_id: int) -> str:
-    return f"dash:conns:{user_id}"
-
-
 def acquire(user_id: int, connection_id: str) -> bool:
     """Take or refresh a lease; False when the user already has the maximum open."""
     allowed = redis_store.client().eval(
-        _ACQUIRE, 1, _key(user_id), time.time(), settings.MAX_CONNECTIONS_PER_USER, LEASE_TTL_S, connection_id
+        _ACQUIRE,
+        1,
+        redis_store.connection_leases_key(user_id),
+        time.time(),
+        settings.MAX_CONNECTIONS_PER_USER,
+        LEASE_TTL_S,
+        connection_id,
     )
     return bool(allowed)
 
@@ -47,9 +50,11 @@ def refresh_all(leases: list[tuple[int, str]]) -> None:
     pipe = redis_store.client().pipeline(transaction=False)
     now, limit = time.time(), settings.MAX_CONNECTIONS_PER_USER
     for user_id, connection_id in leases:
-        pipe.eval(_ACQUIRE, 1, _key(user_id), now, limit, LEASE_TTL_S, connection_id)
+        pipe.eval(
+            _ACQUIRE, 1, redis_store.connection_leases_key(user_id), now, limit, LEASE_TTL_S, connection_id
+        )
     pipe.execute()
 
 
 def release(user_id: int, connection_id: str) -> None:
-    redis_store.client().zrem(_key(user_id), connection_id)
+    redis_store.client().zrem(redis_store.connection_leases_key(user_id), connection_id)

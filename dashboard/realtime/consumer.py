@@ -1,8 +1,14 @@
 """The `/ws/dashboard/` consumer (contract §4): thin, every decision made by a service.
 
-Client messages are parsed by `client_messages.parse_client_message` and dispatched by their parsed
-class, never by a client-supplied name. Group messages of type `dashboard.push` carry text
-serialized once by `dashboard.stream.publish`, forwarded to the socket as it is.
+Client messages are parsed by `client_messages.parse_client_message` and dispatched by their
+parsed class, never by a client-supplied name. Group messages of type `dashboard.push` carry
+text serialized once by `dashboard.stream.publish`, forwarded to the socket as it is.
+
+No client input and no data-source outage ends a connection with 1011: a client message that
+cannot be served is answered with `error` (or `ack_result` with `ok: false`), a handler that
+fails unexpectedly is logged and answered, and every way a connection ends, a failed
+handshake included, releases its place among its user's connections and writes its
+access-log entry.
 """
 
 from __future__ import annotations
@@ -11,36 +17,38 @@ import functools
 import logging
 import time
 import uuid
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync, database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.contrib.sessions.backends.base import SessionBase
-from django.utils.module_loading import import_string
 
 from dashboard.access import audit, permissions
 from dashboard.access.permissions import Access
 from dashboard.alerts import acknowledgement
-from dashboard.metrics.snapshots import SnapshotUnavailable, snapshot_message
+from dashboard.metrics.snapshots import snapshot_message
 from dashboard.models import AccessLog
 from dashboard.protocol import client_messages, messages
 from dashboard.protocol.client_messages import AckAlert, Ping, Reauth, Subscribe, Unsubscribe
 from dashboard.protocol.close_codes import CloseCode
-from dashboard.protocol.errors import DashboardError, ErrorCode
+from dashboard.protocol.errors import DashboardError, ErrorCode, Unavailable
 from dashboard.protocol.scopes import Scope, parse_scope
 from dashboard.realtime import connection_limit, handshake, hub, ticker
-from dashboard.realtime.handshake_auth import HandshakeAuth, access_token_user_id
+from dashboard.realtime.auth_lifetime import AuthLifetime
+from dashboard.realtime.handshake_auth import HandshakeAuth
 from dashboard.realtime.rate_limit import TokenBucket, Verdict
 from dashboard.sources import health
 from dashboard.stream import publish
+from dashboard.stream.publish import Position
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_AFTER_S = 10.0
-SESSION_CHECK_EVERY_S = 30.0
+HANDLER_FAILED = "this message could not be served; the connection stays open"
 
 
 def off_the_database_thread(function: Any) -> Any:
@@ -54,7 +62,9 @@ def off_the_database_thread(function: Any) -> Any:
 
 
 @dataclass
-class ScopeState:
+class Subscription:
+    """What the client has of one subscribed scope."""
+
     epoch: str
     seq: int
     last_sent_at: float
@@ -67,33 +77,38 @@ class ScopeState:
 
 
 class DashboardConsumer(AsyncWebsocketConsumer):
+    # Set in connect(); `registered` is True from the moment the connection holds a place.
+    registered: bool = False
+    connection_id: str
+    bucket: TokenBucket
+    subscriptions: dict[Scope, Subscription]
     access: Access
-    auth: HandshakeAuth
-    scopes: dict[Scope, ScopeState]
+    user_id: int
+    lifetime: AuthLifetime
+    known_scopes: set[Scope]
 
     # --- lifecycle -------------------------------------------------------------------------
     async def connect(self) -> None:
-        self.auth = self.scope["dash_auth"]
-        self.scopes = {}
+        auth: HandshakeAuth = self.scope["dash_auth"]
+        self.subscriptions = {}
         self.connection_id = uuid.uuid4().hex
         self.bucket = TokenBucket()
-        self.registered = False
         await self.accept()
         # Reads only, so it need not wait its turn on the one database thread (see handshake.py).
         opening = await DatabaseSyncToAsync(handshake.open_connection, thread_sensitive=False)(
-            self.auth, self.connection_id
+            auth, self.connection_id
         )
         if opening.close_code is not None or opening.access is None:
             await self.close(code=opening.close_code or CloseCode.NOT_AUTHENTICATED)
             return
         access = self.access = opening.access
+        self.user_id = access.user_id
         self.known_scopes = set(opening.known_scopes)
+        self.lifetime = AuthLifetime.of(auth, access.user_id, time.monotonic())
         self.registered = True
-        now = time.monotonic()
-        self.next_session_check = now + SESSION_CHECK_EVERY_S
         ticker.register(self)
+        self._audit(AccessLog.Action.CONNECT, detail=auth.method or "")
         await self.channel_layer.group_add(publish.user_group(access.user_id), self.channel_name)
-        self._audit(AccessLog.Action.CONNECT, detail=self.auth.method or "")
         defaults = access.default_scopes()
         await self._send_message(
             messages.hello(
@@ -111,15 +126,25 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             await self._send_snapshot(scope)
 
     async def disconnect(self, code: int) -> None:
+        """Give back the connection's place and record the disconnect, whatever else fails."""
         if not self.registered:
             return
-        ticker.unregister(self)
-        for scope in list(self.scopes):
-            await self._leave(scope)
-        await self.channel_layer.group_discard(publish.user_group(self.access.user_id), self.channel_name)
-        await off_the_database_thread(connection_limit.release)(self.access.user_id, self.connection_id)
-        self._audit(AccessLog.Action.DISCONNECT, detail=str(code))
         self.registered = False
+        ticker.unregister(self)
+        try:
+            await self.channel_layer.group_discard(publish.user_group(self.user_id), self.channel_name)
+            for scope in list(self.subscriptions):
+                await self._leave(scope)
+        except Exception:
+            logger.exception("connection %s: could not leave its groups", self.connection_id)
+        try:
+            await off_the_database_thread(connection_limit.release)(self.user_id, self.connection_id)
+        except Exception as exc:
+            # The lease expires by itself within LEASE_TTL_S.
+            logger.warning(
+                "connection %s: lease not released (%s)", self.connection_id, exc.__class__.__name__
+            )
+        self._audit(AccessLog.Action.DISCONNECT, detail=str(code))
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections before every handler, on the one database
@@ -127,40 +152,73 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         # itself, so the extra hop per message is skipped.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
-            raise ValueError(f"no handler for message type {message['type']!r}")
-        await handler(message)
+            logger.warning(
+                "connection %s: no handler for %r; ignored", self.connection_id, message.get("type")
+            )
+            return
+        try:
+            await handler(message)
+        except StopConsumer:
+            raise
+        except Exception:
+            logger.exception("connection %s: %s failed", self.connection_id, message.get("type"))
+            await self._after_failure(message)
 
-    async def on_tick(self, now: float) -> None:
-        """Periodic duties, called about once a second by `dashboard.realtime.ticker`."""
-        expires_at = self.auth.token_expires_at
-        if self.auth.method == "jwt" and expires_at is not None and time.time() >= expires_at:
+    async def _after_failure(self, message: dict[str, Any]) -> None:
+        """What a failed handler leaves: never a 1011 close, never a lost place."""
+        kind = message.get("type")
+        if kind == "websocket.disconnect":
+            raise StopConsumer
+        if kind == "websocket.connect":
+            # The handshake failed half way (a source went down): the client tries again later.
+            await self.disconnect(CloseCode.TRY_AGAIN_LATER)
+            await self.close(code=CloseCode.TRY_AGAIN_LATER)
+        elif kind == "websocket.receive" and self.registered:
+            await self._send_message(messages.error(ErrorCode.BAD_REQUEST, HANDLER_FAILED))
+
+    # --- periodic duties (dashboard.realtime.ticker) --------------------------------------------
+    async def on_tick(self, now: float, positions: Mapping[Scope, Position]) -> None:
+        """Expiry, the session check and heartbeats, about once a second."""
+        if self.lifetime.token_expired():
             await self.close(code=CloseCode.TOKEN_EXPIRED)
             return
-        if self.auth.method == "session" and now >= self.next_session_check:
-            self.next_session_check = now + SESSION_CHECK_EVERY_S
-            if not await database_sync_to_async(self._session_still_valid)():
-                await self.close(code=CloseCode.NOT_AUTHENTICATED)
-                return
-        for scope, state in self.scopes.items():
-            if now - state.last_sent_at >= HEARTBEAT_AFTER_S:
-                state.last_sent_at = now
-                await self._send_message(messages.heartbeat(scope, epoch=state.epoch, seq=state.seq))
+        if (
+            self.lifetime.session_check_due(now)
+            and not await database_sync_to_async(self.lifetime.session_still_valid)()
+        ):
+            await self.close(code=CloseCode.NOT_AUTHENTICATED)
+            return
+        for scope in self.heartbeats_due(now):
+            subscription = self.subscriptions[scope]
+            subscription.last_sent_at = now
+            # The scope's last published position, so a client that missed a push sees the gap.
+            published = positions.get(scope, Position(subscription.epoch, subscription.seq))
+            await self._send_message(messages.heartbeat(scope, epoch=published.epoch, seq=published.seq))
+
+    def heartbeats_due(self, now: float) -> Iterable[Scope]:
+        """Subscribed scopes that had no other message for HEARTBEAT_AFTER_S."""
+        return [
+            scope
+            for scope, subscription in self.subscriptions.items()
+            if now - subscription.last_sent_at >= HEARTBEAT_AFTER_S
+        ]
 
     def lease(self) -> tuple[int, str]:
         """This connection's slot among its user's, refreshed by the per-process ticker."""
-        return self.access.user_id, self.connection_id
+        return self.user_id, self.connection_id
+
+    def uses_session(self) -> bool:
+        return self.lifetime.method == "session"
 
     async def on_sources_changed(self, states: dict[str, messages.SourceState]) -> None:
         await self._send_message(messages.status(states))
 
-    def _session_still_valid(self) -> bool:
-        session: SessionBase | None = self.scope.get("session")
-        if session is None or not session.session_key:
-            return False
-        from django.conf import settings
-
-        store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")(session.session_key)
-        return str(store.get("_auth_user_id")) == str(self.access.user_id)
+    async def on_access_read(self, access: Access | None, session_hashes: Collection[str]) -> None:
+        """The user's access and session hashes as the database has them now (read by the ticker)."""
+        if not self.lifetime.session_hash_current(session_hashes) and access is not None:
+            await self.close(code=CloseCode.NOT_AUTHENTICATED)  # the password changed
+            return
+        await self._apply_access(access)
 
     # --- client messages -------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -213,16 +271,20 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         self._audit(AccessLog.Action.SUBSCRIBE, scope=scope.name)
         missed = None
         if message.since is not None:
-            missed = await off_the_database_thread(publish.replay)(
-                scope, with_revenue=self.access.sees_revenue, since=message.since
-            )
+            try:
+                missed = await off_the_database_thread(publish.replay)(
+                    scope, with_revenue=self.access.sees_revenue, since=message.since
+                )
+            except Exception as exc:
+                # Without the history the client gets a snapshot (from MongoDB if need be).
+                logger.warning("replay of %s failed (%s); sending a snapshot", scope, exc.__class__.__name__)
         await self._send_message(messages.subscribed(scope, recovered=missed is not None))
         if missed is None or message.since is None:
             await self._send_snapshot(scope)
             return
         for text in missed:
             await self.send(text_data=text)
-        self.scopes[scope].sent(message.since.epoch, message.since.seq + len(missed))
+        self.subscriptions[scope].sent(message.since.epoch, message.since.seq + len(missed))
         await self._release(scope)
 
     async def _unsubscribe(self, message: Unsubscribe) -> None:
@@ -231,38 +293,51 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         await self._send_message(messages.unsubscribed(message.scope, reason="requested"))
 
     async def _ack(self, message: AckAlert) -> None:
-        await database_sync_to_async(acknowledgement.acknowledge)(self.access, message.alert_id)
+        try:
+            await database_sync_to_async(acknowledgement.acknowledge)(self.access, message.alert_id)
+        except Unavailable:
+            # Nothing was recorded; the client may try again (contract §8).
+            await self._send_message(messages.ack_result(message.request_id, failure="unavailable"))
+            return
         self._audit(AccessLog.Action.ACKNOWLEDGE, detail=message.alert_id)
         await self._send_message(messages.ack_result(message.request_id))
 
     async def _reauth(self, message: Reauth) -> None:
-        claims = access_token_user_id(message.token)
-        if claims is None or claims[0] != self.access.user_id:
+        if not self.lifetime.renew(message.token):
             await self.close(code=CloseCode.NOT_AUTHENTICATED)
-            return
-        self.auth.token_expires_at = claims[1]
 
     # --- group messages --------------------------------------------------------------------
     async def dashboard_push(self, event: dict[str, Any]) -> None:
         """A message published by `dashboard.stream.publish`, already serialized for this class."""
-        state = self.scopes.get(parse_scope(event["scope"]))
-        if state is None:
+        subscription = self.subscriptions.get(parse_scope(event["scope"]))
+        if subscription is None:
             return
-        if state.held is not None:
-            state.held.append(event)
+        if subscription.held is not None:
+            subscription.held.append(event)
             return
-        if state.epoch == event["epoch"] and event["seq"] <= state.seq:
+        if subscription.epoch == event["epoch"] and event["seq"] <= subscription.seq:
             return  # already sent (a snapshot or replay covered it)
-        state.sent(event["epoch"], event["seq"])
+        subscription.sent(event["epoch"], event["seq"])
         await self.send(text_data=event["text"])
 
     async def dashboard_access_changed(self, event: dict[str, Any]) -> None:
-        access = await database_sync_to_async(permissions.load_access_by_id)(self.access.user_id)
+        """A signal in this service said the user's access changed: read it now, not at the next check."""
+        await self._apply_access(await database_sync_to_async(permissions.load_access_by_id)(self.user_id))
+
+    async def dashboard_session_ended(self, event: dict[str, Any]) -> None:
+        if self.lifetime.ended_by(event["session_key"]):
+            await self.close(code=CloseCode.NOT_AUTHENTICATED)
+
+    # --- helpers ---------------------------------------------------------------------------
+    async def _apply_access(self, access: Access | None) -> None:
+        """Follow a change of the user's access: lose forbidden scopes, resend what revenue changes."""
+        if not self.registered or access == self.access:
+            return
         if access is None:
             await self.close(code=CloseCode.FORBIDDEN)
             return
         previous, self.access = self.access, access
-        for scope in list(self.scopes):
+        for scope in list(self.subscriptions):
             if not access.may_subscribe(scope):
                 await self._leave(scope, sees_revenue=previous.sees_revenue)
                 self._audit(AccessLog.Action.UNSUBSCRIBE, scope=scope.name, detail="forbidden")
@@ -272,50 +347,42 @@ class DashboardConsumer(AsyncWebsocketConsumer):
                 await self._join(scope)
                 await self._send_snapshot(scope)
 
-    async def dashboard_session_ended(self, event: dict[str, Any]) -> None:
-        session: SessionBase | None = self.scope.get("session")
-        if (
-            self.auth.method == "session"
-            and session is not None
-            and session.session_key == event["session_key"]
-        ):
-            await self.close(code=CloseCode.NOT_AUTHENTICATED)
-
-    # --- helpers ---------------------------------------------------------------------------
     async def _join(self, scope: Scope) -> None:
         """Join the scope's group; its pushes are held until the snapshot or replay is sent."""
-        state = self.scopes.setdefault(scope, ScopeState(epoch="", seq=0, last_sent_at=time.monotonic()))
-        state.held = []
+        subscription = self.subscriptions.setdefault(
+            scope, Subscription(epoch="", seq=0, last_sent_at=time.monotonic())
+        )
+        subscription.held = []
         # Pushes reach this connection through the process's hub, not its own channel.
         await hub.current(self.channel_layer).join(scope.group(with_revenue=self.access.sees_revenue), self)
 
     async def _release(self, scope: Scope) -> None:
         """Send the pushes held during the snapshot or replay, newer ones only, in order."""
-        state = self.scopes.get(scope)
-        if state is None or state.held is None:
+        subscription = self.subscriptions.get(scope)
+        if subscription is None or subscription.held is None:
             return
-        held, state.held = state.held, None
+        held, subscription.held = subscription.held, None
         for event in held:
             await self.dashboard_push(event)
 
     async def _leave(self, scope: Scope, *, sees_revenue: bool | None = None) -> None:
         with_revenue = self.access.sees_revenue if sees_revenue is None else sees_revenue
+        self.subscriptions.pop(scope, None)
         await hub.current(self.channel_layer).leave(scope.group(with_revenue=with_revenue), self)
-        self.scopes.pop(scope, None)
 
     async def _send_snapshot(self, scope: Scope) -> None:
         try:
             snapshot = await off_the_database_thread(snapshot_message)(
                 scope, with_revenue=self.access.sees_revenue
             )
-        except SnapshotUnavailable:
+        except Unavailable:
             # Nothing to show yet: say which source is down; the client retries on `status`.
             # Not recorded here: the ticker must still see the change and tell every connection.
-            states = await database_sync_to_async(health.check)()
+            states = await off_the_database_thread(health.check)()
             await self._send_message(messages.status(states))
             await self._release(scope)
             return
-        self.scopes[scope].sent(snapshot["epoch"], snapshot["seq"])
+        self.subscriptions[scope].sent(snapshot["epoch"], snapshot["seq"])
         await self._send_message(snapshot)
         await self._release(scope)
 
@@ -326,7 +393,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         client = self.scope.get("client") or ("", 0)
         audit.record(
             action,
-            user_id=self.access.user_id,
+            user_id=self.user_id,
             username=self.access.username,
             scope=scope,
             client_address=str(client[0]),

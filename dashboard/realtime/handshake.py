@@ -8,9 +8,12 @@ thousands of handshakes queued during a reconnect storm (docs/BENCHMARKS.md).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError
+from redis.exceptions import RedisError
 
 from dashboard.access import permissions, tickets
 from dashboard.access.permissions import Access
@@ -18,6 +21,8 @@ from dashboard.protocol.close_codes import CloseCode
 from dashboard.protocol.scopes import Scope
 from dashboard.realtime import connection_limit
 from dashboard.realtime.handshake_auth import HandshakeAuth
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,10 +59,23 @@ def handshake_access(auth: HandshakeAuth) -> Access | CloseCode:
 
 
 def open_connection(auth: HandshakeAuth, connection_id: str) -> Opening:
-    """Who connects, what they may see, and whether they have a connection slot left."""
-    access = handshake_access(auth)
-    if isinstance(access, CloseCode):
-        return Opening(access)
-    if not connection_limit.acquire(access.user_id, connection_id):
-        return Opening(CloseCode.TOO_MANY)
-    return Opening(None, access, permissions.known_scopes(access))
+    """Who connects, what they may see, and whether they have a connection slot left.
+
+    An outage never ends a handshake with 1011: without Django's database, or without Redis
+    to redeem a ticket, the client is told 1013 (try again later); without Redis to count
+    connections, the connection is let in uncounted (the ticker counts it once Redis is back).
+    """
+    try:
+        access = handshake_access(auth)
+        if isinstance(access, CloseCode):
+            return Opening(access)
+        known = permissions.known_scopes(access)
+    except (DatabaseError, RedisError) as exc:
+        logger.warning("handshake refused with 1013: %s is down", exc.__class__.__name__)
+        return Opening(CloseCode.TRY_AGAIN_LATER)
+    try:
+        if not connection_limit.acquire(access.user_id, connection_id):
+            return Opening(CloseCode.TOO_MANY)
+    except RedisError as exc:
+        logger.warning("connection of user %s let in uncounted: %s", access.user_id, exc.__class__.__name__)
+    return Opening(None, access, known)

@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import HASH_SESSION_KEY, get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.http.request import split_domain_port, validate_host
 from rest_framework_simplejwt.exceptions import TokenError
@@ -33,7 +33,8 @@ class HandshakeAuth:
     """What the handshake carries, checked without the database; the consumer resolves the user.
 
     `method` is "jwt" (a valid access token: `user_id`), "ticket" (to redeem: `ticket`),
-    "session" (`user`, resolved by Channels' session middleware) or None.
+    "session" (`user`, resolved by Channels' session middleware, with the session's key and
+    the auth hash it carried) or None.
     """
 
     method: AuthMethod | None
@@ -41,6 +42,8 @@ class HandshakeAuth:
     user_id: int | None = None
     ticket: str | None = None
     token_expires_at: float | None = None
+    session_key: str | None = None
+    session_hash: str | None = None
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -114,7 +117,14 @@ async def authenticate_handshake(scope: dict[str, Any]) -> HandshakeAuth:
         return HandshakeAuth(method="ticket", ticket=ticket)
     session_user = scope.get("user")
     if session_user is not None and session_user.is_authenticated:
-        return HandshakeAuth(method="session", user=session_user)
+        # The session was loaded to resolve the user: reading it again needs no database.
+        session = scope["session"]
+        return HandshakeAuth(
+            method="session",
+            user=session_user,
+            session_key=session.session_key,
+            session_hash=session.get(HASH_SESSION_KEY),
+        )
     inactive = await _inactive_session_user(scope)
     return HandshakeAuth(method="session" if inactive else None, user=inactive)
 

@@ -2,9 +2,12 @@
 
 Heartbeats, token expiry and session checks need a clock per connection; the connection
 leases are refreshed for the whole process in one Redis round trip; the state of Redis and
-MongoDB is checked once per process and told to each connection; one task visiting all local
-connections each second costs far less than a task each. The
-ticker also saves the buffered access log, so recording never waits for the database.
+MongoDB is checked once per process and told to each connection; every connection's access
+is read again from the database in one query every ACCESS_CHECK_EVERY_S, so open connections
+follow the database whatever wrote it (contract §2: within 5 s); the heartbeats' positions
+come from Redis in one round trip. One task visiting all local connections each second costs
+far less than a task each. The ticker also saves the buffered access log, so recording never
+waits for the database.
 """
 
 from __future__ import annotations
@@ -12,24 +15,39 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Collection, Iterable, Mapping
 from typing import Protocol
 
 from channels.db import database_sync_to_async
 
-from dashboard.access import audit
+from dashboard.access import audit, permissions, sessions
+from dashboard.access.permissions import Access
 from dashboard.protocol.messages import SourceState
+from dashboard.protocol.scopes import Scope
 from dashboard.realtime import connection_limit
 from dashboard.sources import health
+from dashboard.stream import publish
+from dashboard.stream.publish import Position
 
 logger = logging.getLogger(__name__)
 
 TICK_S = 1.0
+# Within the contract's 5 s for a change of role, departments or active flag, whatever wrote it.
+ACCESS_CHECK_EVERY_S = 2.0
 
 
 class Ticking(Protocol):
-    async def on_tick(self, now: float) -> None: ...
+    user_id: int
+
+    async def on_tick(self, now: float, positions: Mapping[Scope, Position]) -> None: ...
+
+    def heartbeats_due(self, now: float) -> Iterable[Scope]: ...
 
     async def on_sources_changed(self, states: dict[str, SourceState]) -> None: ...
+
+    async def on_access_read(self, access: Access | None, session_hashes: Collection[str]) -> None: ...
+
+    def uses_session(self) -> bool: ...
 
     def lease(self) -> tuple[int, str]: ...
 
@@ -38,6 +56,7 @@ _connections: set[Ticking] = set()
 _task: asyncio.Task[None] | None = None
 _next_source_check = 0.0
 _next_lease_refresh = 0.0
+_next_access_check = 0.0
 
 
 def register(connection: Ticking) -> None:
@@ -71,6 +90,51 @@ async def _check_sources(now: float) -> None:
             logger.exception("could not tell a connection about its data sources")
 
 
+def _read_access(
+    user_ids: set[int], session_user_ids: set[int]
+) -> tuple[dict[int, Access], dict[int, tuple[str, ...]]]:
+    accesses = permissions.load_accesses(user_ids)
+    hashes = sessions.current_auth_hashes(session_user_ids) if session_user_ids else {}
+    return accesses, hashes
+
+
+async def _check_access(now: float) -> None:
+    """Read every connected user's access (and session hashes) in one go; tell each connection."""
+    global _next_access_check
+    if now < _next_access_check or not _connections:
+        return
+    _next_access_check = now + ACCESS_CHECK_EVERY_S
+    connections = list(_connections)
+    user_ids = {connection.user_id for connection in connections}
+    session_user_ids = {connection.user_id for connection in connections if connection.uses_session()}
+    try:
+        accesses, hashes = await database_sync_to_async(_read_access)(user_ids, session_user_ids)
+    except Exception:
+        logger.exception("could not read the access of %d connected users; will retry", len(user_ids))
+        return
+    for connection in connections:
+        if connection not in _connections:
+            continue
+        try:
+            await connection.on_access_read(
+                accesses.get(connection.user_id), hashes.get(connection.user_id, ())
+            )
+        except Exception:
+            logger.exception("could not apply a connection's access")
+
+
+async def _heartbeat_positions(now: float) -> Mapping[Scope, Position]:
+    """The last published position of every scope a connection owes a heartbeat (empty without Redis)."""
+    due = {scope for connection in _connections for scope in connection.heartbeats_due(now)}
+    if not due:
+        return {}
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, publish.positions, due)
+    except Exception as exc:
+        logger.warning("heartbeats without positions: %s", exc.__class__.__name__)
+        return {}
+
+
 async def _refresh_leases(now: float) -> None:
     global _next_lease_refresh
     if now < _next_lease_refresh:
@@ -84,19 +148,28 @@ async def _refresh_leases(now: float) -> None:
         _next_lease_refresh = now + TICK_S
 
 
+async def _tick(now: float) -> None:
+    await _check_sources(now)
+    await _check_access(now)
+    positions = await _heartbeat_positions(now)
+    for connection in list(_connections):
+        try:
+            await connection.on_tick(now, positions)
+        except Exception:
+            logger.exception("periodic check of a connection failed")
+    await _refresh_leases(now)
+    if audit.pending():
+        try:
+            await database_sync_to_async(audit.flush)()
+        except Exception:
+            logger.exception("could not save the access log; will retry")
+
+
 async def _tick_forever() -> None:
     while _connections or audit.pending():
         await asyncio.sleep(TICK_S)
-        now = time.monotonic()
-        await _check_sources(now)
-        for connection in list(_connections):
-            try:
-                await connection.on_tick(now)
-            except Exception:
-                logger.exception("periodic check of a connection failed")
-        await _refresh_leases(now)
-        if audit.pending():
-            try:
-                await database_sync_to_async(audit.flush)()
-            except Exception:
-                logger.exception("could not save the access log; will retry")
+        try:
+            await _tick(time.monotonic())
+        except Exception:
+            # The ticker must outlive any one failure: expiry and heartbeats depend on it.
+            logger.exception("a tick of the connection ticker failed; the next one runs as usual")

@@ -48,8 +48,24 @@ def tier_run_lock_key(scope: Scope, tier: str) -> str:
     return f"dash:lock:tier:{scope.key}:{tier}"
 
 
+def connection_leases_key(user_id: int) -> str:
+    """The user's open connections, a sorted set of connection ids by lease time."""
+    return f"dash:conns:{user_id}"
+
+
 def ticket_key(ticket: str) -> str:
     return f"dash:ticket:{ticket}"
+
+
+# The watcher's lease (one active watcher), its counters for /metrics, and its dead letters.
+WATCHER_LEASE_KEY = "dash:watch:lease"
+WATCHER_STATS_KEY = "dash:watch:stats"
+WATCHER_DEAD_LETTER_STREAM = "dash:watch:dead-letter"
+
+
+def alert_sent_key(alert_id: str, *, escalated: bool) -> str:
+    """Marks an alert (or its escalation) as pushed, so no watcher pushes it twice."""
+    return f"dash:alert-{'escalated' if escalated else 'sent'}:{alert_id}"
 
 
 def watcher_token_key(collection: str) -> str:

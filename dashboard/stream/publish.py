@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -68,6 +68,26 @@ def position(scope: Scope) -> Position:
         _POSITION, 2, redis_store.EPOCH_KEY, redis_store.seq_key(scope), _new_epoch_id()
     )
     return Position(epoch=str(epoch), seq=int(seq))
+
+
+def positions(scopes: Iterable[Scope]) -> dict[Scope, Position]:
+    """The epoch and last published seq of each scope, in one round trip; {} before any epoch.
+
+    Heartbeats carry these, so a client that missed a push sees the gap (contract §4).
+    """
+    wanted = list(scopes)
+    if not wanted:
+        return {}
+    pipe = redis_store.client().pipeline(transaction=False)
+    pipe.get(redis_store.EPOCH_KEY)
+    for scope in wanted:
+        pipe.get(redis_store.seq_key(scope))
+    epoch, *seqs = pipe.execute()
+    if epoch is None:
+        return {}
+    return {
+        scope: Position(epoch=str(epoch), seq=int(seq or 0)) for scope, seq in zip(wanted, seqs, strict=True)
+    }
 
 
 def _next_position(scope: Scope) -> Position:

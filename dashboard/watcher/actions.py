@@ -25,7 +25,7 @@ from dashboard.watcher.failures import describe
 logger = logging.getLogger(__name__)
 
 ALERT_DEDUP_TTL_S = 86400
-DEAD_LETTER_STREAM = "dash:watch:dead-letter"
+DEAD_LETTER_STREAM = redis_store.WATCHER_DEAD_LETTER_STREAM
 DEAD_LETTER_MAX = 10_000
 
 
@@ -94,7 +94,7 @@ def push_new_alert(doc: dict[str, Any], *, escalated: bool = False) -> bool:
     this, so two watchers never race on one marker.
     """
     payload = alert_payload(doc)
-    marker = f"dash:alert-{'escalated' if escalated else 'sent'}:{payload['id']}"
+    marker = redis_store.alert_sent_key(payload["id"], escalated=escalated)
     if redis_store.client().exists(marker):
         return False
     if escalated:

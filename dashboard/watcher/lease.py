@@ -19,7 +19,7 @@ from dashboard.sources import redis_store
 
 logger = logging.getLogger(__name__)
 
-LEASE_KEY = "dash:watch:lease"
+LEASE_KEY = redis_store.WATCHER_LEASE_KEY
 LEASE_TTL_MS = 5000
 RENEW_EVERY_S = 1.0
 # The keeper stops renewing for a watcher loop silent this long: a hung watcher lets go.

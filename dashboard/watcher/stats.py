@@ -8,7 +8,7 @@ from redis.exceptions import RedisError
 
 from dashboard.sources import redis_store
 
-STATS_KEY = "dash:watch:stats"
+STATS_KEY = redis_store.WATCHER_STATS_KEY
 COUNTERS = (
     "events_processed",
     "events_dead_lettered",

@@ -19,6 +19,7 @@ from dashboard.access.permissions import Access
 from dashboard.alerts import acknowledgement, listing
 from dashboard.metrics.snapshots import snapshot_message
 from dashboard.models import AccessLog
+from dashboard.protocol.errors import Unavailable
 from dashboard.protocol.scopes import Scope
 
 
@@ -70,6 +71,10 @@ class AlertListView(DashboardAPIView):
 
 class AlertAckView(DashboardAPIView):
     def post(self, request: Request, alert_id: str) -> Response:
-        ack = acknowledgement.acknowledge(_access(request), alert_id)
+        try:
+            ack = acknowledgement.acknowledge(_access(request), alert_id)
+        except Unavailable:
+            # The contract's answer (§8): nothing was recorded, the caller may try again.
+            return Response({"ok": False, "reason": "unavailable"}, status=503)
         audit.record_request(request, _access(request), AccessLog.Action.ACKNOWLEDGE, detail=ack.alert_id)
         return Response({"ok": True, "alert_id": ack.alert_id, "by": ack.by, "at": ack.at})

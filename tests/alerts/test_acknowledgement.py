@@ -15,7 +15,7 @@ NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 
 def access(role: str, departments: frozenset[str] = frozenset(), username: str = "ada") -> Access:
-    return Access(user_id=1, username=username, role=role, departments=departments, version=0)
+    return Access(user_id=1, username=username, role=role, departments=departments)
 
 
 @pytest.fixture

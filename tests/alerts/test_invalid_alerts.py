@@ -20,7 +20,7 @@ from dashboard.sources import skipped
 from dashboard.watcher.loop import Watcher
 from tests.watcher.test_loop import published, wait_until
 
-ADMIN = Access(user_id=1, username="ada", role="admin", departments=frozenset(), version=0)
+ADMIN = Access(user_id=1, username="ada", role="admin", departments=frozenset())
 
 
 def skipped_alerts() -> int:

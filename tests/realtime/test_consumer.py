@@ -332,9 +332,9 @@ async def test_token_handshakes_skip_the_session_and_cookie_handshakes_use_it() 
 async def test_pushes_during_a_snapshot_are_held_then_only_newer_ones_sent_in_order(redis_client) -> None:
     # The hub hands pushes over while the consumer may still be sending a snapshot or replay.
     consumer = DashboardConsumer()
-    consumer.scopes = {}
+    consumer.subscriptions = {}
     consumer.channel_layer = get_channel_layer()
-    consumer.access = Access(user_id=1, username="ada", role="admin", departments=frozenset(), version=1)
+    consumer.access = Access(user_id=1, username="ada", role="admin", departments=frozenset())
     sent: list[str] = []
 
     async def send(text_data: str) -> None:
@@ -348,7 +348,7 @@ async def test_pushes_during_a_snapshot_are_held_then_only_newer_ones_sent_in_or
             {"scope": "dept:ER", "epoch": "e1", "seq": seq, "text": f"update {seq}"}
         )
     assert sent == []
-    state = consumer.scopes[scope]
+    state = consumer.subscriptions[scope]
     state.epoch, state.seq = "e1", 4  # the snapshot went out at seq 4
     await consumer._release(scope)
     assert sent == ["update 5", "update 6"]

@@ -18,7 +18,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from dashboard.access.users import upsert_dashboard_user
 from dashboard.models import AccessLog
 from dashboard.protocol.scopes import Scope
-from dashboard.realtime import consumer
+from dashboard.realtime import auth_lifetime, consumer
 from dashboard.sources import health
 from dashboard.stream import publish, tier_cache
 from tests.support.alerts import sample_alert
@@ -75,7 +75,7 @@ async def test_logout_closes_the_sessions_sockets_with_4401(ws_users) -> None:
 
 
 async def test_an_expired_session_closes_with_4401_at_the_next_check(ws_users, monkeypatch) -> None:
-    monkeypatch.setattr(consumer, "SESSION_CHECK_EVERY_S", 1.0)
+    monkeypatch.setattr(auth_lifetime, "SESSION_CHECK_EVERY_S", 1.0)
     cookie = await session_cookie(ws_users["viewer"])
     socket = await connected([(b"cookie", cookie), (b"origin", b"http://localhost")])
     await socket.recv()

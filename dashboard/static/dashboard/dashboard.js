@@ -399,18 +399,28 @@
         showMessage("Your access to " + message.scope + " was withdrawn. Reload the page to see what you may view.");
       }
     },
-    ack_result: function () {},
+    ack_result: function (message) {
+      if (message.ok) return;
+      releasePendingAcks();
+      showMessage(message.reason === "unavailable"
+        ? "The hospital database is not answering: the alert was not acknowledged. Try again."
+        : "The alert was not acknowledged (" + message.reason + ").");
+    },
     pong: function () {},
     error: function (message) {
-      var pending = alertList.querySelectorAll("button.ack[data-pending]");
-      for (var i = 0; i < pending.length; i++) {
-        delete pending[i].dataset.pending;
-        pending[i].textContent = "Acknowledge";
-        pending[i].disabled = false;
-      }
+      releasePendingAcks();
       showMessage(message.message);
     },
   };
+
+  function releasePendingAcks() {
+    var pending = alertList.querySelectorAll("button.ack[data-pending]");
+    for (var i = 0; i < pending.length; i++) {
+      delete pending[i].dataset.pending;
+      pending[i].textContent = "Acknowledge";
+      pending[i].disabled = false;
+    }
+  }
 
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
