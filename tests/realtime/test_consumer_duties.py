@@ -22,7 +22,15 @@ from dashboard.realtime import auth_lifetime, consumer
 from dashboard.sources import health
 from dashboard.stream import publish, tier_cache
 from tests.support.alerts import sample_alert
-from tests.support.ws import TIERS, bearer, closed_with, open_socket, session_cookie
+from tests.support.ws import (
+    TIERS,
+    bearer,
+    closed_with,
+    closed_with_within,
+    next_of_type,
+    open_socket,
+    session_cookie,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -198,24 +206,6 @@ async def test_the_access_log_records_the_connections_life(ws_users) -> None:
             break
         await asyncio.sleep(0.1)
     assert await sync_to_async(entries)() == expected
-
-
-async def next_of_type(socket: Any, kind: str, timeout_s: float = 5) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        message = await socket.recv(max(0.1, deadline - asyncio.get_running_loop().time()))
-        if message["type"] == kind:
-            return message
-
-
-async def closed_with_within(socket: Any, timeout_s: float) -> int:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        output = await socket.communicator.receive_output(
-            max(0.1, deadline - asyncio.get_running_loop().time())
-        )
-        if output["type"] == "websocket.close":
-            return int(output["code"])
 
 
 async def test_status_tells_when_a_source_goes_down_and_comes_back(ws_users, monkeypatch) -> None:

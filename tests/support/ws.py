@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -95,3 +96,21 @@ async def session_cookie(user: Any) -> bytes:
     client = Client()
     await sync_to_async(client.force_login)(user)
     return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def next_of_type(socket: Any, kind: str, timeout_s: float = 5) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        message = await socket.recv(max(0.1, deadline - asyncio.get_running_loop().time()))
+        if message["type"] == kind:
+            return message
+
+
+async def closed_with_within(socket: Any, timeout_s: float) -> int:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        output = await socket.communicator.receive_output(
+            max(0.1, deadline - asyncio.get_running_loop().time())
+        )
+        if output["type"] == "websocket.close":
+            return int(output["code"])
