@@ -1,7 +1,9 @@
 """Fuzzing the WebSocket protocol: at least 10,000 random and mutated client messages.
 
-A department user (ER) sends them through the real auth stack and the real Redis channel
-layer. The server must never crash, never send a message type the protocol does not list,
+A department user (ER) sends them (JSON of any shape, mutated JSON, lone surrogate escapes,
+binary frames) through the real auth stack and the real Redis channel layer. The server must
+never crash (no 1011), never send a message type the protocol does not list, always give a
+closed connection's place back,
 and never send ICU's or the hospital's numbers, or any revenue, to this user. The rate limit
 is lifted here (tests/realtime/test_rate_limit.py and the consumer tests cover it) so every message is
 parsed and handled.
@@ -21,6 +23,7 @@ from dashboard.access.users import upsert_dashboard_user
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.realtime import consumer
 from dashboard.realtime.rate_limit import Verdict
+from dashboard.sources import redis_store
 from dashboard.stream import tier_cache
 from tests.support.schema import check_schema
 from tests.support.ws import Socket, bearer, open_socket
@@ -82,12 +85,26 @@ def _mutated(text: str) -> st.SearchStrategy[str]:
     return st.tuples(cut, cut, st.text(max_size=6)).map(lambda t: text[: t[0]] + t[2] + text[t[1] :])
 
 
+def _with_lone_surrogate(message: dict[str, Any], field: str, code_point: int) -> str:
+    """The message as JSON with `field` holding a lone surrogate escape (valid JSON, invalid Unicode)."""
+    return json.dumps({**message, field: "SURROGATE"}).replace('"SURROGATE"', f'"x\\u{code_point:04x}"')
+
+
+LONE_SURROGATES = st.builds(
+    _with_lone_surrogate,
+    MESSAGE,
+    st.sampled_from(["request_id", "scope", "alert_id", "token", "type"]),
+    st.integers(0xD800, 0xDFFF),
+)
+
 # An empty text frame cannot be sent (the WebSocket client and the test communicator refuse it).
 FRAMES = st.one_of(
     MESSAGE.map(json.dumps),
     MESSAGE.map(json.dumps).flatmap(_mutated),
+    LONE_SURROGATES,
     st.text(min_size=1, max_size=200),
     st.integers(1, 3000).map(lambda depth: "[" * depth + "]" * depth),
+    st.binary(min_size=1, max_size=200),
 ).filter(bool)
 
 
@@ -124,15 +141,21 @@ def check_output(output: dict[str, Any], allowed_closes: set[int]) -> bool:
     return False
 
 
-async def send_batch(user: Any, frames: list[str]) -> int:
-    """Send the frames, re-opening after an expected close; returns how many were sent."""
+async def send_batch(user: Any, frames: list[str | bytes]) -> int:
+    """Send the frames, re-opening after an expected close; returns how many were sent.
+
+    Every connection, however it ended, must have given its place back.
+    """
     socket: Socket | None = None
     sent = 0
     for frame in frames:
         if socket is None:
             socket, connected, _ = await open_socket(bearer(user))
             assert connected
-        await socket.communicator.send_to(text_data=frame)
+        if isinstance(frame, bytes):
+            await socket.communicator.send_to(bytes_data=frame)
+        else:
+            await socket.communicator.send_to(text_data=frame)
         sent += 1
         await socket.communicator.send_to(text_data=json.dumps({"type": "ping", "request_id": "fence"}))
         while True:
@@ -145,6 +168,8 @@ async def send_batch(user: Any, frames: list[str]) -> int:
                 break
     if socket is not None:
         await socket.communicator.disconnect()
+    leases = redis_store.client().zcard(redis_store.connection_leases_key(user.pk))
+    assert leases == 0, f"{leases} connections kept their place after closing"
     return sent
 
 
@@ -163,7 +188,7 @@ def test_ten_thousand_hostile_messages_never_crash_or_leak(er_user, monkeypatch)
         ],
     )
     @given(st.lists(FRAMES, min_size=MESSAGES_PER_EXAMPLE, max_size=MESSAGES_PER_EXAMPLE))
-    def batch(frames: list[str]) -> None:
+    def batch(frames: list[str | bytes]) -> None:
         nonlocal total
         total += asyncio.run(send_batch(er_user, frames))
 
