@@ -11,7 +11,7 @@ from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
 from dashboard.access.permissions import Access
-from dashboard.alerts.documents import InvalidAlert, skipped_alert, validated_alert
+from dashboard.alerts.documents import ALERT_FIELDS, InvalidAlert, skipped_alert, validated_alert
 from dashboard.protocol.errors import DashboardError, ErrorCode
 from dashboard.protocol.messages import iso
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, department_scope
@@ -19,10 +19,8 @@ from dashboard.sources import mongo
 from dashboard.sources.lenient_decoding import lenient
 from dashboard.stream import publish
 
-# What validated_alert reads, and the acknowledgement itself.
-ACK_PROJECTION = dict.fromkeys(
-    ("department", "severity", "kind", "message", "created_at", "acknowledged_at", "acknowledged_by"), 1
-)
+# What validated_alert reads, the acknowledgement itself among it.
+ACK_PROJECTION = dict.fromkeys(ALERT_FIELDS, 1)
 
 
 class AlertNotFound(DashboardError):
