@@ -149,6 +149,7 @@ def per_event_ms(db: Any, rng: random.Random) -> dict[str, float]:
 
     from dashboard.metrics import maintained
     from dashboard.metrics.contributions import contribution
+    from dashboard.sources.documents import check
     from dashboard.watcher import actions
     from dashboard.watcher.events import Change
 
@@ -156,7 +157,7 @@ def per_event_ms(db: Any, rng: random.Random) -> dict[str, float]:
     events = change_events(db, rng, datetime.now(UTC))
     for document_id, before, _after in events:
         if before is not None:
-            maintained.apply("patients", document_id, contribution("patients", before, tz))
+            maintained.apply("patients", document_id, contribution("patients", check("patients", before), tz))
     timings = []
     for document_id, _before, after in events:
         started = time.perf_counter()

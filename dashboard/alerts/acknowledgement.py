@@ -13,7 +13,7 @@ from pymongo import ReturnDocument
 from redis.exceptions import RedisError
 
 from dashboard.access.permissions import Access
-from dashboard.alerts.documents import InvalidAlert, skipped_alert, validated_alert
+from dashboard.alerts.documents import ALERT_FIELDS, InvalidAlert, skipped_alert, validated_alert
 from dashboard.protocol.errors import DashboardError, ErrorCode
 from dashboard.protocol.messages import iso
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, department_scope
@@ -22,10 +22,8 @@ from dashboard.sources.lenient_decoding import lenient
 from dashboard.sources.outages import unavailable_on_outage
 from dashboard.stream import publish
 
-# What validated_alert reads, and the acknowledgement itself.
-ACK_PROJECTION = dict.fromkeys(
-    ("department", "severity", "kind", "message", "created_at", "acknowledged_at", "acknowledged_by"), 1
-)
+# What validated_alert reads, the acknowledgement itself among it.
+ACK_PROJECTION = dict.fromkeys(ALERT_FIELDS, 1)
 
 
 logger = logging.getLogger(__name__)

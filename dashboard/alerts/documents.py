@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from dashboard.protocol.messages import AlertPayload, iso
-from dashboard.sources import skipped
-from dashboard.sources.contract import SEVERITIES
+from dashboard.sources import documents, mongo, skipped
 
-_ALERT_FIELDS = {"department": str, "severity": str, "kind": str, "message": str, "created_at": datetime}
+# What an alert shown to clients relies on; the acknowledgement fields may be null or absent.
+ALERT_FIELDS = (
+    "department",
+    "severity",
+    "kind",
+    "message",
+    "created_at",
+    "acknowledged_at",
+    "acknowledged_by",
+)
 
 
 class InvalidAlert(ValueError):
@@ -24,14 +31,15 @@ class InvalidAlert(ValueError):
 
 
 def validated_alert(doc: dict[str, Any]) -> dict[str, Any]:
-    """`doc` itself when it is a valid alert (contract §1): every field of _ALERT_FIELDS present
-    with its type and a known severity. Raises InvalidAlert naming the `_id` and the field."""
-    for field, kind in _ALERT_FIELDS.items():
-        if not isinstance(doc.get(field), kind):
-            raise InvalidAlert(doc.get("_id"), field)
-    if doc["severity"] not in SEVERITIES:
-        raise InvalidAlert(doc.get("_id"), "severity")
-    return doc
+    """`doc` with ALERT_FIELDS normalized when it is a valid alert (contract §1, as
+    `dashboard.sources.documents` checks every reader's documents): a department code, a known
+    severity, `kind` and `message` strings, a `created_at` date every time zone can hold, and
+    `acknowledged_at` / `acknowledged_by` null, absent or a date / a string. Raises InvalidAlert
+    naming the `_id` and the first invalid field."""
+    checked = documents.check(mongo.ALERTS, doc, ALERT_FIELDS)
+    if checked.invalid:
+        raise InvalidAlert(checked.doc_id, checked.invalid[0])
+    return {**doc, **checked.values}
 
 
 def alert_payload(doc: dict[str, Any]) -> AlertPayload:

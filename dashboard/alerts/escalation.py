@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
-from dashboard.alerts.documents import InvalidAlert, skipped_alert, validated_alert
+from dashboard.alerts.documents import ALERT_FIELDS, InvalidAlert, skipped_alert, validated_alert
 from dashboard.sources import mongo
 from dashboard.sources.lenient_decoding import lenient
 from dashboard.sources.mongo_compat import conjunction
@@ -29,7 +29,7 @@ LOOKBACK = timedelta(days=1)
 # Documents per round trip while paging through the due window.
 BATCH = 500
 # The fields validated_alert reads.
-ALERT_PROJECTION = dict.fromkeys(("department", "severity", "kind", "message", "created_at"), 1)
+ALERT_PROJECTION = dict.fromkeys(ALERT_FIELDS, 1)
 
 
 def _due_query(now: datetime) -> dict[str, Any]:

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from dashboard.metrics.critical import ROOM_STATUSES
 from dashboard.sources import mongo
-from dashboard.sources.contract import SEVERITIES, is_department_code
-from dashboard.sources.date_range import localizable
+from dashboard.sources.documents import Checked
 
 CURRENT_PATIENT = ("admitted", "outpatient")
-ADMITTED_PATIENT = ("admitted", "outpatient", "discharged")
 
 
 @dataclass(frozen=True)
@@ -40,28 +36,12 @@ class Contribution:
         return cls(data["d"], data["c"], data["a"])
 
 
-def valid_department(value: Any) -> str | None:
-    return value if is_department_code(value) else None
-
-
-def _instant(value: Any) -> datetime | None:
-    # A date no time zone can hold (year 1, year 9999) counts as no date, as in MongoDB's windows.
-    if not isinstance(value, datetime) or not localizable(value):
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _local_date(value: Any, tz: ZoneInfo) -> str | None:
-    instant = _instant(value)
+def _local_date(instant: datetime | None, tz: ZoneInfo) -> str | None:
+    # Valid dates (documents.date) convert to every time zone.
     return instant.astimezone(tz).date().isoformat() if instant is not None else None
 
 
-def _count(value: Any) -> int | None:
-    """A MongoDB int or long; a bool is neither, though Python calls it an int."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _patient(doc: dict[str, Any], tz: ZoneInfo) -> dict[str, int]:
+def _patient(doc: Checked, tz: ZoneInfo) -> dict[str, int]:
     status = doc.get("status")
     counters: dict[str, int] = {}
     if status in CURRENT_PATIENT:
@@ -69,7 +49,7 @@ def _patient(doc: dict[str, Any], tz: ZoneInfo) -> dict[str, int]:
         if doc.get("is_emergency") is True:
             counters["emergency"] = 1
     admitted_on = _local_date(doc.get("admitted_at"), tz)
-    if status in ADMITTED_PATIENT and admitted_on is not None:
+    if status is not None and admitted_on is not None:
         counters[f"new:{admitted_on}"] = 1
     discharged_on = _local_date(doc.get("discharged_at"), tz)
     if status == "discharged" and discharged_on is not None:
@@ -77,27 +57,32 @@ def _patient(doc: dict[str, Any], tz: ZoneInfo) -> dict[str, int]:
     return counters
 
 
-def _room(doc: dict[str, Any]) -> dict[str, int]:
+def _room(doc: Checked) -> dict[str, int]:
     status = doc.get("status")
-    if status not in ROOM_STATUSES:
+    if status is None:
         return {}
     counters = {f"room:{status}": 1}
-    beds, occupied = _count(doc.get("beds")), _count(doc.get("occupied_beds"))
-    if status != "maintenance" and beds is not None and occupied is not None:
-        counters.update(beds_total=beds, beds_occupied=occupied)
+    if status != "maintenance" and doc.valid("beds") and doc.valid("occupied_beds"):
+        counters.update(beds_total=doc.get("beds"), beds_occupied=doc.get("occupied_beds"))
     return counters
 
 
-def _alert(doc: dict[str, Any]) -> dict[str, int]:
+def _alert(doc: Checked) -> dict[str, int]:
     severity = doc.get("severity")
-    if doc.get("acknowledged_at") is not None or severity not in SEVERITIES:
+    # Open: a valid severity and acknowledged_at valid and null (an invalid one is not null).
+    if severity is None or not doc.valid("acknowledged_at") or doc.get("acknowledged_at") is not None:
         return {}
     return {"alerts_open": 1, **({"alerts_critical": 1} if severity == "critical" else {})}
 
 
-def contribution(collection: str, doc: dict[str, Any], tz: ZoneInfo) -> Contribution | None:
-    """The document's contribution, or None when it belongs to no valid department."""
-    department = valid_department(doc.get("department"))
+def contribution(collection: str, doc: Checked, tz: ZoneInfo) -> Contribution | None:
+    """The document's contribution, or None when it belongs to no valid department.
+
+    `doc` is the document as `dashboard.sources.documents` checked it (FIELDS of its
+    collection): only valid values count, each exactly as docs/METRICS.md defines the
+    critical tier. Pure; never raises.
+    """
+    department = doc.get("department")
     if department is None:
         return None
     if collection == mongo.PATIENTS:
@@ -107,20 +92,9 @@ def contribution(collection: str, doc: dict[str, Any], tz: ZoneInfo) -> Contribu
     elif collection == mongo.ALERTS:
         counters = _alert(doc)
     elif collection == mongo.STAFF:
-        active = _instant(doc.get("last_active_at"))
+        active = doc.get("last_active_at")
         on_duty = {"on_duty": 1} if doc.get("on_duty") is True else {}
         return Contribution(department, on_duty, active.timestamp() if active is not None else None)
     else:
         counters = {}
     return Contribution(department, {name: value for name, value in counters.items() if value})
-
-
-# The fields a contribution reads, for projections when every document is scanned.
-FIELDS = {
-    mongo.PATIENTS: ("department", "status", "is_emergency", "admitted_at", "discharged_at"),
-    mongo.ROOMS: ("department", "status", "beds", "occupied_beds"),
-    mongo.ALERTS: ("department", "severity", "acknowledged_at"),
-    mongo.STAFF: ("department", "on_duty", "last_active_at"),
-    mongo.APPOINTMENTS: ("department",),
-    mongo.BILLING: ("department",),
-}

@@ -3,6 +3,12 @@
 Every query is filtered on the department first and reads only documents that are current:
 patients not discharged, today's admissions and discharges, open alerts, rooms and staff.
 The cost does not grow with the number of discharged patients.
+
+The counts are MongoDB aggregations, so they cannot skip and count a document one by one;
+their filters leave out exactly the values `dashboard.sources.documents` finds invalid (closed
+sets by `$in`, booleans by equality with `true`, dates by range, beds by type and bounds, a
+department that is not a code by dropping its group), and count nothing themselves: the
+watcher counts every invalid value when the document changes and at every rebuild.
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ from pymongo.database import Database
 
 from dashboard.metrics.filters import scope_filter
 from dashboard.metrics.timewindows import Windows
-from dashboard.sources.contract import SEVERITIES
+from dashboard.sources.contract import SEVERITIES, is_department_code
+from dashboard.sources.date_range import LATEST_LOCALIZABLE
+from dashboard.sources.documents import MAX_BEDS, PATIENT_STATUSES, ROOM_STATUSES
 
 ACTIVE_WINDOW = timedelta(minutes=15)
-ROOM_STATUSES = ("available", "occupied", "cleaning", "maintenance")
 
 Counts = dict[str, dict[str, float]]
 
@@ -30,21 +37,22 @@ def _when(condition: Any) -> dict[str, Any]:
 
 
 def _grouped(db: Database, collection: str, pipeline: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {row.pop("_id"): row for row in db[collection].aggregate(pipeline)}
+    """Rows of a pipeline grouped by `$department`, by code; a group that is no code is left out."""
+    rows = {row.pop("_id"): row for row in db[collection].aggregate(pipeline)}
+    return {code: row for code, row in rows.items() if is_department_code(code)}
 
 
-def _int_field(name: str) -> dict[str, Any]:
-    return {"$cond": [{"$in": [{"$type": f"${name}"}, ["int", "long"]]}, f"${name}", 0]}
+def _count(name: str) -> list[dict[str, Any]]:
+    """Conditions under which the field is a valid count (documents.count): int or long in [0, MAX_BEDS]."""
+    return [
+        {"$in": [{"$type": f"${name}"}, ["int", "long"]]},
+        {"$gte": [f"${name}", 0]},
+        {"$lte": [f"${name}", MAX_BEDS]},
+    ]
 
 
 def _valid_room() -> dict[str, Any]:
-    return {
-        "$and": [
-            {"$in": [{"$type": "$beds"}, ["int", "long"]]},
-            {"$in": [{"$type": "$occupied_beds"}, ["int", "long"]]},
-            {"$ne": ["$status", "maintenance"]},
-        ]
-    }
+    return {"$and": [*_count("beds"), *_count("occupied_beds"), {"$ne": ["$status", "maintenance"]}]}
 
 
 def critical_by_department(
@@ -79,7 +87,7 @@ def critical_by_department(
                 "$match": scope_filter(
                     department,
                     admitted_at={"$gte": w.day_start, "$lt": w.day_end},
-                    status={"$in": ["admitted", "outpatient", "discharged"]},
+                    status={"$in": list(PATIENT_STATUSES)},
                 )
             },
             {"$group": {"_id": "$department", "n": {"$sum": 1}}},
@@ -106,8 +114,8 @@ def critical_by_department(
                 "$group": {
                     "_id": "$department",
                     **{status: _when({"$eq": ["$status", status]}) for status in ROOM_STATUSES},
-                    "beds_total": {"$sum": {"$cond": [_valid_room(), _int_field("beds"), 0]}},
-                    "beds_occupied": {"$sum": {"$cond": [_valid_room(), _int_field("occupied_beds"), 0]}},
+                    "beds_total": {"$sum": {"$cond": [_valid_room(), "$beds", 0]}},
+                    "beds_occupied": {"$sum": {"$cond": [_valid_room(), "$occupied_beds", 0]}},
                 }
             },
         ],
@@ -141,11 +149,16 @@ def critical_by_department(
         ],
     )
     # A $match, not an expression: the embedded MongoDB compares dates inside $expr as strings.
+    # Bounded above as documents.date is: a date in year 9999 is no activity.
     active = _grouped(
         db,
         "staff",
         [
-            {"$match": scope_filter(department, last_active_at={"$gte": now - ACTIVE_WINDOW})},
+            {
+                "$match": scope_filter(
+                    department, last_active_at={"$gte": now - ACTIVE_WINDOW, "$lte": LATEST_LOCALIZABLE}
+                )
+            },
             {"$group": {"_id": "$department", "n": {"$sum": 1}}},
         ],
     )

@@ -1,30 +1,45 @@
 """The historical tier (contract §3): hourly admissions, 30 daily rows, and comparisons.
 
 Timestamps of the window are fetched (one field each) and bucketed here, in the hospital's
-time zone, rather than with date operators the embedded MongoDB does not support.
+time zone, rather than with date operators the embedded MongoDB does not support. Each
+document is read through `dashboard.sources.documents` (as read by "historical"): one whose
+department, date or amount is invalid is left out, counted and logged. Revenue is summed
+exactly (`dashboard.metrics.money`) and shown rounded to cents.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pymongo.database import Database
 
+from dashboard.metrics import money
 from dashboard.metrics.filters import scope_filter
-from dashboard.metrics.standard import is_amount
+from dashboard.metrics.standard import paid_bills
 from dashboard.metrics.timewindows import Windows, local_midnight
+from dashboard.sources import documents, mongo
 
 HOURS = 24
 DAYS = 30
 
 
+WHERE = "historical"
+
+
 def _times(db: Database, collection: str, field: str, query: dict[str, Any]) -> list[datetime]:
-    cursor = db[collection].find(query, {field: 1, "_id": 0})
-    return [doc[field] for doc in cursor if isinstance(doc.get(field), datetime)]
+    """`field` (a date) of the documents `query` matches whose department and `field` are valid."""
+    fields = ("department", field)
+    times = []
+    for doc in db[collection].find(query, dict.fromkeys(fields, 1)):
+        checked = documents.read(collection, doc, WHERE, fields)
+        if not checked.invalid and checked.get(field) is not None:
+            times.append(checked.get(field))
+    return times
 
 
 def _ratio(current: float, previous: float) -> float | None:
@@ -35,8 +50,8 @@ def _count_between(times: Iterable[datetime], start: datetime, end: datetime) ->
     return sum(1 for moment in times if start <= moment < end)
 
 
-def _sum_between(payments: Iterable[tuple[datetime, float]], start: datetime, end: datetime) -> float:
-    return round(sum(amount for moment, amount in payments if start <= moment < end), 2)
+def _sum_between(payments: Iterable[tuple[datetime, Decimal]], start: datetime, end: datetime) -> float:
+    return money.shown(money.total(amount for moment, amount in payments if start <= moment < end))
 
 
 def compute_historical(
@@ -52,22 +67,13 @@ def compute_historical(
     window = {"$gte": since, "$lt": w.day_end}
     admissions = _times(
         db,
-        "patients",
+        mongo.PATIENTS,
         "admitted_at",
-        scope_filter(
-            department, status={"$in": ["admitted", "outpatient", "discharged"]}, admitted_at=window
-        ),
+        scope_filter(department, status={"$in": list(documents.PATIENT_STATUSES)}, admitted_at=window),
     )
-    discharges = _times(
-        db, "patients", "discharged_at", scope_filter(department, status="discharged", discharged_at=window)
-    )
-    payments = [
-        (bill["paid_at"], float(bill["amount"]))
-        for bill in db.billing.find(
-            scope_filter(department, status="paid", paid_at=window), {"paid_at": 1, "amount": 1, "_id": 0}
-        )
-        if is_amount(bill.get("amount")) and isinstance(bill.get("paid_at"), datetime)
-    ]
+    discharged = scope_filter(department, status="discharged", discharged_at=window)
+    discharges = _times(db, mongo.PATIENTS, "discharged_at", discharged)
+    payments = paid_bills(db, department, since, w.day_end, WHERE)
 
     hour_now = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     hours = [hour_now - timedelta(hours=HOURS - 1 - i) for i in range(HOURS)]
@@ -80,9 +86,9 @@ def compute_historical(
 
     admitted_by_day = Counter(local_day(m) for m in admissions)
     discharged_by_day = Counter(local_day(m) for m in discharges)
-    revenue_by_day: dict[date, float] = {}
+    revenue_by_day: dict[date, list[Decimal]] = defaultdict(list)
     for moment, amount in payments:
-        revenue_by_day[local_day(moment)] = revenue_by_day.get(local_day(moment), 0.0) + amount
+        revenue_by_day[local_day(moment)].append(amount)
     days = [first_day + timedelta(days=i) for i in range(DAYS)]
 
     # Week and month to date are compared with the same elapsed span of the previous period.
@@ -117,7 +123,7 @@ def compute_historical(
                 "date": day.isoformat(),
                 "admissions": admitted_by_day.get(day, 0),
                 "discharges": discharged_by_day.get(day, 0),
-                "revenue": round(revenue_by_day.get(day, 0.0), 2),
+                "revenue": money.shown(money.total(revenue_by_day.get(day, []))),
             }
             for day in days
         ],

@@ -21,9 +21,10 @@ from zoneinfo import ZoneInfo
 from pymongo.database import Database
 from redis.exceptions import RedisError
 
-from dashboard.metrics.contributions import FIELDS, Contribution, contribution
-from dashboard.metrics.critical import ACTIVE_WINDOW, ROOM_STATUSES, Counts
-from dashboard.sources import mongo, redis_store
+from dashboard.metrics.contributions import Contribution, contribution
+from dashboard.metrics.critical import ACTIVE_WINDOW, Counts
+from dashboard.sources import documents, mongo, redis_store
+from dashboard.sources.documents import FIELDS, ROOM_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +87,10 @@ def rebuild(
 
     The counters are replaced in one transaction at the end, so readers see the old sums or
     the new ones, never a mixture; the other collections' remembered contributions are kept
-    and summed in. A document whose contribution cannot be computed is handed to `skip` and
-    counts nowhere; the rebuild goes on. The counters are not live again until the watcher
-    says so. Raises what MongoDB or Redis raise when they cannot be reached.
+    and summed in. Each document is read through `documents.read` (every invalid field
+    counted and logged as read by "rebuild"); one whose contribution cannot be computed
+    anyway is handed to `skip` and counts nowhere; the rebuild goes on. The counters are not
+    live again until the watcher says so. Raises what MongoDB or Redis raise when they cannot be reached.
     """
     client = redis_store.client()
     clear_live()
@@ -101,7 +103,7 @@ def rebuild(
         batch: dict[str, str] = {}
         for doc in db[collection].find({}, dict.fromkeys(FIELDS[collection], 1)):
             try:
-                known = contribution(collection, doc, tz)
+                known = contribution(collection, documents.read(collection, doc, "rebuild"), tz)
             except Exception as exc:
                 skip(collection, doc.get("_id"), exc)
                 continue

@@ -14,13 +14,21 @@ from dashboard.metrics import maintained
 from dashboard.metrics.critical import combine, present
 from dashboard.metrics.registry import compute_function
 from dashboard.models import Department
-from dashboard.protocol.messages import iso
+from dashboard.protocol.messages import encode, iso
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.protocol.tiers import interval_s
 from dashboard.sources import mongo, redis_store
 from dashboard.stream import publish
 
 logger = logging.getLogger(__name__)
+
+
+class UnencodableTier(ValueError):
+    """A computed tier that JSON cannot carry (a non-finite number): never cached or sent.
+
+    The last line of defence: `dashboard.sources.documents` lets no such value in, and the
+    tiers' arithmetic makes none from valid values.
+    """
 
 
 def compute_tier(
@@ -30,7 +38,10 @@ def compute_tier(
     now: datetime | None = None,
     db: Database | None = None,
 ) -> dict[str, Any]:
-    """The tier's numbers for the scope, read from MongoDB now, with `computed_at`."""
+    """The tier's numbers for the scope, read from MongoDB now, with `computed_at`.
+
+    Raises UnencodableTier when the result cannot be encoded as JSON, and what pymongo raises.
+    """
     now = now or datetime.now(UTC)
     data = compute_function(tier)(
         db if db is not None else mongo.hospital_db(),
@@ -38,7 +49,13 @@ def compute_tier(
         now=now,
         tz=zoneinfo.ZoneInfo(settings.TIME_ZONE),
     )
-    return {**data, "computed_at": iso(now)}
+    result = {**data, "computed_at": iso(now)}
+    try:
+        encode(result)
+    except ValueError as exc:
+        logger.error("the %s tier of %s cannot be encoded as JSON; it is not used", tier, scope)
+        raise UnencodableTier(f"{tier} of {scope}") from exc
+    return result
 
 
 def maintained_critical(scope: Scope, *, now: datetime | None = None) -> dict[str, Any]:

@@ -5,7 +5,8 @@
   without Redis, so the snapshot carries the epoch `direct` and seq 0; clients resync when
   Redis is back and the epoch changes.
 - MongoDB unavailable: a tier Redis lacks is served from its last known value, and the
-  snapshot says `stale: true`; `age_s` is always the age of its oldest tier.
+  snapshot says `stale: true`; `age_s` is always the age of its oldest tier. A tier computed
+  now that cannot be encoded (runner.UnencodableTier) is treated the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from dashboard.metrics.runner import compute_tier
+from dashboard.metrics.runner import UnencodableTier, compute_tier
 from dashboard.protocol import messages
 from dashboard.protocol.errors import Unavailable
 from dashboard.protocol.scopes import Scope
@@ -57,8 +58,8 @@ def _message(
 def _from_mongo_directly(scope: Scope, *, with_revenue: bool) -> messages.Snapshot:
     try:
         data = {tier.value: compute_tier(scope, tier) for tier in TIERS}
-    except PyMongoError as exc:
-        raise SnapshotUnavailable("Redis and MongoDB are both unavailable") from exc
+    except (PyMongoError, UnencodableTier) as exc:
+        raise SnapshotUnavailable("Redis is unavailable and MongoDB cannot give every tier") from exc
     return _message(scope, data, epoch=DIRECT_EPOCH, seq=0, with_revenue=with_revenue, degraded=False)
 
 
@@ -74,17 +75,17 @@ def snapshot_message(scope: Scope, *, with_revenue: bool) -> messages.Snapshot:
     except RedisError:
         return _from_mongo_directly(scope, with_revenue=with_revenue)
     data: dict[str, dict[str, Any]] = {}
-    mongo_down = False
+    degraded = False
     for tier in TIERS:
         tier_data = cached[tier]
         if tier_data is None:
             try:
                 tier_data = compute_tier(scope, tier)
                 tier_cache.store_tier(scope, tier, tier_data)
-            except PyMongoError:
-                mongo_down = True
+            except (PyMongoError, UnencodableTier):
+                degraded = True
                 tier_data = tier_cache.load_last_known(scope, tier)
                 if tier_data is None:
-                    raise SnapshotUnavailable(f"no {tier} data for {scope} while MongoDB is down") from None
+                    raise SnapshotUnavailable(f"no {tier} data for {scope}: MongoDB cannot give it") from None
         data[tier] = tier_data
-    return _message(scope, data, epoch=pos.epoch, seq=pos.seq, with_revenue=with_revenue, degraded=mongo_down)
+    return _message(scope, data, epoch=pos.epoch, seq=pos.seq, with_revenue=with_revenue, degraded=degraded)

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pymongo.database import Database
 
+from dashboard.metrics import money
 from dashboard.metrics.critical import critical_by_department, present
 from dashboard.metrics.filters import scope_filter
 from dashboard.metrics.timewindows import Windows
+from dashboard.sources import documents, mongo
+from dashboard.sources.contract import is_department_code
+from dashboard.sources.documents import APPOINTMENT_STATUSES
 
-APPOINTMENT_STATUSES = ("scheduled", "checked_in", "completed", "cancelled", "no_show")
+# What revenue reads of each bill; status and the window are in the query.
+BILL_FIELDS = ("department", "amount", "paid_at")
 
 
 def appointments_today(db: Database, department: str | None, w: Windows) -> dict[str, Any]:
+    """Today's appointments of the scope by status; counted per department first, so that those
+    of a department that is not a code are left out, as everywhere."""
     counts = dict.fromkeys(APPOINTMENT_STATUSES, 0)
     pipeline = [
         {
@@ -25,10 +33,17 @@ def appointments_today(db: Database, department: str | None, w: Windows) -> dict
                 status={"$in": list(APPOINTMENT_STATUSES)},
             )
         },
-        {"$group": {"_id": "$status", "n": {"$sum": 1}}},
+        {
+            "$group": {
+                "_id": "$department",
+                **{status: {"$sum": {"$cond": [{"$eq": ["$status", status]}, 1, 0]}} for status in counts},
+            }
+        },
     ]
     for row in db.appointments.aggregate(pipeline):
-        counts[row["_id"]] = row["n"]
+        if is_department_code(row["_id"]):
+            for status in APPOINTMENT_STATUSES:
+                counts[status] += row[status]
     today = sum(counts.values())
     # Cancelled appointments were never going to happen: they do not lower the rate.
     held = today - counts["cancelled"]
@@ -41,29 +56,35 @@ def appointments_today(db: Database, department: str | None, w: Windows) -> dict
     }
 
 
-def is_amount(value: object) -> bool:
-    # Checked here rather than with $type: the embedded MongoDB lacks the "number" alias.
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def paid_bills(
+    db: Database, department: str | None, start: datetime, end: datetime, where: str
+) -> list[tuple[datetime, Decimal]]:
+    """(paid_at, amount) of the scope's bills paid in [start, end), amounts exact.
+
+    Each bill is read through `documents.read` as read by `where`: one whose department,
+    amount or paid_at is invalid (a NaN or infinite amount, a Decimal128 NaN, a string) is
+    left out, counted and logged. Raises what pymongo raises.
+    """
+    cursor = db.billing.find(
+        scope_filter(department, status="paid", paid_at={"$gte": start, "$lt": end}),
+        dict.fromkeys(BILL_FIELDS, 1),
+    )
+    bills = []
+    for doc in cursor:
+        bill = documents.read(mongo.BILLING, doc, where, BILL_FIELDS)
+        if not bill.invalid and bill.get("paid_at") is not None:
+            bills.append((bill.get("paid_at"), bill.get("amount")))
+    return bills
 
 
 def revenue(db: Database, department: str | None, w: Windows) -> dict[str, float]:
-    since = min(w.week_start, w.month_start)
-    totals = {"today": 0.0, "week": 0.0, "month": 0.0}
-    cursor = db.billing.find(
-        scope_filter(department, status="paid", paid_at={"$gte": since, "$lt": w.day_end}),
-        {"amount": 1, "paid_at": 1, "_id": 0},
-    )
-    for bill in cursor:
-        if not is_amount(bill.get("amount")):
-            continue
-        paid_at, amount = bill["paid_at"], float(bill["amount"])
-        if paid_at >= w.day_start:
-            totals["today"] += amount
-        if paid_at >= w.week_start:
-            totals["week"] += amount
-        if paid_at >= w.month_start:
-            totals["month"] += amount
-    return {key: round(value, 2) for key, value in totals.items()}
+    """Paid amounts of today, this week and this month: exact sums, shown rounded to cents."""
+    bills = paid_bills(db, department, min(w.week_start, w.month_start), w.day_end, "standard")
+    starts = {"today": w.day_start, "week": w.week_start, "month": w.month_start}
+    return {
+        name: money.shown(money.total(amount for paid_at, amount in bills if paid_at >= start))
+        for name, start in starts.items()
+    }
 
 
 def compute_standard(db: Database, department: str | None, *, now: datetime, tz: ZoneInfo) -> dict[str, Any]:

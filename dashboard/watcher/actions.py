@@ -16,7 +16,7 @@ from dashboard.metrics import maintained, runner
 from dashboard.metrics.contributions import contribution
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.protocol.tiers import TIERS
-from dashboard.sources import mongo, redis_store
+from dashboard.sources import documents, mongo, redis_store
 from dashboard.stream import publish
 from dashboard.watcher import stats
 from dashboard.watcher.events import Change
@@ -107,8 +107,16 @@ def push_new_alert(doc: dict[str, Any], *, escalated: bool = False) -> bool:
 
 
 def maintain(change: Change, tz: ZoneInfo) -> set[str]:
-    """Take a change into the maintained counters; returns the departments it may have altered."""
-    new = contribution(change.collection, change.document, tz) if change.document is not None else None
+    """Take a change into the maintained counters; returns the departments it may have altered.
+
+    The document is read through `documents.read`: each invalid field is counted and logged
+    (as read by "watcher") and contributes nothing; a document of no valid department
+    contributes nowhere, so one moved to an invalid department leaves its old one.
+    """
+    new = None
+    if change.document is not None:
+        checked = documents.read(change.collection, change.document, "watcher")
+        new = contribution(change.collection, checked, tz)
     return maintained.apply(change.collection, change.document_id, new)
 
 

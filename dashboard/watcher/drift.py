@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 from pymongo.database import Database
 
 from dashboard.metrics import maintained
-from dashboard.metrics.contributions import valid_department
 from dashboard.metrics.critical import Counts, combine, critical_by_department
 from dashboard.watcher import actions, stats
 
@@ -42,11 +41,7 @@ def _differences(kept: Counts, fresh: Counts) -> dict[str, tuple[float, float]]:
 def find_drift(db: Database, tz: ZoneInfo, now: datetime | None = None) -> Drift:
     """Every department whose maintained counts differ from MongoDB's, with the differences."""
     now = now or datetime.now(UTC)
-    fresh = {
-        code: counts
-        for code, counts in critical_by_department(db, None, now=now, tz=tz).items()
-        if valid_department(code) is not None
-    }
+    fresh = critical_by_department(db, None, now=now, tz=tz)
     kept = maintained.counts_by_department(now, tz, set(fresh) | set(maintained.departments()))
     drift: Drift = {}
     for code in kept:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from dashboard.alerts.documents import InvalidAlert, validated_alert
-from dashboard.metrics.contributions import valid_department
 from dashboard.sources import mongo
 from dashboard.sources.mongo_compat import normalize_change_event
 
@@ -27,6 +27,7 @@ class Change:
     document_id: Any
     # The document after the change; None for a delete (MongoDB sends no document with one).
     document: dict[str, Any] | None
+    # An inserted alert that is valid (alerts.documents.validated_alert), to push; else None.
     new_alert: dict[str, Any] | None
 
 
@@ -36,7 +37,13 @@ def collection_gone(raw_event: dict[str, Any]) -> bool:
 
 
 def interpret(collection: str, raw_event: dict[str, Any]) -> Change:
-    """Classify one change event of a watched collection; raises BadEvent for unusable ones."""
+    """Classify one change event of a watched collection; raises BadEvent for unusable ones.
+
+    Unusable: an unknown operation, no document key, or no document after an insert, update
+    or replace. Invalid values in the document are not the event's fault: the change still
+    replaces the document's contribution (actions.maintain reads it, counting each invalid
+    field), and an inserted alert that is not valid is not pushed.
+    """
     event = normalize_change_event(raw_event)
     operation = event.get("operationType")
     if operation not in DATA_OPERATIONS:
@@ -50,12 +57,8 @@ def interpret(collection: str, raw_event: dict[str, Any]) -> Change:
         return Change(collection, operation, key["_id"], None, None)
     if not isinstance(doc, dict):
         raise BadEvent(f"{operation} of {key!r} has no document (deleted since?)")
-    if valid_department(doc.get("department")) is None:
-        raise BadEvent(f"document {doc.get('_id')!r} has no valid department")
     new_alert = None
     if collection == mongo.ALERTS and operation == "insert":
-        try:
+        with contextlib.suppress(InvalidAlert):
             new_alert = validated_alert(doc)
-        except InvalidAlert as exc:
-            raise BadEvent(str(exc)) from None
     return Change(collection, operation, key["_id"], doc, new_alert)

@@ -16,8 +16,8 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
-from dashboard.metrics.contributions import FIELDS
 from dashboard.sources import mongo
+from dashboard.sources.documents import FIELDS
 from dashboard.watcher import stats
 from dashboard.watcher.failures import MAX_DETERMINISTIC_TRIES, describe, is_transient
 
@@ -39,7 +39,7 @@ CHANGE_STREAMS_UNSUPPORTED = (40573, 40415, 115)
 
 
 def pipeline(collection: str) -> list[dict[str, Any]]:
-    """The alerts stream takes whole documents; the others only the fields their counters read."""
+    """The alerts stream takes whole documents; the others only their contract fields (documents.FIELDS)."""
     if collection == mongo.ALERTS:
         return []
     fields = {f"fullDocument.{name}": 1 for name in FIELDS[collection]}

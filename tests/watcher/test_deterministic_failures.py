@@ -25,6 +25,7 @@ from dashboard.metrics import maintained
 from dashboard.metrics.contributions import contribution
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.sources import mongo, redis_store
+from dashboard.sources.documents import Checked, check
 from dashboard.stream import publish, tier_cache
 from dashboard.watcher import actions, stats, streams
 from dashboard.watcher.actions import DEAD_LETTER_STREAM
@@ -92,9 +93,11 @@ def bad_date_patient(**extra: Any) -> dict[str, Any]:
 )
 def test_a_date_no_time_zone_can_hold_counts_as_no_date(moment: datetime, zone: str) -> None:
     patient = bad_date_patient(status="discharged", discharged_at=moment, admitted_at=moment)
-    assert contribution("patients", patient, ZoneInfo(zone)) is not None
+    assert contribution("patients", check("patients", patient), ZoneInfo(zone)) is not None
     staff = {"department": "ER", "on_duty": True, "last_active_at": moment}
-    assert contribution("staff", staff, ZoneInfo(zone)) == maintained.Contribution("ER", {"on_duty": 1})
+    assert contribution("staff", check("staff", staff), ZoneInfo(zone)) == maintained.Contribution(
+        "ER", {"on_duty": 1}
+    )
 
 
 def test_a_year_one_discharge_date_in_chicago_stops_neither_the_rebuild_nor_the_stream(
@@ -199,8 +202,8 @@ def test_a_document_the_rebuild_cannot_use_is_skipped_counted_and_logged_by_id(
 ) -> None:
     doomed = hospital.patients.insert_one(bad_date_patient()).inserted_id
 
-    def contribution_or_bug(collection: str, doc: dict[str, Any], tz: ZoneInfo) -> Any:
-        if doc["_id"] == doomed:
+    def contribution_or_bug(collection: str, doc: Checked, tz: ZoneInfo) -> Any:
+        if doc.doc_id == doomed:
             raise ValueError("a bug")
         return contribution(collection, doc, tz)
 
@@ -209,7 +212,8 @@ def test_a_document_the_rebuild_cannot_use_is_skipped_counted_and_logged_by_id(
         remembered, departments = actions.rebuild_counters(hospital, CHICAGO)
     assert (remembered, departments) == (1, {"ER"})
     assert stats.read()["documents_skipped"] == 1
-    [line] = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    # The bad dates are counted as invalid values too (dashboard.sources.skipped); the bug here:
+    [line] = [r.getMessage() for r in caplog.records if r.name == "dashboard.watcher.actions"]
     assert line.startswith(f"rebuild skipped patients document {doomed}: ValueError at ")
 
 

@@ -61,20 +61,43 @@ def test_alert_update_is_not_a_new_alert() -> None:
 @pytest.mark.parametrize(
     ("collection", "raw"),
     [
-        ("patients", event("insert", {"_id": OID, "status": "admitted"})),
-        ("patients", event("insert", {"_id": OID, "department": 7})),
-        ("patients", event("insert", {"_id": OID, "department": "er"})),
         ("patients", event("update", None)),
         ("patients", event("drop", None)),
         ("patients", event("somethingNew", None)),
-        ("alerts", event("insert", alert_doc(severity="apocalyptic"))),
-        ("alerts", event("insert", alert_doc(created_at="yesterday"))),
-        ("alerts", event("insert", {k: v for k, v in alert_doc().items() if k != "message"})),
     ],
 )
 def test_unusable_events_are_bad(collection: str, raw: dict) -> None:
     with pytest.raises(BadEvent):
         interpret(collection, raw)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"_id": OID, "status": "admitted"},
+        {"_id": OID, "department": 7},
+        {"_id": OID, "department": "er"},
+    ],
+)
+def test_a_document_of_no_valid_department_is_still_a_change(doc: dict) -> None:
+    # Its contribution is None (actions.maintain), so it leaves the department it was in.
+    change = interpret("patients", event("update", doc))
+    assert (change.document, change.new_alert) == (doc, None)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        alert_doc(severity="apocalyptic"),
+        alert_doc(created_at="yesterday"),
+        alert_doc(department="er"),
+        alert_doc(created_at=datetime(1, 1, 1, tzinfo=UTC)),
+        {k: v for k, v in alert_doc().items() if k != "message"},
+    ],
+)
+def test_an_invalid_inserted_alert_is_not_pushed_but_still_a_change(doc: dict) -> None:
+    change = interpret("alerts", event("insert", doc))
+    assert (change.document, change.new_alert) == (doc, None)
 
 
 def test_a_change_carries_the_document_after_it_and_a_delete_none() -> None:
