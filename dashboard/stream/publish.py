@@ -152,6 +152,7 @@ def _push(scope: Scope, kind: str, build: Build, *, tier: str | None) -> Positio
 
 
 def _publish(scope: Scope, kind: str, build: Build) -> Position:
+    """Push a message that is not a tier (alerts): under the scope's lock, always sent."""
     with _scope_lock(scope):
         return _push(scope, kind, build, tier=None)
 
