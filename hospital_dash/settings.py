@@ -143,7 +143,10 @@ CHANNEL_LAYERS = {
             "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "core": "channels_redis.core.RedisChannelLayer",
         }[CHANNEL_LAYER],
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "dash-layer"},
+        # redis-py's default socket_timeout (5 s) equals the core layer's blocking wait in
+        # receive() (BZPOPMIN, 5 s), so an idle receive raised TimeoutError every 5 s; both
+        # layers pass these keys to redis-py's ConnectionPool.from_url.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}], "prefix": "dash-layer"},
     }
 }
 

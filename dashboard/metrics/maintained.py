@@ -192,10 +192,12 @@ def counts_by_department(
 
 
 def mark_live(ttl_s: float) -> None:
+    """Mark the counters live for `ttl_s` seconds (the watcher renews it); raises RedisError."""
     redis_store.client().set(redis_store.MAINTAINED_LIVE_KEY, "1", px=int(ttl_s * 1000))
 
 
 def clear_live() -> None:
+    """The counters are no longer maintained: tier runs recompute from MongoDB; raises RedisError."""
     redis_store.client().delete(redis_store.MAINTAINED_LIVE_KEY)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from pymongo.database import Database
+from redis.exceptions import LockNotOwnedError
 
 from dashboard.metrics import maintained
 from dashboard.metrics.critical import combine, present
@@ -40,7 +41,9 @@ def compute_tier(
 ) -> dict[str, Any]:
     """The tier's numbers for the scope, read from MongoDB now, with `computed_at`.
 
-    Raises UnencodableTier when the result cannot be encoded as JSON, and what pymongo raises.
+    `computed_at` is `now`, taken before the queries start, as every producer does: the
+    publisher drops a computation that started before the one it last published. Raises
+    UnencodableTier when the result cannot be encoded as JSON, and what pymongo raises.
     """
     now = now or datetime.now(UTC)
     data = compute_function(tier)(
@@ -59,7 +62,10 @@ def compute_tier(
 
 
 def maintained_critical(scope: Scope, *, now: datetime | None = None) -> dict[str, Any]:
-    """The critical tier from the counters the watcher maintains: a few Redis reads, no MongoDB."""
+    """The critical tier from the counters the watcher maintains: a few Redis reads, no MongoDB.
+
+    `computed_at` is `now`, taken before the counters are read.
+    """
     now = now or datetime.now(UTC)
     codes = None if scope.department is None else [scope.department]
     by_department = maintained.counts_by_department(now, zoneinfo.ZoneInfo(settings.TIME_ZONE), codes)
@@ -70,6 +76,8 @@ def run_tier(scope: Scope, tier: str) -> bool:
     """Compute and publish one tier of one scope; False when another run holds it.
 
     The lock makes concurrent beats or workers skip rather than publish the same result twice.
+    It lasts one interval, so a run slower than that overlaps the next one; whichever finishes
+    last, the publisher drops the computation that started first if the other is already out.
     The critical tier comes from the maintained counters while a watcher keeps them live.
     """
     lock = redis_store.client().lock(
@@ -82,7 +90,10 @@ def run_tier(scope: Scope, tier: str) -> bool:
         live = tier == "critical" and maintained.is_live()
         publish.publish_tier(scope, tier, maintained_critical(scope) if live else compute_tier(scope, tier))
     finally:
-        lock.release()
+        try:
+            lock.release()
+        except LockNotOwnedError:
+            logger.warning("tier %s of %s ran longer than its %g s interval", tier, scope, interval_s(tier))
     return True
 
 

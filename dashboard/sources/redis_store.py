@@ -40,6 +40,11 @@ def history_key(scope: Scope, *, with_revenue: bool) -> str:
     return f"dash:hist:{scope.key}:{'full' if with_revenue else 'basic'}"
 
 
+def published_computed_at_key(scope: Scope, tier: str) -> str:
+    """When the tier last published for the scope was computed (epoch milliseconds)."""
+    return f"dash:published:{scope.key}:{tier}"
+
+
 def publish_lock_key(scope: Scope) -> str:
     return f"dash:lock:publish:{scope.key}"
 

@@ -3,15 +3,19 @@
 For each publication this module takes the scope's publish lock, assigns the next `seq` of
 the scope's current `epoch`, serializes the message once per visibility class, appends it to
 the scope's replay history and sends it to the class's channel-layer group. The lock keeps
-`seq` order and delivery order the same when the watcher and Celery publish at once.
+`seq` order and delivery order the same when the watcher and Celery publish at once. Under
+the same lock a tier computed before the one last published for its scope is dropped, so a
+run slower than its interval never replaces newer numbers with older ones.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from dashboard.protocol import messages
@@ -49,6 +53,18 @@ if not epoch then
   redis.call('SET', KEYS[1], epoch)
 end
 return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
+"""
+
+
+# Sets KEYS[1] to ARGV[1] (epoch ms, kept ARGV[2] s) and returns 1, unless it already holds a
+# later time: then returns 0. Equal times pass, so publishing one computation again is allowed.
+_CLAIM_NEWEST = """
+local last = redis.call('GET', KEYS[1])
+if last and tonumber(ARGV[1]) < tonumber(last) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
 """
 
 
@@ -114,51 +130,114 @@ def start_new_epoch() -> str:
 Build = Callable[[Position, bool], messages.StreamMessage]
 
 
-def _publish(scope: Scope, kind: str, build: Build, *, tier: str | None = None) -> Position:
-    client = redis_store.client()
-    lock = client.lock(
+@contextmanager
+def _scope_lock(scope: Scope) -> Iterator[None]:
+    """Hold the scope's publish lock; raises redis.exceptions.LockError after PUBLISH_LOCK_WAIT_S."""
+    lock = redis_store.client().lock(
         redis_store.publish_lock_key(scope),
         timeout=PUBLISH_LOCK_TIMEOUT_S,
         blocking_timeout=PUBLISH_LOCK_WAIT_S,
     )
     with lock:
-        pos = _next_position(scope)
-        for with_revenue in VISIBILITY_CLASSES:
-            text = messages.encode(build(pos, with_revenue))
-            history = redis_store.history_key(scope, with_revenue=with_revenue)
-            pipe = client.pipeline(transaction=False)
-            pipe.zadd(history, {text: pos.seq})
-            pipe.zremrangebyrank(history, 0, -HISTORY_MAX_MESSAGES - 1)
-            pipe.expire(history, HISTORY_TTL_S)
-            pipe.execute()
-            group = scope.group(with_revenue=with_revenue)
-            layer_bridge.group_send(
-                group,
-                {
-                    "type": PUSH_EVENT_TYPE,
-                    "group": group,
-                    "text": text,
-                    "scope": scope.name,
-                    "epoch": pos.epoch,
-                    "seq": pos.seq,
-                    "kind": kind,
-                    "tier": tier,
-                },
-            )
+        yield
+
+
+def _push(scope: Scope, kind: str, build: Build, *, tier: str | None) -> Position:
+    """Next seq, replay history and group_send of one message; the caller holds the scope's lock."""
+    client = redis_store.client()
+    pos = _next_position(scope)
+    for with_revenue in VISIBILITY_CLASSES:
+        text = messages.encode(build(pos, with_revenue))
+        history = redis_store.history_key(scope, with_revenue=with_revenue)
+        pipe = client.pipeline(transaction=False)
+        pipe.zadd(history, {text: pos.seq})
+        pipe.zremrangebyrank(history, 0, -HISTORY_MAX_MESSAGES - 1)
+        pipe.expire(history, HISTORY_TTL_S)
+        pipe.execute()
+        group = scope.group(with_revenue=with_revenue)
+        layer_bridge.group_send(
+            group,
+            {
+                "type": PUSH_EVENT_TYPE,
+                "group": group,
+                "text": text,
+                "scope": scope.name,
+                "epoch": pos.epoch,
+                "seq": pos.seq,
+                "kind": kind,
+                "tier": tier,
+            },
+        )
     return pos
 
 
-def publish_tier(scope: Scope, tier: str, data: dict[str, Any]) -> Position:
-    """Store a freshly computed tier and push it as an `update` to the scope's clients."""
-    tier_cache.store_tier(scope, tier, data)
-    return _publish(
-        scope,
-        "update",
-        lambda pos, with_revenue: messages.update(
-            scope, epoch=pos.epoch, seq=pos.seq, tier=tier, data=redact(tier, data, with_revenue=with_revenue)
-        ),
-        tier=tier,
+def _publish(scope: Scope, kind: str, build: Build) -> Position:
+    """Push a message that is not a tier (alerts): under the scope's lock, always sent."""
+    with _scope_lock(scope):
+        return _push(scope, kind, build, tier=None)
+
+
+def _computed_at_ms(data: dict[str, Any]) -> int:
+    """The tier's `computed_at` (ISO 8601 with an offset or `Z`) in epoch milliseconds.
+
+    Raises ValueError when it is missing, not a date or has no offset.
+    """
+    text = data.get("computed_at")
+    if not isinstance(text, str):
+        raise ValueError(f"a tier needs computed_at as ISO 8601 text, not {text!r}")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"computed_at {text!r} is not an ISO 8601 date") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"computed_at {text!r} has no UTC offset")
+    return round(moment.timestamp() * 1000)
+
+
+def _newest_so_far(scope: Scope, tier: str, computed_ms: int) -> bool:
+    """Record `computed_ms` as the tier's last published computation unless a later one was."""
+    claimed = redis_store.client().eval(
+        _CLAIM_NEWEST,
+        1,
+        redis_store.published_computed_at_key(scope, tier),
+        computed_ms,
+        tier_cache.LAST_KNOWN_TTL_S,
     )
+    return bool(claimed)
+
+
+def publish_tier(scope: Scope, tier: str, data: dict[str, Any]) -> Position | None:
+    """Cache a computed tier and push it as an `update` to the scope's clients.
+
+    `data["computed_at"]` is when the computation started (ISO 8601 UTC). Under the scope's
+    publish lock, a tier computed before the one last published for this scope and tier is
+    dropped: not cached, no seq taken, nothing sent; None is returned. Otherwise returns the
+    update's position. Raises ValueError for a missing or unreadable `computed_at`, RedisError
+    when Redis fails, LockError when the lock is not had within PUBLISH_LOCK_WAIT_S.
+    """
+    computed_ms = _computed_at_ms(data)
+    with _scope_lock(scope):
+        if not _newest_so_far(scope, tier, computed_ms):
+            logger.info(
+                "dropped the %s tier of %s computed at %s: a later computation is published",
+                tier,
+                scope,
+                data["computed_at"],
+            )
+            return None
+        tier_cache.store_tier(scope, tier, data)
+        return _push(
+            scope,
+            "update",
+            lambda pos, with_revenue: messages.update(
+                scope,
+                epoch=pos.epoch,
+                seq=pos.seq,
+                tier=tier,
+                data=redact(tier, data, with_revenue=with_revenue),
+            ),
+            tier=tier,
+        )
 
 
 def publish_alert(scope: Scope, alert: messages.AlertPayload) -> Position:

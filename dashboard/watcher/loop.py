@@ -50,8 +50,12 @@ STREAMS_OPEN_TIMEOUT_S = 30.0
 HOUSEKEEPING_EVERY_S = 1.0
 # Without change streams (WATCH_FALLBACK=poll), every department is recomputed this often.
 POLL_INTERVAL_S: float = interval_s(Tier.CRITICAL)
-# The counters stay live this long after the last housekeeping that found every stream open.
-LIVE_TTL_S = 10.0
+# The counters stay live this long after the last housekeeping that found every stream open
+# (renewed every HOUSEKEEPING_EVERY_S). Short, so that once they stop being maintained (the
+# watcher killed or stuck) the next Celery critical run recomputes from MongoDB: within
+# LIVE_TTL_S plus one critical interval, 8 s, of the last renewal. Long enough that a loop
+# iteration up to 2 s late does not drop it.
+LIVE_TTL_S = 3.0
 
 
 class ChangeStreamsUnsupported(Exception):

@@ -121,3 +121,49 @@ def test_tiers_are_cached_with_a_ttl_of_about_three_intervals(redis_client, tier
     ttl = redis_client.ttl(f"dash:tier:hospital:{tier}")
     assert 0 < ttl <= cache_ttl_s(tier)
     assert tier_cache.load_tiers(HOSPITAL_SCOPE, (tier,)) == {tier: {"computed_at": "x"}}
+
+
+def test_a_tier_computed_before_the_last_published_one_is_dropped(redis_client) -> None:
+    scope = Scope("ER")
+    newer = {**STANDARD, "appointments": {**STANDARD["appointments"], "today": 4}}
+    newer["computed_at"] = "2026-11-28T10:00:05.000Z"
+    older = {**STANDARD, "computed_at": "2026-11-28T10:00:04.999Z"}
+
+    async def publish_both() -> list[dict[str, Any]]:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(scope.group(with_revenue=True), channel)
+        await asyncio.sleep(0.1)
+        run = asyncio.get_running_loop().run_in_executor
+        assert (await run(None, publish.publish_tier, scope, "standard", newer)) is not None
+        assert (await run(None, publish.publish_tier, scope, "standard", older)) is None
+        received = [await asyncio.wait_for(layer.receive(channel), 5)]
+        with pytest.raises(TimeoutError):
+            received.append(await asyncio.wait_for(layer.receive(channel), 1))
+        return received
+
+    received = asyncio.run(publish_both())
+    assert [json.loads(event["text"])["data"]["computed_at"] for event in received] == [newer["computed_at"]]
+    assert publish.position(scope).seq == 1
+    assert tier_cache.load_tiers(scope, ("standard",))["standard"] == newer
+    assert tier_cache.load_last_known(scope, "standard") == newer
+    assert publish.replay(scope, with_revenue=True, since=Since(publish.position(scope).epoch, 0)) == [
+        received[0]["text"]
+    ]
+
+
+def test_the_order_is_kept_per_scope_and_tier(redis_client) -> None:
+    later = {**STANDARD, "computed_at": "2026-11-28T11:00:00.000Z"}
+    assert publish.publish_tier(Scope("ER"), "standard", later) is not None
+    assert publish.publish_tier(Scope("ER"), "critical", STANDARD) is not None
+    assert publish.publish_tier(Scope("ICU"), "standard", STANDARD) is not None
+    # The same computation published again (a retried run) is not older: it goes out.
+    assert publish.publish_tier(Scope("ER"), "standard", later) is not None
+    assert publish.position(Scope("ER")).seq == 3
+
+
+@pytest.mark.parametrize("computed_at", [None, "yesterday", "2026-11-28T10:00:00"])
+def test_a_tier_without_a_readable_computed_at_is_refused(redis_client, computed_at: str | None) -> None:
+    with pytest.raises(ValueError, match="computed_at"):
+        publish.publish_tier(Scope("ER"), "standard", {**STANDARD, "computed_at": computed_at})
+    assert publish.position(Scope("ER")).seq == 0
