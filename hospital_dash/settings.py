@@ -26,8 +26,9 @@ SECRET_KEY = env.secret(
 )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# Origins allowed on WebSocket handshakes (contract §4). Empty means: derived from ALLOWED_HOSTS.
-WS_ALLOWED_ORIGINS = env.list("WS_ALLOWED_ORIGINS", default=[])
+# Origins allowed on WebSocket handshakes besides the handshake's own scheme://host:port
+# (contract §4; dashboard/realtime/handshake_auth.py): for a page served from another host name.
+WS_ALLOWED_ORIGINS = env.origins("WS_ALLOWED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
@@ -118,9 +119,12 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG and DASH_ENV == "production")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-# Behind a TLS-terminating reverse proxy that sets X-Forwarded-Proto (docs/OPERATIONS.md).
-if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto count (contract §8; default:
+# none). hospital_dash/asgi.py applies them on both servers, before Django and Channels see the
+# request, so REMOTE_ADDR, the access log, the /metrics allowlist, the login throttle and
+# request.is_secure() all use the same client address and scheme. There is deliberately no
+# SECURE_PROXY_SSL_HEADER: Django would take X-Forwarded-Proto from any peer.
+TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES", default=[])
 
 # --- Data sources -------------------------------------------------------------------------
 REDIS_URL = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"))

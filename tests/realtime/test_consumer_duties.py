@@ -65,7 +65,7 @@ async def test_reauth_with_another_users_token_closes_with_4401(ws_users) -> Non
 
 async def test_logout_closes_the_sessions_sockets_with_4401(ws_users) -> None:
     cookie = await session_cookie(ws_users["viewer"])
-    socket = await connected([(b"cookie", cookie), (b"origin", b"http://localhost")])
+    socket = await connected([(b"cookie", cookie), (b"host", b"localhost"), (b"origin", b"http://localhost")])
     await socket.recv()
     client = Client()
     client.cookies["sessionid"] = cookie.decode().split("=", 1)[1]
@@ -77,7 +77,7 @@ async def test_logout_closes_the_sessions_sockets_with_4401(ws_users) -> None:
 async def test_an_expired_session_closes_with_4401_at_the_next_check(ws_users, monkeypatch) -> None:
     monkeypatch.setattr(consumer, "SESSION_CHECK_EVERY_S", 1.0)
     cookie = await session_cookie(ws_users["viewer"])
-    socket = await connected([(b"cookie", cookie), (b"origin", b"http://localhost")])
+    socket = await connected([(b"cookie", cookie), (b"host", b"localhost"), (b"origin", b"http://localhost")])
     await socket.recv()
     from django.contrib.sessions.models import Session
 
