@@ -203,6 +203,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# Seconds of clock difference JWTs are validated with: a token issued by a host whose clock is
+# slightly ahead (`iat` in the future) or checked just after `exp` still counts (contract §8).
+JWT_LEEWAY_S = env.int("JWT_LEEWAY_S", default=5, minimum=0, maximum=300)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_LIFETIME_S", default=300)),
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_LIFETIME_S", default=86400)),
@@ -214,6 +217,9 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "TOKEN_TYPE_CLAIM": "token_type",
     "USER_ID_CLAIM": "user_id",
+    # Tolerated clock difference with the host that issued a token, for `exp` and `iat` (contract §8).
+    "LEEWAY": JWT_LEEWAY_S,
+    "TOKEN_REFRESH_SERIALIZER": "dashboard.access.tokens.RefreshSerializer",
 }
 
 LOGGING = {

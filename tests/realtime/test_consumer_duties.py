@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -54,6 +55,25 @@ async def test_reauth_with_a_fresh_token_keeps_the_connection(ws_users) -> None:
     await socket.send({"type": "ping", "request_id": "after-expiry"})
     assert await next_of_type(socket, "pong") == {"type": "pong", "request_id": "after-expiry"}
     await socket.communicator.disconnect()
+
+
+def issued_ahead(user: Any, seconds: int) -> str:
+    """An access token from a host whose clock is `seconds` ahead (JWT_LEEWAY_S is 5 by default)."""
+    token = AccessToken.for_user(user)
+    token["iat"] = int(time.time()) + seconds
+    return str(token)
+
+
+async def test_tokens_from_a_clock_2_s_ahead_open_and_reauth_one_beyond_the_leeway_closes_4401(
+    ws_users,
+) -> None:
+    socket = await connected([(b"authorization", f"Bearer {issued_ahead(ws_users['er'], 2)}".encode())])
+    await socket.recv()
+    await socket.send({"type": "reauth", "token": issued_ahead(ws_users["er"], 2)})
+    await socket.send({"type": "ping", "request_id": "after-reauth"})
+    assert await next_of_type(socket, "pong") == {"type": "pong", "request_id": "after-reauth"}
+    await socket.send({"type": "reauth", "token": issued_ahead(ws_users["er"], 30)})
+    assert await closed_with_within(socket, 5) == 4401
 
 
 async def test_reauth_with_another_users_token_closes_with_4401(ws_users) -> None:
