@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "channels",
     "dashboard",
 ]
@@ -55,6 +56,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a lockout on the login form or admin into 429 (last, as django-axes requires).
+    "axes.middleware.AxesMiddleware",
+]
+
+# Failed logins are throttled on every way in (dashboard/access/login_throttle.py): the axes
+# backend first refuses a locked-out username or client address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "hospital_dash.urls"
@@ -125,6 +135,24 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # request.is_secure() all use the same client address and scheme. There is deliberately no
 # SECURE_PROXY_SSL_HEADER: Django would take X-Forwarded-Proto from any peer.
 TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES", default=[])
+
+# --- Login throttling (django-axes, database handler: attempts in Django's database) -------
+# Failures of one username, or from one client address, counted separately, that lock it out.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5, minimum=1, maximum=1000)
+# Seconds a lockout lasts after the last attempt (each refused attempt starts it again).
+LOGIN_COOLOFF_S = env.int("LOGIN_COOLOFF_S", default=900, minimum=1, maximum=86400)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_COOLOFF_S)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Not reset by a successful login: axes would delete the client address's attempts with the
+# user's, so anyone with an account could log in between guesses at other accounts' passwords.
+AXES_RESET_ON_SUCCESS = False
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "dashboard.access.login_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "dashboard.access.login_throttle.client_address"
+# Failed logins and lockouts go to the service's access log; axes's own log of successful
+# logins would be a second, never pruned record.
+AXES_DISABLE_ACCESS_LOG = True
 
 # --- Data sources -------------------------------------------------------------------------
 REDIS_URL = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"))
@@ -219,6 +247,7 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
     # Tolerated clock difference with the host that issued a token, for `exp` and `iat` (contract §8).
     "LEEWAY": JWT_LEEWAY_S,
+    "TOKEN_OBTAIN_SERIALIZER": "dashboard.access.tokens.LoginSerializer",
     "TOKEN_REFRESH_SERIALIZER": "dashboard.access.tokens.RefreshSerializer",
 }
 

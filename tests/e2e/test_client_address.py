@@ -7,6 +7,8 @@ and for a WebSocket connection.
 
 from __future__ import annotations
 
+import itertools
+import json
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +24,8 @@ pytestmark = pytest.mark.e2e
 
 PASSWORD = "pw-proxied-123456"
 USER = "proxied"
+# A fresh forwarded client for each login-throttle check: attempts stay in the stack's database.
+CLIENTS = (f"198.51.100.{n}" for n in itertools.count(100))
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +85,21 @@ def connect_address(stack: LiveStack, token: str, forwarded_for: str) -> str:
     return last_address(stack, "connect")
 
 
+def login(stack: LiveStack, username: str, password: str, forwarded_for: str) -> tuple[int, str | None]:
+    """(status, Retry-After) of POST /api/auth/token/ sent through the trusted proxy."""
+    request = urllib.request.Request(
+        f"{stack.http_url}/api/auth/token/",
+        data=json.dumps({"username": username, "password": password}).encode(),
+        headers={"Content-Type": "application/json", "X-Forwarded-For": forwarded_for},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status), response.headers.get("Retry-After")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Retry-After")
+
+
 def last_address(stack: LiveStack, action: str) -> str:
     code = (
         "from dashboard.models import AccessLog; "
@@ -109,3 +128,11 @@ def test_behind_a_trusted_proxy_the_rightmost_untrusted_address_is_the_client(
     token = behind_proxy.access_token(USER, PASSWORD)
     assert api_read_address(behind_proxy, token, "203.0.113.9, 198.51.100.7") == "198.51.100.7"
     assert connect_address(behind_proxy, token, "203.0.113.9, 198.51.100.8") == "198.51.100.8"
+    # The login throttle counts the same address: one forwarded client's five failures (on five
+    # usernames) lock that client out, right password or not; another client is not affected.
+    guesser, other = next(CLIENTS), next(CLIENTS)
+    assert [login(behind_proxy, f"guess-{guesser}-{n}", "wrong", guesser)[0] for n in range(5)] == [
+        401
+    ] * 4 + [429]
+    assert login(behind_proxy, USER, PASSWORD, guesser) == (429, "900")
+    assert login(behind_proxy, USER, PASSWORD, other)[0] == 200
