@@ -6,6 +6,7 @@ class DashboardConfig(AppConfig):
     verbose_name = "Live dashboard"
 
     def ready(self) -> None:
-        from dashboard.access import signals
+        from dashboard.access import login_events, signals
 
         signals.connect()
+        login_events.connect()

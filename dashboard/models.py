@@ -48,6 +48,8 @@ class AccessLog(models.Model):
         UNSUBSCRIBE = "unsubscribe"
         ACKNOWLEDGE = "acknowledge"
         API_READ = "api_read"
+        LOGIN_FAILED = "login_failed"
+        LOCKED_OUT = "locked_out"
 
     at = models.DateTimeField(db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)

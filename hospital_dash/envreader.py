@@ -1,6 +1,7 @@
 """Typed readers for environment variables that fail loudly, naming the variable."""
 
 import builtins
+import ipaddress
 import os
 import sys
 import zoneinfo
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from dashboard.protocol.origins import parse_origin
 from dashboard.sources.url_redaction import redact
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -104,6 +106,35 @@ class EnvReader:
         if value is None:
             return list(default)
         return [item.strip() for item in value.split(",") if item.strip()]
+
+    def networks(self, name: builtins.str, *, default: Sequence[builtins.str]) -> builtins.list[builtins.str]:
+        """Comma-separated IP addresses and CIDR networks, e.g. ``10.0.0.1,10.1.0.0/16,::1``.
+
+        Each entry is checked and returned in its canonical form; anything else (a host name,
+        ``*``, a network with host bits set such as ``10.0.0.1/8``) stops start-up naming the variable.
+        """
+        entries = self.list(name, default=default)
+        checked = []
+        for entry in entries:
+            try:
+                checked.append(
+                    str(ipaddress.ip_network(entry) if "/" in entry else ipaddress.ip_address(entry))
+                )
+            except ValueError:
+                raise self._fail(
+                    name, "comma-separated IP addresses or CIDR networks (10.0.0.1, 10.1.0.0/16)", entry
+                ) from None
+        return checked
+
+    def origins(self, name: builtins.str, *, default: Sequence[builtins.str]) -> builtins.list[builtins.str]:
+        """Comma-separated web origins, each `http(s)://host[:port]` with nothing after it."""
+        entries = self.list(name, default=default)
+        for entry in entries:
+            if parse_origin(entry) is None:
+                raise self._fail(
+                    name, "comma-separated origins such as https://dashboard.hospital.example", entry
+                )
+        return entries
 
     def choice(
         self, name: builtins.str, choices: Sequence[builtins.str], *, default: builtins.str

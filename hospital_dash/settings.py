@@ -26,8 +26,9 @@ SECRET_KEY = env.secret(
 )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# Origins allowed on WebSocket handshakes (contract §4). Empty means: derived from ALLOWED_HOSTS.
-WS_ALLOWED_ORIGINS = env.list("WS_ALLOWED_ORIGINS", default=[])
+# Origins allowed on WebSocket handshakes besides the handshake's own scheme://host:port
+# (contract §4; dashboard/realtime/handshake_auth.py): for a page served from another host name.
+WS_ALLOWED_ORIGINS = env.origins("WS_ALLOWED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "channels",
     "dashboard",
 ]
@@ -54,6 +56,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a lockout on the login form or admin into 429 (last, as django-axes requires).
+    "axes.middleware.AxesMiddleware",
+]
+
+# Failed logins are throttled on every way in (dashboard/access/login_throttle.py): the axes
+# backend first refuses a locked-out username or client address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "hospital_dash.urls"
@@ -118,9 +129,30 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG and DASH_ENV == "production")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-# Behind a TLS-terminating reverse proxy that sets X-Forwarded-Proto (docs/OPERATIONS.md).
-if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto count (contract §8; default:
+# none). hospital_dash/asgi.py applies them on both servers, before Django and Channels see the
+# request, so REMOTE_ADDR, the access log, the /metrics allowlist, the login throttle and
+# request.is_secure() all use the same client address and scheme. There is deliberately no
+# SECURE_PROXY_SSL_HEADER: Django would take X-Forwarded-Proto from any peer.
+TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES", default=[])
+
+# --- Login throttling (django-axes, database handler: attempts in Django's database) -------
+# Failures of one username, or from one client address, counted separately, that lock it out.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5, minimum=1, maximum=1000)
+# Seconds a lockout lasts after the last attempt (each refused attempt starts it again).
+LOGIN_COOLOFF_S = env.int("LOGIN_COOLOFF_S", default=900, minimum=1, maximum=86400)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_COOLOFF_S)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Not reset by a successful login: axes would delete the client address's attempts with the
+# user's, so anyone with an account could log in between guesses at other accounts' passwords.
+AXES_RESET_ON_SUCCESS = False
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "dashboard.access.login_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "dashboard.access.login_throttle.client_address"
+# Failed logins and lockouts go to the service's access log; axes's own log of successful
+# logins would be a second, never pruned record.
+AXES_DISABLE_ACCESS_LOG = True
 
 # --- Data sources -------------------------------------------------------------------------
 REDIS_URL = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"))
@@ -207,6 +239,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# Seconds of clock difference JWTs are validated with: a token issued by a host whose clock is
+# slightly ahead (`iat` in the future) or checked just after `exp` still counts (contract §8).
+JWT_LEEWAY_S = env.int("JWT_LEEWAY_S", default=5, minimum=0, maximum=300)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_LIFETIME_S", default=300)),
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_LIFETIME_S", default=86400)),
@@ -218,6 +253,10 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "TOKEN_TYPE_CLAIM": "token_type",
     "USER_ID_CLAIM": "user_id",
+    # Tolerated clock difference with the host that issued a token, for `exp` and `iat` (contract §8).
+    "LEEWAY": JWT_LEEWAY_S,
+    "TOKEN_OBTAIN_SERIALIZER": "dashboard.access.tokens.LoginSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "dashboard.access.tokens.RefreshSerializer",
 }
 
 LOGGING = {

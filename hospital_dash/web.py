@@ -5,7 +5,9 @@
 daphne is the server this service documents first; uvicorn is the option for large fan-out
 (docs/BENCHMARKS.md has both sets of figures). On both, every WebSocket has a bounded outbox
 (a client that does not keep up is closed with 1013), a client message over 4 KiB is closed
-with 1009, and X-Forwarded-For is honoured. Both run on uvloop, and load the application
+with 1009, and X-Forwarded-For counts only from TRUSTED_PROXIES: neither server reads proxy
+headers itself (daphne's --proxy-headers would trust any peer), hospital_dash/asgi.py applies
+the one rule on both. Both run on uvloop, and load the application
 before they listen, so its garbage-collection policy (hospital_dash.gc_policy) is in place
 before the first connection.
 """
@@ -75,7 +77,6 @@ def main() -> int:
             host,
             "--port",
             str(port),
-            "--proxy-headers",
             "--websocket_connect_timeout",
             str(ACCEPT_WITHIN_S),
             "--websocket-max-frame-size",

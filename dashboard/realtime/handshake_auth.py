@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
@@ -23,6 +23,8 @@ from django.http.request import split_domain_port, validate_host
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
+
+from dashboard.protocol.origins import Origin, parse_origin
 
 # How a handshake authenticated (contract §4), or None when it did not.
 AuthMethod = Literal["jwt", "ticket", "session"]
@@ -53,17 +55,34 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
-def origin_allowed(origin: str | None) -> bool:
-    if not origin or origin == "null":
+def own_origin(scope: dict[str, Any]) -> Origin | None:
+    """The origin the handshake itself was sent to: its scheme, and its `Host` if ALLOWED_HOSTS has it.
+
+    The scheme is `https` for a `wss` scope, which behind a proxy only a trusted proxy's
+    `X-Forwarded-Proto` makes it (hospital_dash/asgi.py), else `http`. None without a valid Host.
+    """
+    host = _header(scope, b"host")
+    if not host:
+        return None
+    domain, _port = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return None
+    return parse_origin(f"{'https' if scope.get('scheme') == 'wss' else 'http'}://{host}")
+
+
+def origin_allowed(origin: str | None, scope: dict[str, Any]) -> bool:
+    """Whether a handshake's `Origin` may open a connection (contract §4).
+
+    Allowed exactly when it names the same scheme, host and port as the handshake's own origin
+    (`own_origin`) or as an entry of WS_ALLOWED_ORIGINS. A missing Origin, `null`, or anything
+    that is not `http(s)://host[:port]` is not allowed.
+    """
+    wanted = parse_origin(origin) if origin else None
+    if wanted is None:
         return False
-    if settings.WS_ALLOWED_ORIGINS:
-        return origin in settings.WS_ALLOWED_ORIGINS
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
-    # As Django checks a request's Host: the domain without its port against ALLOWED_HOSTS.
-    domain, _port = split_domain_port(parts.netloc.rsplit("@", 1)[-1])
-    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+    if wanted == own_origin(scope):
+        return True
+    return any(wanted == parse_origin(entry) for entry in settings.WS_ALLOWED_ORIGINS)
 
 
 def access_token_user_id(raw: str) -> tuple[int, float] | None:
@@ -135,7 +154,7 @@ class DashboardAuthMiddleware(BaseMiddleware):
         origin = _header(scope, b"origin")
         # Decided by how the handshake actually authenticated, not by what it seems to carry:
         # a session always needs an allowed Origin; any Origin sent must be allowed.
-        if (auth.method == "session" or origin is not None) and not origin_allowed(origin):
+        if (auth.method == "session" or origin is not None) and not origin_allowed(origin, scope):
             return await WebsocketDenier.as_asgi()(scope, receive, send)
         scope = dict(scope, dash_auth=auth)
         return await super().__call__(scope, receive, send)

@@ -126,7 +126,8 @@ def run(app: str, host: str, port: int, max_message_bytes: int) -> None:
         ws_max_size=max_message_bytes,
         ws_per_message_deflate=False,
         lifespan="off",
-        proxy_headers=True,
+        # X-Forwarded-* are applied by hospital_dash.asgi from TRUSTED_PROXIES only, as on daphne.
+        proxy_headers=False,
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,

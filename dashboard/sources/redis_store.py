@@ -17,6 +17,8 @@ SOCKET_TIMEOUT_S = 5.0
 EPOCH_KEY = "dash:epoch"
 # Documents skipped as invalid, by "<collection>.<field>" (dashboard/sources/skipped.py).
 SKIPPED_DOCUMENTS_KEY = "dash:skipped"
+# Failed logins and lockouts of every web process, by outcome (dashboard/sources/login_counts.py).
+LOGIN_OUTCOMES_KEY = "dash:logins"
 
 
 SEQ_PATTERN = "dash:seq:*"

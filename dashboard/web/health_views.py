@@ -30,7 +30,11 @@ def _watcher_state() -> dict[str, float | None]:
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text, answered only to METRICS_ALLOWED_IPS (REMOTE_ADDR: the direct peer)."""
+    """Prometheus text, answered only to METRICS_ALLOWED_IPS; 403 `forbidden` to anyone else.
+
+    REMOTE_ADDR is the direct peer, or the client a trusted proxy (TRUSTED_PROXIES) forwarded
+    for (hospital_dash/asgi.py); an X-Forwarded-For from any other peer changes nothing.
+    """
     if request.META.get("REMOTE_ADDR") not in settings.METRICS_ALLOWED_IPS:
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
     return HttpResponse(prometheus.render(), content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from redis.exceptions import RedisError
 
 from dashboard.realtime import socket_stats, ticker
-from dashboard.sources import skipped
+from dashboard.sources import login_counts, skipped
 from dashboard.watcher import stats
 
 # (name in stats, metric name, type, help)
@@ -115,6 +115,28 @@ def skipped_lines() -> list[str]:
     ]
 
 
+def login_lines() -> list[str]:
+    """Failed logins and lockouts of every web process (none while Redis is down)."""
+    try:
+        found = login_counts.counts()
+    except RedisError:
+        return []
+    return [
+        *_sample(
+            "dash_login_failures_total",
+            "counter",
+            "Failed logins on every way in (API token, login form, admin), refused ones included.",
+            found["failed"],
+        ),
+        *_sample(
+            "dash_login_lockouts_total",
+            "counter",
+            "Login attempts that reached the failure limit or were refused while locked out.",
+            found["locked_out"],
+        ),
+    ]
+
+
 def render() -> str:
     numbers = stats.report()
     lines = _sample(
@@ -132,4 +154,5 @@ def render() -> str:
                 numbers["report_age_s"],
             )
     lines += skipped_lines()
+    lines += login_lines()
     return "\n".join(lines) + "\n"

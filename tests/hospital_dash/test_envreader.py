@@ -63,3 +63,25 @@ def test_numbers_outside_their_range_name_the_range() -> None:
         ImproperlyConfigured, match=r"SOURCE_CONNECT_TIMEOUT_S must be a number of at least 0\.1"
     ):
         env.float("SOURCE_CONNECT_TIMEOUT_S", default=5.0, minimum=0.1)
+
+
+def test_trusted_proxies_are_addresses_and_networks_in_canonical_form() -> None:
+    env = EnvReader({"TRUSTED_PROXIES": " 10.0.0.1, 10.1.0.0/16 ,::1,2001:DB8::/32"})
+    assert env.networks("TRUSTED_PROXIES", default=[]) == ["10.0.0.1", "10.1.0.0/16", "::1", "2001:db8::/32"]
+    assert EnvReader({}).networks("TRUSTED_PROXIES", default=[]) == []
+
+
+@pytest.mark.parametrize("value", ["*", "proxy.internal", "10.0.0.1/8", "10.0.0.300", "10.0.0.0/33"])
+def test_a_trusted_proxy_that_is_not_an_address_or_network_names_the_variable(value: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="TRUSTED_PROXIES must be") as info:
+        EnvReader({"TRUSTED_PROXIES": f"127.0.0.1,{value}"}).networks("TRUSTED_PROXIES", default=[])
+    assert repr(value) in str(info.value)
+
+
+def test_allowed_origins_must_be_scheme_host_and_port() -> None:
+    env = EnvReader({"WS_ALLOWED_ORIGINS": "https://wall.example, http://10.0.0.5:8000"})
+    assert env.origins("WS_ALLOWED_ORIGINS", default=[]) == ["https://wall.example", "http://10.0.0.5:8000"]
+    with pytest.raises(ImproperlyConfigured, match="WS_ALLOWED_ORIGINS must be"):
+        EnvReader({"WS_ALLOWED_ORIGINS": "wall.example"}).origins("WS_ALLOWED_ORIGINS", default=[])
+    with pytest.raises(ImproperlyConfigured, match="WS_ALLOWED_ORIGINS must be"):
+        EnvReader({"WS_ALLOWED_ORIGINS": "https://wall.example/"}).origins("WS_ALLOWED_ORIGINS", default=[])

@@ -253,7 +253,9 @@ async def test_user_without_a_dashboard_role_or_deactivated_closes_with_4403(ws_
     await sync_to_async(ws_users["icu"].save)()
     socket, _, _ = await open_socket(bearer(ws_users["er"]))
     assert await closed_with(socket) == 4403
-    socket, _, _ = await open_socket([(b"cookie", icu_cookie), (b"origin", b"http://localhost")])
+    socket, _, _ = await open_socket(
+        [(b"cookie", icu_cookie), (b"host", b"localhost"), (b"origin", b"http://localhost")]
+    )
     assert await closed_with(socket) == 4403
 
 
@@ -285,21 +287,30 @@ async def test_ticket_is_single_use(ws_users) -> None:
         b"http://evil.example:8000",
         b"http://localhost.evil.example",
         b"file://",
+        b"http://localhost:8000",
+        b"https://localhost",
     ],
 )
 async def test_session_cookie_with_missing_or_foreign_origin_is_refused(
     ws_users, origin: bytes | None
 ) -> None:
-    headers = [(b"cookie", await session_cookie(ws_users["admin"]))]
+    headers = [(b"cookie", await session_cookie(ws_users["admin"])), (b"host", b"localhost")]
     if origin is not None:
         headers.append((b"origin", origin))
     _, connected, _ = await open_socket(headers)
     assert not connected
 
 
-@pytest.mark.parametrize("origin", [b"http://localhost", b"http://127.0.0.1:8123", b"https://localhost:443"])
-async def test_session_cookie_with_allowed_origin_connects(ws_users, origin: bytes) -> None:
-    headers = [(b"cookie", await session_cookie(ws_users["admin"])), (b"origin", origin)]
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        (b"localhost", b"http://localhost"),
+        (b"localhost:80", b"http://localhost"),
+        (b"127.0.0.1:8123", b"http://127.0.0.1:8123"),
+    ],
+)
+async def test_session_cookie_with_allowed_origin_connects(ws_users, host: bytes, origin: bytes) -> None:
+    headers = [(b"cookie", await session_cookie(ws_users["admin"])), (b"host", host), (b"origin", origin)]
     socket, connected, _ = await open_socket(headers)
     assert connected
     assert (await socket.recv())["user"]["username"] == "ada"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -64,6 +65,25 @@ async def test_reauth_with_a_fresh_token_keeps_the_connection(ws_users) -> None:
     await socket.communicator.disconnect()
 
 
+def issued_ahead(user: Any, seconds: int) -> str:
+    """An access token from a host whose clock is `seconds` ahead (JWT_LEEWAY_S is 5 by default)."""
+    token = AccessToken.for_user(user)
+    token["iat"] = int(time.time()) + seconds
+    return str(token)
+
+
+async def test_tokens_from_a_clock_2_s_ahead_open_and_reauth_one_beyond_the_leeway_closes_4401(
+    ws_users,
+) -> None:
+    socket = await connected([(b"authorization", f"Bearer {issued_ahead(ws_users['er'], 2)}".encode())])
+    await socket.recv()
+    await socket.send({"type": "reauth", "token": issued_ahead(ws_users["er"], 2)})
+    await socket.send({"type": "ping", "request_id": "after-reauth"})
+    assert await next_of_type(socket, "pong") == {"type": "pong", "request_id": "after-reauth"}
+    await socket.send({"type": "reauth", "token": issued_ahead(ws_users["er"], 30)})
+    assert await closed_with_within(socket, 5) == 4401
+
+
 async def test_reauth_with_another_users_token_closes_with_4401(ws_users) -> None:
     socket = await connected(bearer(ws_users["er"]))
     await socket.recv()
@@ -73,7 +93,7 @@ async def test_reauth_with_another_users_token_closes_with_4401(ws_users) -> Non
 
 async def test_logout_closes_the_sessions_sockets_with_4401(ws_users) -> None:
     cookie = await session_cookie(ws_users["viewer"])
-    socket = await connected([(b"cookie", cookie), (b"origin", b"http://localhost")])
+    socket = await connected([(b"cookie", cookie), (b"host", b"localhost"), (b"origin", b"http://localhost")])
     await socket.recv()
     client = Client()
     client.cookies["sessionid"] = cookie.decode().split("=", 1)[1]
@@ -85,7 +105,7 @@ async def test_logout_closes_the_sessions_sockets_with_4401(ws_users) -> None:
 async def test_an_expired_session_closes_with_4401_at_the_next_check(ws_users, monkeypatch) -> None:
     monkeypatch.setattr(auth_lifetime, "SESSION_CHECK_EVERY_S", 1.0)
     cookie = await session_cookie(ws_users["viewer"])
-    socket = await connected([(b"cookie", cookie), (b"origin", b"http://localhost")])
+    socket = await connected([(b"cookie", cookie), (b"host", b"localhost"), (b"origin", b"http://localhost")])
     await socket.recv()
     from django.contrib.sessions.models import Session
 
