@@ -31,7 +31,8 @@ def test_check_deploy_passes_at_warning_level_with_production_settings() -> None
 def test_check_deploy_still_warns_when_hsts_and_the_redirect_are_turned_off() -> None:
     result = run_check(SECURE_HSTS_SECONDS="0", SECURE_SSL_REDIRECT="false")
     assert result.returncode != 0
-    assert "security.W004" in result.stderr and "security.W008" in result.stderr
+    assert "security.W004" in result.stderr
+    assert "security.W008" in result.stderr
 
 
 def test_a_bad_https_setting_stops_start_up_naming_the_variable() -> None:

@@ -62,7 +62,8 @@ def test_verify_would_catch_a_mistake(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
-    assert "restart specifier" in result.stderr and "MemoryMaximum" in result.stderr
+    assert "restart specifier" in result.stderr
+    assert "MemoryMaximum" in result.stderr
 
 
 @pytest.mark.parametrize("entry", UNITS)
