@@ -17,6 +17,8 @@ SOCKET_TIMEOUT_S = 5.0
 EPOCH_KEY = "dash:epoch"
 # Documents skipped as invalid, by "<collection>.<field>" (dashboard/sources/skipped.py).
 SKIPPED_DOCUMENTS_KEY = "dash:skipped"
+# When each tier was last published for any scope: tier → Unix time (GET /metrics).
+TIER_PUBLISHED_KEY = "dash:published"
 
 
 SEQ_PATTERN = "dash:seq:*"

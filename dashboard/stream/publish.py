@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -151,7 +152,7 @@ def _publish(scope: Scope, kind: str, build: Build, *, tier: str | None = None) 
 def publish_tier(scope: Scope, tier: str, data: dict[str, Any]) -> Position:
     """Store a freshly computed tier and push it as an `update` to the scope's clients."""
     tier_cache.store_tier(scope, tier, data)
-    return _publish(
+    pos = _publish(
         scope,
         "update",
         lambda pos, with_revenue: messages.update(
@@ -159,6 +160,14 @@ def publish_tier(scope: Scope, tier: str, data: dict[str, Any]) -> Position:
         ),
         tier=tier,
     )
+    redis_store.client().hset(redis_store.TIER_PUBLISHED_KEY, tier, f"{time.time():.3f}")
+    return pos
+
+
+def tiers_last_published() -> dict[str, float]:
+    """When each tier was last published, for any scope (Unix time); raises RedisError."""
+    raw = redis_store.client().hgetall(redis_store.TIER_PUBLISHED_KEY)
+    return {str(tier): float(at) for tier, at in raw.items()}
 
 
 def publish_alert(scope: Scope, alert: messages.AlertPayload) -> Position:

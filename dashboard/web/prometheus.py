@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from dashboard.realtime import socket_stats, ticker
 from dashboard.sources import skipped
+from dashboard.stream import publish
 from dashboard.watcher import stats
 
 # (name in stats, metric name, type, help)
@@ -115,6 +116,20 @@ def skipped_lines() -> list[str]:
     ]
 
 
+def tier_lines() -> list[str]:
+    """When each tier was last published (none while Redis is down): a stalled producer shows."""
+    try:
+        published = publish.tiers_last_published()
+    except RedisError:
+        return []
+    name = "dash_tier_last_published_timestamp_seconds"
+    return [
+        f"# HELP {name} Unix time of the last update of each tier published for any scope.",
+        f"# TYPE {name} gauge",
+        *(f'{name}{{tier="{tier}"}} {at:.3f}' for tier, at in sorted(published.items())),
+    ]
+
+
 def render() -> str:
     numbers = stats.report()
     lines = _sample(
@@ -132,4 +147,5 @@ def render() -> str:
                 numbers["report_age_s"],
             )
     lines += skipped_lines()
+    lines += tier_lines()
     return "\n".join(lines) + "\n"
