@@ -30,6 +30,21 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # (contract §4; dashboard/realtime/handshake_auth.py): for a page served from another host name.
 WS_ALLOWED_ORIGINS = env.origins("WS_ALLOWED_ORIGINS", default=[])
 
+# HTTPS. In production the service is reached over TLS only, terminated by the proxy, which
+# passes the scheme on in X-Forwarded-Proto (docs/DEPLOYMENT_GUIDE.md). Pages asked for over
+# plain HTTP are redirected, except the three paths the load balancer and Prometheus ask each
+# web process for directly: they carry no session, and /metrics answers only to its allowlist.
+_HTTPS_ONLY = DASH_ENV == "production" and not DEBUG
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_HTTPS_ONLY)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Strict-Transport-Security on every HTTPS answer (a year in production; 0 sends none).
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if _HTTPS_ONLY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Preloading is a promise about the whole registrable domain (hstspreload.org), made by its
+# owner, not by this service, so `check --deploy` is not asked to warn that it is off.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",

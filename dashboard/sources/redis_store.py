@@ -19,6 +19,8 @@ EPOCH_KEY = "dash:epoch"
 SKIPPED_DOCUMENTS_KEY = "dash:skipped"
 # Failed logins and lockouts of every web process, by outcome (dashboard/sources/login_counts.py).
 LOGIN_OUTCOMES_KEY = "dash:logins"
+# When each tier was last published for any scope: tier → Unix time (GET /metrics).
+TIER_PUBLISHED_KEY = "dash:tier-published"
 
 
 SEQ_PATTERN = "dash:seq:*"

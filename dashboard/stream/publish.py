@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -226,7 +227,7 @@ def publish_tier(scope: Scope, tier: str, data: dict[str, Any]) -> Position | No
             )
             return None
         tier_cache.store_tier(scope, tier, data)
-        return _push(
+        pos = _push(
             scope,
             "update",
             lambda pos, with_revenue: messages.update(
@@ -238,6 +239,14 @@ def publish_tier(scope: Scope, tier: str, data: dict[str, Any]) -> Position | No
             ),
             tier=tier,
         )
+        redis_store.client().hset(redis_store.TIER_PUBLISHED_KEY, tier, f"{time.time():.3f}")
+        return pos
+
+
+def tiers_last_published() -> dict[str, float]:
+    """When each tier was last published, for any scope (Unix time); raises RedisError."""
+    raw = redis_store.client().hgetall(redis_store.TIER_PUBLISHED_KEY)
+    return {str(tier): float(at) for tier, at in raw.items()}
 
 
 def publish_alert(scope: Scope, alert: messages.AlertPayload) -> Position:

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from dashboard.realtime import socket_stats, ticker
 from dashboard.sources import login_counts, skipped
+from dashboard.stream import publish
 from dashboard.watcher import stats
 
 # (name in stats, metric name, type, help)
@@ -137,6 +138,20 @@ def login_lines() -> list[str]:
     ]
 
 
+def tier_lines() -> list[str]:
+    """When each tier was last published (none while Redis is down): a stalled producer shows."""
+    try:
+        published = publish.tiers_last_published()
+    except RedisError:
+        return []
+    name = "dash_tier_last_published_timestamp_seconds"
+    return [
+        f"# HELP {name} Unix time of the last update of each tier published for any scope.",
+        f"# TYPE {name} gauge",
+        *(f'{name}{{tier="{tier}"}} {at:.3f}' for tier, at in sorted(published.items())),
+    ]
+
+
 def render() -> str:
     numbers = stats.report()
     lines = _sample(
@@ -155,4 +170,5 @@ def render() -> str:
             )
     lines += skipped_lines()
     lines += login_lines()
+    lines += tier_lines()
     return "\n".join(lines) + "\n"

@@ -114,6 +114,18 @@ class LiveStack:
                 name, {**self.env, **(env or {})}, self.root / "logs", log_name=key
             )
 
+    def start_instances(self, entry: str, count: int) -> list[str]:
+        """Start `count` runs of one Procfile entry, named `<entry>-1`…; web runs on their own ports."""
+        names = [f"{entry}-{index}" for index in range(1, count + 1)]
+        for name in names:
+            self.start(entry, as_name=name, env={"PORT": str(free_port())} if entry == "web" else None)
+        return names
+
+    def port_of(self, name: str) -> int:
+        """The port the web process `name` listens on."""
+        env = self.processes[name].env or self.env
+        return int(env["PORT"])
+
     def wait_for_log(self, name: str, text: str, timeout_s: float = READY_TIMEOUT_S) -> None:
         proc = self.processes[name]
         deadline = time.monotonic() + timeout_s

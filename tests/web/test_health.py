@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from dashboard.protocol.scopes import Scope
+from dashboard.stream import publish
 from dashboard.watcher import stats
 
 
@@ -39,6 +43,17 @@ def test_metrics_exposes_the_watcher_counters(client, redis_client) -> None:
     assert "dash_watcher_events_dead_lettered_total 0" in lines
     assert "dash_watcher_lag_seconds 1.5" in lines
     assert "# TYPE dash_watcher_events_processed_total counter" in lines
+
+
+def test_metrics_says_when_each_tier_was_last_published(client, redis_client) -> None:
+    before = time.time()
+    publish.publish_tier(Scope("ER"), "critical", {"computed_at": "2030-01-01T00:00:00.000Z"})
+    lines = client.get("/metrics").content.decode().splitlines()
+    assert "# TYPE dash_tier_last_published_timestamp_seconds gauge" in lines
+    [sample] = [line for line in lines if line.startswith("dash_tier_last_published_timestamp_seconds{")]
+    name, value = sample.split()
+    assert name == 'dash_tier_last_published_timestamp_seconds{tier="critical"}'
+    assert before - 0.01 <= float(value) <= time.time()
 
 
 @pytest.mark.parametrize("address", ["10.0.0.5", "192.168.1.20"])
