@@ -96,7 +96,9 @@ class OutboxWebSocketProtocol(WebSocketProtocol):
         if code in PROTOCOL_LEVEL:
             self.sendCloseFrame(code=code)
             return
-        super().serverClose(code)
+        # autobahn refuses anything but an int: a CloseCode (4401, 4403…) raised, and the
+        # consumer's failure path closed with 1013 instead.
+        super().serverClose(None if code is None else int(code))
 
 
 class OutboxServer(Server):
