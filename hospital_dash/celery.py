@@ -11,6 +11,15 @@ from dashboard.sources import log_context
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hospital_dash.settings")
 
+# `celery --app hospital_dash worker|beat` imports this module while it parses its command
+# line, before Django is set up and before either logs a line (Django's set-up does, at
+# DEBUG): the process is named here. Every other process imports it without a command.
+_subcommand = getattr(click.get_current_context(silent=True), "invoked_subcommand", None)
+if _subcommand == "worker":
+    log_context.set_role("worker")
+elif _subcommand == "beat":
+    log_context.set_role("beat")
+
 app = Celery("hospital_dash")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
@@ -18,14 +27,8 @@ app.autodiscover_tasks()
 
 @setup_logging.connect
 def _keep_django_logging(**_kwargs: Any) -> None:
-    """Celery leaves Django's LOGGING in place (LOG_FORMAT, LOG_LEVEL; not its --loglevel) and
-    the process is named by its command: `celery beat` is beat, anything else a worker.
-
-    Celery sends this before either logs a line, in the worker's pool processes too (which
-    inherit the role); with a receiver it configures no handler of its own.
-    """
-    command = click.get_current_context(silent=True)
-    log_context.set_role("beat" if command is not None and command.info_name == "beat" else "worker")
+    """With a receiver of this signal Celery configures no handler of its own and leaves
+    Django's LOGGING in place (LOG_FORMAT, LOG_LEVEL; its --loglevel does nothing)."""
 
 
 @worker_init.connect

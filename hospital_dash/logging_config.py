@@ -49,8 +49,9 @@ def build_logging(log_format: str, level: str) -> dict[str, Any]:
                 "fmt": "%(levelname)s %(name)s %(message)s",
                 "rename_fields": {"levelname": "level", "name": "logger"},
                 "timestamp": True,
-                # `context` is the plain format's text of the ids, which JSON has as fields.
-                "reserved_attrs": [*RESERVED_ATTRS, "context", "taskName"],
+                # `context` is the plain format's text of the ids, which JSON has as fields;
+                # uvicorn's `color_message` repeats its message with terminal colours.
+                "reserved_attrs": [*RESERVED_ATTRS, "context", "taskName", "color_message"],
             },
             "plain": {"format": "%(asctime)s %(levelname)s %(role)s %(name)s%(context)s: %(message)s"},
         },

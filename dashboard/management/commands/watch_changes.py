@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from dashboard.sources import log_context, mongo
+from dashboard.sources import mongo
 from dashboard.sources.preflight import require_sources
 from dashboard.watcher.loop import run_watcher
 
@@ -26,7 +26,6 @@ class Command(BaseCommand):
     help = "Watch the hospital's MongoDB collections and push live updates and alerts."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        log_context.set_role("watcher")
         require_sources("watcher")
         stop = threading.Event()
 
