@@ -3,14 +3,32 @@
 import os
 from typing import Any
 
+import click
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, setup_logging, worker_init
+
+from dashboard.sources import log_context
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hospital_dash.settings")
+
+# `celery --app hospital_dash worker|beat` imports this module while it parses its command
+# line, before Django is set up and before either logs a line (Django's set-up does, at
+# DEBUG): the process is named here. Every other process imports it without a command.
+_subcommand = getattr(click.get_current_context(silent=True), "invoked_subcommand", None)
+if _subcommand == "worker":
+    log_context.set_role("worker")
+elif _subcommand == "beat":
+    log_context.set_role("beat")
 
 app = Celery("hospital_dash")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _keep_django_logging(**_kwargs: Any) -> None:
+    """With a receiver of this signal Celery configures no handler of its own and leaves
+    Django's LOGGING in place (LOG_FORMAT, LOG_LEVEL; its --loglevel does nothing)."""
 
 
 @worker_init.connect

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dashboard.protocol.tiers import INTERVAL_S as TIER_INTERVAL_S
 from hospital_dash.envreader import EnvReader
+from hospital_dash.logging_config import LOG_FORMATS, LOG_LEVELS, build_logging
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dashboard.web.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "dashboard.web.middleware.ContentSecurityPolicyMiddleware",
     # Static files from the app folders, in every environment (docs/OPERATIONS.md).
@@ -274,14 +276,7 @@ SIMPLE_JWT = {
     "TOKEN_REFRESH_SERIALIZER": "dashboard.access.tokens.RefreshSerializer",
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # daphne's access log prints query strings; ?ticket= values must not reach logs.
-        "django.channels.server": {"level": "WARNING"},
-    },
-}
+# json (production's default) or plain; what each line holds: hospital_dash/logging_config.py.
+LOG_FORMAT = env.choice("LOG_FORMAT", LOG_FORMATS, default="json" if DASH_ENV == "production" else "plain")
+LOGGING_CONFIG = "hospital_dash.logging_config.configure"
+LOGGING = build_logging(LOG_FORMAT, env.choice("LOG_LEVEL", LOG_LEVELS, default="INFO"))

@@ -41,7 +41,7 @@ from dashboard.realtime import connection_limit, handshake, hub, ticker
 from dashboard.realtime.auth_lifetime import AuthLifetime
 from dashboard.realtime.handshake_auth import HandshakeAuth
 from dashboard.realtime.rate_limit import TokenBucket, Verdict
-from dashboard.sources import health
+from dashboard.sources import health, log_context
 from dashboard.stream import publish
 from dashboard.stream.publish import Position
 
@@ -92,6 +92,8 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         auth: HandshakeAuth = self.scope["dash_auth"]
         self.subscriptions = {}
         self.connection_id = uuid.uuid4().hex
+        # Every later handler runs in this connection's task: its lines carry these ids.
+        log_context.bind(connection_id=self.connection_id)
         self.bucket = TokenBucket()
         await self.accept()
         # Reads only, so it need not wait its turn on the one database thread (see handshake.py).
@@ -103,6 +105,8 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             return
         access = self.access = opening.access
         self.user_id = access.user_id
+        log_context.bind(user_id=access.user_id)
+        logger.debug("connection opened by %s", auth.method)
         self.known_scopes = set(opening.known_scopes)
         self.lifetime = AuthLifetime.of(auth, access.user_id, time.monotonic())
         self.registered = True
@@ -145,6 +149,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
                 "connection %s: lease not released (%s)", self.connection_id, exc.__class__.__name__
             )
         self._audit(AccessLog.Action.DISCONNECT, detail=str(code))
+        logger.debug("connection closed with %s", code)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections before every handler, on the one database

@@ -10,9 +10,12 @@ STALL_LIMIT_S, is closed with 1013 and given CLOSE_GRACE_S to read what it was s
 
 from __future__ import annotations
 
+import logging
 import time
+from datetime import datetime
 from typing import Any
 
+from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
@@ -96,10 +99,37 @@ class OutboxWebSocketProtocol(WebSocketProtocol):
         if code in PROTOCOL_LEVEL:
             self.sendCloseFrame(code=code)
             return
-        super().serverClose(code)
+        # autobahn refuses anything but an int: a CloseCode (4401, 4403…) raised, and the
+        # consumer's failure path closed with 1013 instead.
+        super().serverClose(None if code is None else int(code))
+
+
+access_logger = logging.getLogger("daphne.access")
+
+
+class LoggedAccessLog(AccessLogGenerator):
+    """daphne's access log as lines of `daphne.access` (JSON in production) instead of raw text
+    on stdout; the line's own timestamp replaces the entry's date."""
+
+    def write_entry(
+        self,
+        host: str,
+        date: datetime,
+        request: str,
+        status: int | None = None,
+        length: int | None = None,
+        ident: str | None = None,
+        user: str | None = None,
+    ) -> None:
+        access_logger.info('%s "%s" %s %s', host, request, status or "-", length or "-")
 
 
 class OutboxServer(Server):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("action_logger") is not None:
+            kwargs["action_logger"] = LoggedAccessLog(None)
+        super().__init__(*args, **kwargs)
+
     def run(self) -> None:
         reactor.callWhenRunning(self._use_outbox_protocol)
         super().run()

@@ -21,6 +21,7 @@ from dashboard.metrics.snapshots import snapshot_message
 from dashboard.models import AccessLog
 from dashboard.protocol.errors import Unavailable
 from dashboard.protocol.scopes import Scope
+from dashboard.sources import log_context
 
 
 class HasDashboardAccess(BasePermission):
@@ -31,6 +32,7 @@ class HasDashboardAccess(BasePermission):
         if access is None:
             return False
         request.dashboard_access = access  # type: ignore[attr-defined]
+        log_context.bind(user_id=access.user_id)  # the view's log lines name the user
         return True
 
 
