@@ -4,6 +4,9 @@ Uses REDIS_URL / MONGO_URL when they are set (and says so, and stops, when they 
 answer); otherwise starts the embedded Redis and MongoDB wire server with data under
 var/demo, so running it again reuses the data. Then migrates, creates one user per role,
 seeds and keeps simulating a hospital, and runs the Procfile's four processes until Ctrl-C.
+
+DEMO_DIR moves the data (var/demo by default) and DEMO_PORT sets the web port (8000 when free,
+else any free port), so a second demo can run beside one in use (bench/idle_cpu.py does).
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 
 from devstack.procfile import ROOT, process_env, start_entry
 from devstack.services import ManagedProcess, free_port, start_mongo, start_redis
 
-DEMO_DIR = ROOT / "var" / "demo"
+DEMO_DIR = Path(os.environ.get("DEMO_DIR") or ROOT / "var" / "demo")
 CREDENTIALS_FILE = DEMO_DIR / "credentials.json"
 DEMO_USERS = (
     ("admin", "admin", ""),
@@ -122,6 +126,14 @@ def seed_and_index() -> None:
     say(f"MongoDB indexes in place: {len(names.getvalue().split())}")
 
 
+def web_port() -> int:
+    """DEMO_PORT when set, else 8000 when free, else any free port."""
+    configured = os.environ.get("DEMO_PORT")
+    if configured:
+        return int(configured)
+    return PREFERRED_WEB_PORT if _port_free(PREFERRED_WEB_PORT) else free_port()
+
+
 def main() -> int:
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
     infrastructure: list[ManagedProcess] = []
@@ -139,7 +151,7 @@ def main() -> int:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hospital_dash.settings")
         os.environ.setdefault("DATABASE_URL", f"sqlite:///{DEMO_DIR / 'db.sqlite3'}")
         os.environ["REDIS_URL"], os.environ["MONGO_URL"] = sources(infrastructure)
-        port = PREFERRED_WEB_PORT if _port_free(PREFERRED_WEB_PORT) else free_port()
+        port = web_port()
         passwords = credentials()
         prepare_database(passwords)
         seed_and_index()

@@ -6,12 +6,16 @@ nx-27017 does differently is normalized here, so no design depends on it.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
 
 _NX_OBJECTID_MARKER = "__neosqlite_objectid__"
+# The shortest time one empty change-stream poll takes (deviation 25); chosen by measurement
+# (docs/BENCHMARKS.md, "The watcher on the embedded MongoDB: empty polls").
+EMPTY_POLL_FLOOR_S = 0.05
 
 
 def _nx_date(value: dict[str, Any]) -> datetime | None:
@@ -57,3 +61,18 @@ def conjunction(conditions: dict[str, Any]) -> dict[str, Any]:
     this way (docs/MONGODB_COMPATIBILITY.md, deviation 20).
     """
     return {"$and": [{field: condition} for field, condition in conditions.items()]}
+
+
+def wait_out_early_empty_poll(
+    took_s: float, stop: threading.Event, floor_s: float = EMPTY_POLL_FLOOR_S
+) -> None:
+    """After a change-stream poll that came back empty in `took_s` seconds, wait out the rest
+    of `floor_s`, or until `stop` is set.
+
+    On MongoDB an empty poll has already waited up to `maxAwaitTimeMS` on the server (200 ms
+    for the watcher), longer than the floor, so this returns at once. nx-27017 ignores
+    `maxAwaitTimeMS` and answers an empty poll at once: without this wait each stream thread
+    would ask again in a tight loop (docs/MONGODB_COMPATIBILITY.md, deviation 25).
+    """
+    if took_s < floor_s:
+        stop.wait(floor_s - took_s)

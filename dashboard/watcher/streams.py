@@ -11,12 +11,13 @@ import queue
 import random
 import threading
 from dataclasses import dataclass
+from time import monotonic
 from typing import Any
 
 from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
-from dashboard.sources import mongo
+from dashboard.sources import mongo, mongo_compat
 from dashboard.sources.documents import FIELDS
 from dashboard.watcher import stats
 from dashboard.watcher.failures import MAX_DETERMINISTIC_TRIES, describe, is_transient
@@ -164,7 +165,9 @@ class StreamReader(threading.Thread):
             self.settled.set()
             stats.set_stream_down(False)
             while not self.stop.is_set():
+                asked_at = monotonic()
                 event = stream.try_next()
+                took_s = monotonic() - asked_at
                 token = dict(stream.resume_token) if stream.resume_token is not None else None
                 if event is not None and event.get("operationType") == "invalidate":
                     # The collection was dropped or renamed: the loop rebuilds its counters, and
@@ -177,6 +180,8 @@ class StreamReader(threading.Thread):
                     self.start_after = None
                     self.out.put(StreamItem(self.collection, "event", event, token))
                     self.token = token
-                elif token is not None and token != self.token:
-                    self.out.put(StreamItem(self.collection, "token", None, token))
-                    self.token = token
+                else:
+                    if token is not None and token != self.token:
+                        self.out.put(StreamItem(self.collection, "token", None, token))
+                        self.token = token
+                    mongo_compat.wait_out_early_empty_poll(took_s, self.stop)
