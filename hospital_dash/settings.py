@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "channels",
     "dashboard",
@@ -254,6 +256,31 @@ REST_FRAMEWORK = {
     ],
     "EXCEPTION_HANDLER": "dashboard.web.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI schema of the HTTP API (GET /api/schema/) and its Swagger UI (/api/docs/), both
+# public: they describe the endpoints, never data. OpenAPI 3.1, whose schemas are JSON Schema
+# 2020-12, like the protocol's (docs/protocol/). Swagger UI comes from the sidecar's static
+# files, never a CDN, and sends the schema to no validator service.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Hospital live dashboard API",
+    "DESCRIPTION": (
+        "The HTTP API of the live dashboard (docs/API_REFERENCE.md, section 6). The WebSocket "
+        "protocol at /ws/dashboard/ is described by the JSON Schemas in docs/protocol/."
+    ),
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None},
+    "ENUM_NAME_OVERRIDES": {"ErrorCode": "dashboard.protocol.errors.ErrorCode"},
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
 }
 
 # Seconds of clock difference JWTs are validated with: a token issued by a host whose clock is

@@ -16,6 +16,13 @@ from dashboard.protocol.scopes import InvalidScope, Scope, parse_scope
 MAX_CLIENT_FRAME_BYTES = 4096
 MAX_REQUEST_ID_CHARS = 64
 MAX_TOKEN_CHARS = 2048
+MAX_ALERT_ID_CHARS = 64
+MAX_EPOCH_CHARS = 64
+# Integers a client sends (`request_id`, `since.seq`) stay below this magnitude: the largest a
+# JavaScript client holds exactly.
+INTEGER_BOUND = 2**53
+# The non-empty string fields of client messages and their length limits.
+BOUNDED_STRINGS: dict[str, int] = {"alert_id": MAX_ALERT_ID_CHARS, "token": MAX_TOKEN_CHARS}
 # JSON nested deeper than this is refused before it reaches json.loads' recursion.
 MAX_JSON_DEPTH = 8
 
@@ -58,6 +65,16 @@ class Ping:
 
 ClientMessage = Subscribe | Unsubscribe | AckAlert | Reauth | Ping
 
+# Each client `type` and the dataclass it parses to (the JSON Schemas in docs/protocol/client/
+# are generated from these, dashboard/protocol/json_schema.py).
+CLIENT_MESSAGE_TYPES: dict[str, type] = {
+    "subscribe": Subscribe,
+    "unsubscribe": Unsubscribe,
+    "ack_alert": AckAlert,
+    "reauth": Reauth,
+    "ping": Ping,
+}
+
 
 def _json_depth_ok(text: str) -> bool:
     depth = 0
@@ -87,7 +104,7 @@ def _request_id(body: dict[str, Any]) -> str | int | None:
         return None
     if isinstance(value, str) and len(value) <= MAX_REQUEST_ID_CHARS:
         return value
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < INTEGER_BOUND:
         return value
     raise DashboardError(
         ErrorCode.BAD_REQUEST,
@@ -108,10 +125,10 @@ def _since(value: object, request_id: str | int | None) -> Since | None:
     if (
         isinstance(value, dict)
         and isinstance(value.get("epoch"), str)
-        and len(value["epoch"]) <= 64
+        and len(value["epoch"]) <= MAX_EPOCH_CHARS
         and isinstance(value.get("seq"), int)
         and not isinstance(value.get("seq"), bool)
-        and 0 <= value["seq"] < 2**53
+        and 0 <= value["seq"] < INTEGER_BOUND
     ):
         return Since(epoch=value["epoch"], seq=value["seq"])
     raise DashboardError(
@@ -119,7 +136,9 @@ def _since(value: object, request_id: str | int | None) -> Since | None:
     )
 
 
-def _bounded_string(body: dict[str, Any], field: str, limit: int, request_id: str | int | None) -> str:
+def _bounded_string(body: dict[str, Any], field: str, request_id: str | int | None) -> str:
+    """The non-empty string `field` within its BOUNDED_STRINGS limit; DashboardError `bad_request` if not."""
+    limit = BOUNDED_STRINGS[field]
     value = body.get(field)
     if not isinstance(value, str) or not value or len(value) > limit:
         raise DashboardError(
@@ -146,12 +165,12 @@ def _required_request_id(rid: str | int | None, kind: str) -> str | int:
 
 def _parse_ack_alert(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
     return AckAlert(
-        alert_id=_bounded_string(body, "alert_id", 64, rid), request_id=_required_request_id(rid, "ack_alert")
+        alert_id=_bounded_string(body, "alert_id", rid), request_id=_required_request_id(rid, "ack_alert")
     )
 
 
 def _parse_reauth(body: dict[str, Any], rid: str | int | None) -> ClientMessage:
-    return Reauth(token=_bounded_string(body, "token", MAX_TOKEN_CHARS, rid), request_id=rid)
+    return Reauth(token=_bounded_string(body, "token", rid), request_id=rid)
 
 
 def _parse_ping(body: dict[str, Any], rid: str | int | None) -> ClientMessage:

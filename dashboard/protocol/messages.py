@@ -1,8 +1,9 @@
 """Server messages of the WebSocket protocol (contract §4): one TypedDict per type.
 
 Every server message is built by a function here, typed so that mypy checks each one where
-it is built; `SERVER_MESSAGE_TYPES` maps each `type` to its TypedDict, from which the tests
-check every message they receive.
+it is built; `SERVER_MESSAGE_TYPES` maps each `type` to its TypedDict, from which
+`dashboard.protocol.json_schema` generates the JSON Schemas of docs/protocol/server/ that the
+tests check every message they receive against.
 """
 
 # No `from __future__ import annotations`: TypedDict must see NotRequired[...] (Python 3.11).

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dashboard.sources.contract import DEPARTMENT_CODE_MAX_CHARS, DEPARTMENT_CODE_RULE, is_department_code
+from dashboard.sources.contract import (
+    DEPARTMENT_CODE_MAX_CHARS,
+    DEPARTMENT_CODE_RE,
+    DEPARTMENT_CODE_RULE,
+    is_department_code,
+)
 
 HOSPITAL = "hospital"
 _DEPT_PREFIX = "dept:"
+# What `parse_scope` accepts, as a regular expression for the protocol's JSON Schemas.
+SCOPE_PATTERN = rf"^(?:{HOSPITAL}|{_DEPT_PREFIX}{DEPARTMENT_CODE_RE.pattern})$"
 
 
 class InvalidScope(ValueError):

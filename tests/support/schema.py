@@ -1,61 +1,61 @@
-"""Every server message a test receives is checked against the protocol's TypedDict of its type.
+"""Every server message a test receives is checked against the protocol's JSON Schema of its type.
 
-The TypedDicts of `dashboard.protocol.messages` are the one definition of each message: mypy
-checks them where messages are built, and this check holds what arrives on a socket to them.
+The schemas are the committed files of docs/protocol/server/, which a test keeps equal to what
+`dashboard.protocol.json_schema` generates from the TypedDicts of `dashboard.protocol.messages`
+(the one definition of each message, which mypy checks where messages are built). They are
+checked closed: a key the schema does not name fails, as a key the TypedDict lacks would.
 """
 
 from __future__ import annotations
 
-import types
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
+import functools
+import json
+from pathlib import Path
+from typing import Any
 
-from dashboard.protocol.messages import SERVER_MESSAGE_TYPES
+from jsonschema import Draft202012Validator
 
-
-def _conforms(value: Any, annotation: Any) -> bool:
-    origin = get_origin(annotation)
-    if annotation is Any:
-        return True
-    if origin is Literal:
-        return value in get_args(annotation)
-    if origin in (Union, types.UnionType):
-        return any(_conforms(value, option) for option in get_args(annotation))
-    if annotation is type(None):
-        return value is None
-    if annotation is bool:
-        return isinstance(value, bool)
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if annotation is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if annotation is str:
-        return isinstance(value, str)
-    if origin is list:
-        return isinstance(value, list) and all(_conforms(item, get_args(annotation)[0]) for item in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(
-            _conforms(item, get_args(annotation)[1]) for item in value.values()
-        )
-    if is_typeddict(annotation):
-        return isinstance(value, dict) and not problems(value, annotation)
-    raise TypeError(f"no runtime check for {annotation!r}")
+SERVER_SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "protocol" / "server"
 
 
-def problems(message: dict[str, Any], schema: Any) -> list[str]:
-    """What in `message` does not match the TypedDict `schema`: missing, unknown or mistyped keys."""
-    hints = get_type_hints(schema)
-    found = [f"lacks {key}" for key in sorted(schema.__required_keys__ - message.keys())]
-    found += [f"has unknown {key}" for key in sorted(message.keys() - hints.keys())]
-    found += [
-        f"{key} is not {hints[key]}"
-        for key in sorted(message.keys() & hints.keys())
-        if not _conforms(message[key], hints[key])
+def closed(schema: Any) -> Any:
+    """A copy of `schema` in which every object with named properties allows no other key.
+
+    The published schemas are open (clients ignore fields they do not know); the tests close
+    them so that a field the server sends without documenting it fails.
+    """
+    if isinstance(schema, list):
+        return [closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: closed(value) for key, value in schema.items()}
+    if "properties" in result and "additionalProperties" not in result:
+        result["additionalProperties"] = False
+    return result
+
+
+@functools.cache
+def _validators() -> dict[str, Draft202012Validator]:
+    validators = {}
+    for path in sorted(SERVER_SCHEMAS.glob("*.json")):
+        schema = closed(json.loads(path.read_text(encoding="utf-8")))
+        Draft202012Validator.check_schema(schema)
+        validators[path.stem] = Draft202012Validator(schema)
+    return validators
+
+
+def problems(message: dict[str, Any]) -> list[str]:
+    """What in `message` does not match the schema of its type: missing, unknown or mistyped keys."""
+    kind = message.get("type")
+    validator = _validators().get(kind) if isinstance(kind, str) else None
+    if validator is None:
+        return [f"unlisted message type {kind!r}"]
+    return [
+        f"{'/'.join(map(str, error.absolute_path)) or '(message)'}: {error.message}"
+        for error in validator.iter_errors(message)
     ]
-    return found
 
 
 def check_schema(message: dict[str, Any]) -> None:
-    kind = message.get("type")
-    assert kind in SERVER_MESSAGE_TYPES, f"unlisted message type: {message}"
-    found = problems(message, SERVER_MESSAGE_TYPES[kind])
-    assert not found, f"{kind} {', '.join(found)}: {message}"
+    found = problems(message)
+    assert not found, f"{message.get('type')} {'; '.join(found)}: {message}"
