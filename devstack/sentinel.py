@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import redis
 
@@ -86,7 +87,12 @@ class SentinelGroup:
         while time.monotonic() < deadline:
             synced = replica.info("replication").get("master_link_status") == "up"
             known = all(
-                int(self.sentinel(port).sentinel_master(MASTER_NAME)["num-other-sentinels"]) == 2
+                int(
+                    cast(dict[str, Any], self.sentinel(port).sentinel_master(MASTER_NAME))[
+                        "num-other-sentinels"
+                    ]
+                )
+                == 2
                 and self.sentinel(port).sentinel_slaves(MASTER_NAME)
                 for port in self.sentinel_ports
             )
@@ -103,8 +109,8 @@ class SentinelGroup:
         """The master's port as the first sentinel that answers reports it."""
         for port in self.sentinel_ports:
             try:
-                _, master_port = self.sentinel(port).sentinel_get_master_addr_by_name(MASTER_NAME)
-                return int(master_port)
+                address = self.sentinel(port).sentinel_get_master_addr_by_name(MASTER_NAME)
+                return int(cast(tuple[str, int], address)[1])
             except redis.RedisError:
                 continue
         raise RuntimeError("no sentinel answered")
