@@ -34,6 +34,8 @@ class AlertFollower:
     resubscribes: list[tuple[float, str]] = field(default_factory=list)
     recoveries: list[bool] = field(default_factory=list)
     snapshots: int = 0
+    # New alerts that came with a seq this client had already applied (seq reuse after a failover).
+    reused_seqs: int = 0
     reconnects: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -84,7 +86,15 @@ class AlertFollower:
     def _apply(self, client: DashboardClient, message: dict[str, Any]) -> None:
         kind = message["type"]
         if kind == "alert":
+            new_alert = message["alert"]["id"] not in self.alerts
             self.alerts.setdefault(message["alert"]["id"], (time.monotonic(), False))
+            if (
+                new_alert
+                and not self.resyncing
+                and message["epoch"] == self.epoch
+                and message["seq"] <= self.seq
+            ):
+                self.reused_seqs += 1  # a new alert at a seq already applied: Redis lost increments
         if kind == "hello" and self.epoch is not None:
             self._resubscribe(client, "reconnected")
         elif kind == "snapshot" and message["scope"] == "hospital":

@@ -158,7 +158,8 @@ def test_primary_killed_under_load_replica_promoted_clients_converge_no_alert_lo
             f"{len(by_message)}/{len(expected)} alerts as messages, {len(expected - by_message)} from "
             f"GET /api/alerts/; status redis down {len(downs)}x; resubscribes "
             f"{[reason for _, reason in follower.resubscribes]}; recovered {follower.recoveries}; "
-            f"snapshots {follower.snapshots}; reconnects {follower.reconnects}"
+            f"snapshots {follower.snapshots}; reconnects {follower.reconnects}; "
+            f"reused seqs {follower.reused_seqs}"
         )
         assert not missing, f"client {index} never saw {len(missing)} alerts:\n{stack.logs()}"
         if downs:
