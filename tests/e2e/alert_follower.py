@@ -28,6 +28,8 @@ class AlertFollower:
     epoch: str | None = None
     seq: int = 0
     resyncing: bool = True
+    # A resubscribe with `since` is unanswered: a snapshot of a reconnection is not applied before it.
+    awaiting: bool = False
     # Alert id → (when it arrived, whether it arrived in sequence with nothing missed before it).
     alerts: dict[str, tuple[float, bool]] = field(default_factory=dict)
     statuses: list[tuple[float, dict[str, str]]] = field(default_factory=list)
@@ -79,7 +81,7 @@ class AlertFollower:
 
     def _resubscribe(self, client: DashboardClient, reason: str) -> None:
         self.resubscribes.append((time.monotonic(), reason))
-        self.resyncing = True
+        self.resyncing = self.awaiting = True
         since = {"epoch": self.epoch, "seq": self.seq}
         client.send({"type": "subscribe", "scope": "hospital", "since": since})
 
@@ -97,11 +99,12 @@ class AlertFollower:
                 self.reused_seqs += 1  # a new alert at a seq already applied: Redis lost increments
         if kind == "hello" and self.epoch is not None:
             self._resubscribe(client, "reconnected")
-        elif kind == "snapshot" and message["scope"] == "hospital":
+        elif kind == "snapshot" and message["scope"] == "hospital" and not self.awaiting:
             self.epoch, self.seq, self.resyncing = message["epoch"], message["seq"], False
             self.snapshots += 1
         elif kind == "subscribed" and message["scope"] == "hospital":
             self.recoveries.append(message["recovered"])
+            self.awaiting = False
             self.resyncing = not message["recovered"]  # a snapshot follows a refused recovery
         elif kind == "status":
             self.statuses.append((time.monotonic(), message["sources"]))
