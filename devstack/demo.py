@@ -52,10 +52,14 @@ def _port_free(port: int) -> bool:
 def sources(started: list[ManagedProcess]) -> tuple[str, str]:
     """URLs of Redis and MongoDB: the configured ones if reachable, else embedded ones."""
     from dashboard.sources.preflight import SourceUnavailable, check_mongo, check_redis
+    from dashboard.sources.redis_target import RedisTarget
+
+    def check_redis_url(url: str, timeout_s: float) -> None:
+        check_redis(RedisTarget(url=url), timeout_s)
 
     urls = {}
     for name, variable, check, start in (
-        ("Redis", "REDIS_URL", check_redis, start_redis),
+        ("Redis", "REDIS_URL", check_redis_url, start_redis),
         ("MongoDB", "MONGO_URL", check_mongo, start_mongo),
     ):
         configured = os.environ.get(variable)

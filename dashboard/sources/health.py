@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from django.conf import settings
 
 from dashboard.protocol.messages import SourceState
+from dashboard.sources import redis_target
 from dashboard.sources.preflight import SourceUnavailable, check_mongo, check_redis
 
 CHECK_TIMEOUT_S = 1.0
@@ -22,12 +23,12 @@ _current: dict[str, SourceState] = {"redis": "ok", "mongo": "ok"}
 def check() -> dict[str, SourceState]:
     """Ask both sources now (blocking, at most about CHECK_TIMEOUT_S each)."""
     states: dict[str, SourceState] = {}
-    for name, probe, url in (
-        ("redis", check_redis, settings.REDIS_URL),
-        ("mongo", check_mongo, settings.MONGO_URL),
+    for name, probe in (
+        ("redis", lambda: check_redis(redis_target.configured(), CHECK_TIMEOUT_S)),
+        ("mongo", lambda: check_mongo(settings.MONGO_URL, CHECK_TIMEOUT_S)),
     ):
         try:
-            probe(url, CHECK_TIMEOUT_S)
+            probe()
             states[name] = "ok"
         except SourceUnavailable:
             states[name] = "down"

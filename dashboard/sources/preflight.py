@@ -8,7 +8,9 @@ import redis
 from django.conf import settings
 from pymongo.errors import PyMongoError
 
+from dashboard.sources import redis_target
 from dashboard.sources.mongo import make_client
+from dashboard.sources.redis_target import RedisTarget
 from dashboard.sources.url_redaction import redact
 
 EXIT_SOURCE_UNAVAILABLE = 3
@@ -18,15 +20,17 @@ class SourceUnavailable(Exception):
     pass
 
 
-def check_redis(url: str, timeout_s: float) -> None:
+def check_redis(target: RedisTarget, timeout_s: float) -> None:
+    """PING the server, or with Sentinel the master the sentinels name now."""
     try:
-        client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        client = target.client(timeout_s=timeout_s)
         client.ping()
         client.close()
     except (redis.RedisError, OSError) as exc:
+        setting = "REDIS_SENTINELS and REDIS_SENTINEL_MASTER" if target.uses_sentinel else "REDIS_URL"
         raise SourceUnavailable(
-            f"cannot reach Redis at {redact(url)} ({exc.__class__.__name__}: {exc}). "
-            "Start Redis there, or set REDIS_URL to a reachable server."
+            f"cannot reach Redis at {target.describe()} ({exc.__class__.__name__}: {exc}). "
+            f"Start Redis there, or set {setting} to a reachable server."
         ) from None
 
 
@@ -46,17 +50,23 @@ def require_sources(process: str, *, redis_needed: bool = True, mongo_needed: bo
     """Exit with a one-line message per unreachable source; within SOURCE_CONNECT_TIMEOUT_S each."""
     timeout_s = settings.SOURCE_CONNECT_TIMEOUT_S
     failures = []
-    for needed, check, url in (
-        (redis_needed, check_redis, settings.REDIS_URL),
-        (mongo_needed, check_mongo, settings.MONGO_URL),
-    ):
-        if not needed:
-            continue
+    checks = [
+        check for needed, check in ((redis_needed, _check_redis), (mongo_needed, _check_mongo)) if needed
+    ]
+    for check in checks:
         try:
-            check(url, timeout_s)
+            check(timeout_s)
         except SourceUnavailable as exc:
             failures.append(str(exc))
     if failures:
         for failure in failures:
             print(f"{process}: {failure}", file=sys.stderr, flush=True)
         sys.exit(EXIT_SOURCE_UNAVAILABLE)
+
+
+def _check_redis(timeout_s: float) -> None:
+    check_redis(redis_target.configured(), timeout_s)
+
+
+def _check_mongo(timeout_s: float) -> None:
+    check_mongo(settings.MONGO_URL, timeout_s)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import functools
 
 import redis
-from django.conf import settings
 
 from dashboard.protocol.scopes import Scope
+from dashboard.sources import redis_target
 
 SOCKET_TIMEOUT_S = 5.0
 
@@ -102,11 +102,11 @@ def maintained_active_key(department: str) -> str:
 
 @functools.cache
 def client() -> redis.Redis:
-    """A process-wide client (redis-py pools connections and is thread-safe)."""
-    return redis.Redis.from_url(
-        settings.REDIS_URL,
-        decode_responses=True,
-        socket_timeout=SOCKET_TIMEOUT_S,
-        socket_connect_timeout=SOCKET_TIMEOUT_S,
-        health_check_interval=30,
+    """A process-wide client (redis-py pools connections and is thread-safe).
+
+    With Sentinel its pool asks the sentinels for the master on every new connection, and a
+    connection that finds a demoted master read-only is dropped, so a failover needs no restart.
+    """
+    return redis_target.configured().client(
+        timeout_s=SOCKET_TIMEOUT_S, decode_responses=True, health_check_interval=30
     )

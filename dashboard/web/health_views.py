@@ -16,7 +16,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def readyz(request: HttpRequest) -> JsonResponse:
     states = health.check()
-    # The channel layer lives on REDIS_URL (pub/sub or lists): it is up exactly when Redis is.
+    # The channel layer lives on the same Redis (pub/sub or lists): it is up exactly when Redis is.
     states["channel_layer"] = states["redis"]
     ready = health.all_ok(states)
     body = {"ready": ready, "sources": states, "watcher": _watcher_state()}

@@ -85,3 +85,23 @@ def test_allowed_origins_must_be_scheme_host_and_port() -> None:
         EnvReader({"WS_ALLOWED_ORIGINS": "wall.example"}).origins("WS_ALLOWED_ORIGINS", default=[])
     with pytest.raises(ImproperlyConfigured, match="WS_ALLOWED_ORIGINS must be"):
         EnvReader({"WS_ALLOWED_ORIGINS": "https://wall.example/"}).origins("WS_ALLOWED_ORIGINS", default=[])
+
+
+def test_sentinels_are_host_port_pairs() -> None:
+    env = EnvReader({"REDIS_SENTINELS": "s1.internal:26379, 10.0.0.7:26380"})
+    assert env.hostports("REDIS_SENTINELS") == [("s1.internal", 26379), ("10.0.0.7", 26380)]
+    assert EnvReader({}).hostports("REDIS_SENTINELS") == []
+
+
+@pytest.mark.parametrize("value", ["s1.internal", ":26379", "s1:port", "s1:0", "s1:70000"])
+def test_a_sentinel_that_is_not_host_port_names_the_variable(value: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="REDIS_SENTINELS must be") as info:
+        EnvReader({"REDIS_SENTINELS": f"s0:26379,{value}"}).hostports("REDIS_SENTINELS")
+    assert repr(value) in str(info.value)
+
+
+def test_redis_url_and_sentinels_together_are_refused() -> None:
+    env = EnvReader({"REDIS_URL": "redis://r:6379/0", "REDIS_SENTINELS": "s1:26379"})
+    with pytest.raises(ImproperlyConfigured, match="REDIS_URL and REDIS_SENTINELS: set one"):
+        env.one_of("REDIS_URL", "REDIS_SENTINELS")
+    EnvReader({"REDIS_SENTINELS": "s1:26379"}).one_of("REDIS_URL", "REDIS_SENTINELS")

@@ -22,6 +22,7 @@ import redis
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from dashboard.sources.redis_target import RedisTarget
 from devstack.procfile import ROOT, process_env, start_entry
 from devstack.services import ManagedProcess, free_port
 
@@ -68,6 +69,8 @@ class LiveStack:
     mongo_url: str
     database_url: str | None
     env: dict[str, str] = field(default_factory=dict)
+    # Redis settings instead of a database of its own on `redis_url` (e.g. SentinelGroup.env()).
+    redis_env: dict[str, str] | None = None
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     web_port: int = 0
 
@@ -80,7 +83,7 @@ class LiveStack:
             {
                 "DASH_ENV": "test",
                 "DJANGO_SETTINGS_MODULE": "hospital_dash.settings",
-                "REDIS_URL": _with_path(self.redis_url, f"/{E2E_REDIS_DB}"),
+                **(self.redis_env or {"REDIS_URL": _with_path(self.redis_url, f"/{E2E_REDIS_DB}")}),
                 "MONGO_URL": self.mongo_url,
                 "MONGO_DB": self.mongo_db_name,
                 "DATABASE_URL": self.database.url,
@@ -178,7 +181,16 @@ class LiveStack:
         return f"ws://127.0.0.1:{self.web_port}/ws/dashboard/"
 
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.env["REDIS_URL"], decode_responses=True)
+        """A client of the stack's Redis: with Sentinel, of the master the sentinels name now."""
+        if not self.env.get("REDIS_SENTINELS"):
+            return redis.Redis.from_url(self.env["REDIS_URL"], decode_responses=True)
+        sentinels = [entry.rpartition(":") for entry in self.env["REDIS_SENTINELS"].split(",")]
+        target = RedisTarget(
+            sentinels=tuple((host, int(port)) for host, _, port in sentinels),
+            master=self.env["REDIS_SENTINEL_MASTER"],
+            db=int(self.env["REDIS_DB"]),
+        )
+        return target.client(timeout_s=5, decode_responses=True)
 
     def mongo(self) -> Database:
         return MongoClient(self.mongo_url, tz_aware=True)[self.mongo_db_name]
