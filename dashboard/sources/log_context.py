@@ -43,6 +43,14 @@ def bind(
         _user_id.set(user_id)
 
 
+def clear(**_signal: object) -> None:
+    """Forget every id of the current context: the end of an HTTP request (Django's
+    request_finished), so a thread that served it logs nothing in its name afterwards."""
+    _request_id.set(None)
+    _connection_id.set(None)
+    _user_id.set(None)
+
+
 class ContextFilter(logging.Filter):
     """Puts `role`, and `request_id`, `connection_id` and `user_id` where they are known, on
     every record, and `context`, the same ids as one short text for the plain format."""
