@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from dashboard.sources import health
+from dashboard.telemetry import exposition
 from dashboard.watcher import stats
 from dashboard.web import prometheus
 
@@ -37,4 +38,4 @@ def metrics(request: HttpRequest) -> HttpResponse:
     """
     if request.META.get("REMOTE_ADDR") not in settings.METRICS_ALLOWED_IPS:
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
-    return HttpResponse(prometheus.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
+    return HttpResponse(prometheus.render(), content_type=exposition.CONTENT_TYPE)

@@ -37,10 +37,10 @@ def test_metrics_exposes_the_watcher_counters(client, redis_client) -> None:
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
     lines = response.content.decode().splitlines()
-    assert "dash_redis_up 1" in lines
-    assert "dash_watcher_events_processed_total 7" in lines
-    assert "dash_watcher_failovers_total 1" in lines
-    assert "dash_watcher_events_dead_lettered_total 0" in lines
+    assert "dash_redis_up 1.0" in lines
+    assert "dash_watcher_events_processed_total 7.0" in lines
+    assert "dash_watcher_failovers_total 1.0" in lines
+    assert "dash_watcher_events_dead_lettered_total 0.0" in lines
     assert "dash_watcher_lag_seconds 1.5" in lines
     assert "# TYPE dash_watcher_events_processed_total counter" in lines
 
