@@ -15,7 +15,12 @@ EXIT_SOURCE_UNAVAILABLE = 3
 
 
 class SourceUnavailable(Exception):
-    pass
+    """The message names the source's address (password hidden); `reason` is only the
+    driver's exception class, for answers that must hold no address."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def check_redis(url: str, timeout_s: float) -> None:
@@ -26,7 +31,8 @@ def check_redis(url: str, timeout_s: float) -> None:
     except (redis.RedisError, OSError) as exc:
         raise SourceUnavailable(
             f"cannot reach Redis at {redact(url)} ({exc.__class__.__name__}: {exc}). "
-            "Start Redis there, or set REDIS_URL to a reachable server."
+            "Start Redis there, or set REDIS_URL to a reachable server.",
+            reason=exc.__class__.__name__,
         ) from None
 
 
@@ -38,7 +44,8 @@ def check_mongo(url: str, timeout_s: float) -> None:
         reason = str(exc).split(",")[0][:200]
         raise SourceUnavailable(
             f"cannot reach MongoDB at {redact(url)} ({exc.__class__.__name__}: {reason}). "
-            "Start MongoDB there, or set MONGO_URL to a reachable server."
+            "Start MongoDB there, or set MONGO_URL to a reachable server.",
+            reason=exc.__class__.__name__,
         ) from None
 
 

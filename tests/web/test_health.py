@@ -27,6 +27,12 @@ def test_readyz_is_503_and_names_redis_when_redis_is_down(client, settings) -> N
     assert response.status_code == 503
     assert response.json()["sources"]["redis"] == "down"
     assert response.json()["sources"]["channel_layer"] == "down"
+    redis = response.json()["checks"]["redis"]
+    assert redis["state"] == "down"
+    assert redis["last_error"] == "unreachable (ConnectionError)"  # no address in the answer
+    assert redis["last_error_at"]
+    assert 0 <= redis["latency_ms"] < 1000
+    assert response.json()["checks"]["mongo"]["state"] == "ok"
 
 
 def test_metrics_exposes_the_watcher_counters(client, redis_client) -> None:
