@@ -45,6 +45,7 @@ def _check_worker_sources(**_kwargs: Any) -> None:
     from dashboard.sources.preflight import require_sources
 
     require_sources("worker")
+    _sample_process("worker")
 
 
 @beat_init.connect
@@ -52,11 +53,24 @@ def _check_beat_sources(**_kwargs: Any) -> None:
     from dashboard.sources.preflight import require_sources
 
     require_sources("beat", mongo_needed=False)
+    _sample_process("beat")
+
+
+def _sample_process(role: str) -> None:
+    """The process's memory and CPU on /metrics (dash_process_*); its live gauges leave the
+    sums when it ends."""
+    import atexit
+
+    from dashboard.telemetry import exposition, process_stats
+
+    process_stats.start_sampler(role)
+    atexit.register(exposition.mark_dead)
 
 
 @worker_process_init.connect
 def _sample_child_process(**_kwargs: Any) -> None:
-    """Each prefork child reports its memory and CPU on /metrics (dash_process_*, role worker)."""
+    """Each prefork child reports its memory and CPU on /metrics (dash_process_*, role worker);
+    worker_process_shutdown below takes it out of the live sums."""
     from dashboard.telemetry import process_stats
 
     process_stats.start_sampler("worker")

@@ -69,7 +69,7 @@ def main() -> int:
     gc_policy.settle()
     # Its memory, CPU and descriptors on /metrics; its live gauges leave the sums when it ends.
     process_stats.start_sampler("web")
-    atexit.register(exposition.mark_dead, os.getpid())
+    atexit.register(exposition.mark_dead)
     if server == "uvicorn":
         from dashboard.realtime import uvicorn_protocol
 

@@ -58,6 +58,7 @@ def render(extra: Iterable[Collector] = ()) -> bytes:
 
 
 def mark_dead(pid: int | None = None) -> None:
-    """Drop the `live*` gauges of a process that is ending (this one by default)."""
+    """Drop the `live*` gauges of a process that is ending (by default the one calling: an
+    atexit handler inherited by a forked child then marks the child, not its parent)."""
     if multiprocess_dir():
         multiprocess.mark_process_dead(pid if pid is not None else os.getpid())

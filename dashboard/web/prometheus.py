@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
-from redis.exceptions import RedisError
 
-from dashboard.sources import login_counts, skipped
+from dashboard.sources import bounded, login_counts, skipped
 from dashboard.stream import publish
 from dashboard.telemetry import exposition
 from dashboard.watcher import stats
@@ -77,11 +76,24 @@ def _family(name: str, kind: str, help_text: str, value: float) -> Metric:
     return GaugeMetricFamily(name, help_text, value=value)
 
 
+# Seconds all the Redis reads of one scrape may take together, well inside Prometheus's
+# default scrape time-out of 10 s: a hung Redis makes dash_redis_up 0, not a failed scrape
+# (which would read as the web process being down).
+REDIS_BUDGET_S = 2.0
+
+
 class RedisFigures(Collector):
-    """The service-wide figures kept in Redis, read at each scrape (none while Redis is down)."""
+    """The service-wide figures kept in Redis, read at each scrape, at once and within
+    REDIS_BUDGET_S (none while Redis is down or hung)."""
 
     def collect(self) -> Iterator[Metric]:
-        numbers = stats.report()
+        read = bounded.run_all(
+            {"watcher": stats.report, "skipped": _skipped, "logins": _logins, "tiers": _tiers},
+            REDIS_BUDGET_S,
+        )
+        numbers = read["watcher"].value
+        if not isinstance(numbers, dict):
+            numbers = None
         yield GaugeMetricFamily(
             "dash_redis_up", "1 when Redis answered this scrape.", value=0 if numbers is None else 1
         )
@@ -95,11 +107,10 @@ class RedisFigures(Collector):
                 "Seconds since the active watcher last reported; grows when no watcher runs.",
                 value=numbers["report_age_s"],
             )
-        for read in (_skipped, _logins, _tiers):
-            try:
-                yield from read()
-            except RedisError:
-                continue
+        for name in ("skipped", "logins", "tiers"):
+            families = read[name].value
+            if isinstance(families, list):
+                yield from families
 
 
 def _skipped() -> list[Metric]:

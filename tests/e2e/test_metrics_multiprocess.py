@@ -72,3 +72,25 @@ def test_either_web_process_shows_the_open_connections_of_both(two_webs) -> None
     while metrics_text.open_connections(metrics_text.scrape(ports[second])) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert metrics_text.open_connections(metrics_text.scrape(ports[second])) == 0
+
+
+def test_a_web_process_shows_what_celery_children_counted(two_webs) -> None:
+    stack, (first, _second) = two_webs
+    stack.start("worker", "beat")
+    stack.wait_for_log("worker", "ready")
+    deadline = time.monotonic() + 30
+    while True:
+        text = metrics_text.scrape(stack.port_of(first))
+        succeeded = sum(
+            value
+            for labels, value in metrics_text.samples(text, "dash_celery_tasks_total")
+            if labels["outcome"] == "success"
+        )
+        computed = sum(value for _, value in metrics_text.samples(text, "dash_tier_compute_seconds_count"))
+        if (succeeded and computed) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert succeeded > 0, text
+    assert computed > 0, text
+    roles = {labels["role"] for labels, _ in metrics_text.samples(text, "dash_process_resident_memory_bytes")}
+    assert {"web", "worker", "beat"} <= roles, roles

@@ -66,3 +66,16 @@ def test_metrics_says_when_each_tier_was_last_published(client, redis_client) ->
 def test_metrics_refuses_addresses_outside_the_allow_list(client, address: str) -> None:
     response = client.get("/metrics", REMOTE_ADDR=address)
     assert response.status_code == 403
+
+
+def test_metrics_answers_in_time_while_redis_hangs(client, monkeypatch) -> None:
+    from dashboard.web import prometheus
+
+    monkeypatch.setattr(prometheus, "REDIS_BUDGET_S", 0.2)
+    monkeypatch.setattr(stats, "report", lambda: time.sleep(2))
+    started = time.monotonic()
+    response = client.get("/metrics")
+    assert time.monotonic() - started < 1.5
+    lines = response.content.decode().splitlines()
+    assert "dash_redis_up 0.0" in lines
+    assert "# TYPE dash_ws_connections gauge" in lines  # the processes' own figures still come
