@@ -24,7 +24,9 @@ from dashboard.telemetry import instruments
 CHECK_BUDGET_S = 0.7
 SOURCE_CHECK_EVERY_S = 5.0
 
-_current: dict[str, SourceState] = {"redis": "ok", "mongo": "ok"}
+SOURCES = ("redis", "mongo")
+
+_current: dict[str, SourceState] = dict.fromkeys(SOURCES, "ok")
 # Per source: the last error this process saw and when (ISO 8601), kept after it recovers.
 _last_errors: dict[str, tuple[str, str]] = {}
 
@@ -77,7 +79,7 @@ def details(outcomes: Mapping[str, bounded.Outcome]) -> dict[str, SourceCheck]:
     last error of each."""
     found: dict[str, SourceCheck] = {}
     for name, outcome in outcomes.items():
-        if name not in _current:
+        if name not in SOURCES:
             continue
         if outcome.error is not None:
             instruments.SOURCE_ERRORS.labels(name, "health_check").inc()
