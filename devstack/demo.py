@@ -16,6 +16,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import sys
@@ -170,10 +171,15 @@ def main() -> int:
             daemon=True,
         )
         simulator.start()
+        metrics_dir = DEMO_DIR / "prometheus"
+        # /metrics sums every process's files there; the last run's would count twice.
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
         env = process_env(
             {
                 "PORT": str(port),
                 "BEAT_SCHEDULE": str(DEMO_DIR / "celerybeat-schedule"),
+                "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
                 "DJANGO_SETTINGS_MODULE": "hospital_dash.settings",
             }
         )

@@ -15,6 +15,7 @@ before the first connection.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib
 import os
 import sys
@@ -23,6 +24,7 @@ import uvloop
 
 from dashboard.protocol.client_messages import MAX_CLIENT_FRAME_BYTES
 from dashboard.sources import log_context
+from dashboard.telemetry import exposition, process_stats
 from hospital_dash import gc_policy
 
 APP = "hospital_dash.asgi:application"
@@ -65,6 +67,9 @@ def main() -> int:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     importlib.import_module(APP.partition(":")[0])  # Django set up, sources checked (exit 3)
     gc_policy.settle()
+    # Its memory, CPU and descriptors on /metrics; its live gauges leave the sums when it ends.
+    process_stats.start_sampler("web")
+    atexit.register(exposition.mark_dead)
     if server == "uvicorn":
         from dashboard.realtime import uvicorn_protocol
 

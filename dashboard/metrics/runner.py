@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +22,7 @@ from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.protocol.tiers import interval_s
 from dashboard.sources import mongo, redis_store
 from dashboard.stream import publish
+from dashboard.telemetry import instruments
 
 logger = logging.getLogger(__name__)
 
@@ -88,13 +91,23 @@ def run_tier(scope: Scope, tier: str) -> bool:
         return False
     try:
         live = tier == "critical" and maintained.is_live()
-        publish.publish_tier(scope, tier, maintained_critical(scope) if live else compute_tier(scope, tier))
+        with _timed(tier, scope):
+            data = maintained_critical(scope) if live else compute_tier(scope, tier)
+        publish.publish_tier(scope, tier, data)
     finally:
         try:
             lock.release()
         except LockNotOwnedError:
             logger.warning("tier %s of %s ran longer than its %g s interval", tier, scope, interval_s(tier))
     return True
+
+
+@contextmanager
+def _timed(tier: str, scope: Scope) -> Iterator[None]:
+    """Observe the seconds the block took in dash_tier_compute_seconds (failed runs too)."""
+    kind = "hospital" if scope.department is None else "department"
+    with instruments.TIER_COMPUTE_SECONDS.labels(tier, kind).time():
+        yield
 
 
 def tier_scopes() -> list[Scope]:

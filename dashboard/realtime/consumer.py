@@ -37,7 +37,7 @@ from dashboard.protocol.client_messages import AckAlert, Ping, Reauth, Subscribe
 from dashboard.protocol.close_codes import CloseCode
 from dashboard.protocol.errors import DashboardError, ErrorCode, Unavailable
 from dashboard.protocol.scopes import Scope, parse_scope
-from dashboard.realtime import connection_limit, handshake, hub, ticker
+from dashboard.realtime import connection_limit, connection_metrics, handshake, hub, ticker
 from dashboard.realtime.auth_lifetime import AuthLifetime
 from dashboard.realtime.handshake_auth import HandshakeAuth
 from dashboard.realtime.rate_limit import TokenBucket, Verdict
@@ -86,9 +86,12 @@ class DashboardConsumer(AsyncWebsocketConsumer):
     user_id: int
     lifetime: AuthLifetime
     known_scopes: set[Scope]
+    # The labels its open-connection gauge was raised with: (role, server).
+    counted_as: tuple[str, str]
 
     # --- lifecycle -------------------------------------------------------------------------
     async def connect(self) -> None:
+        started = time.monotonic()
         auth: HandshakeAuth = self.scope["dash_auth"]
         self.subscriptions = {}
         self.connection_id = uuid.uuid4().hex
@@ -101,7 +104,9 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             auth, self.connection_id
         )
         if opening.close_code is not None or opening.access is None:
-            await self.close(code=opening.close_code or CloseCode.NOT_AUTHENTICATED)
+            code = opening.close_code or CloseCode.NOT_AUTHENTICATED
+            connection_metrics.handshake_refused(code)
+            await self.close(code=code)
             return
         access = self.access = opening.access
         self.user_id = access.user_id
@@ -110,6 +115,8 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         self.known_scopes = set(opening.known_scopes)
         self.lifetime = AuthLifetime.of(auth, access.user_id, time.monotonic())
         self.registered = True
+        self.counted_as = (access.role, connection_metrics.server_label(self.scope))
+        connection_metrics.opened(*self.counted_as)
         ticker.register(self)
         self._audit(AccessLog.Action.CONNECT, detail=auth.method or "")
         await self.channel_layer.group_add(publish.user_group(access.user_id), self.channel_name)
@@ -121,6 +128,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
                 subscribed=[scope.name for scope in defaults],
             )
         )
+        connection_metrics.handshake_done(started)
         sources = health.current()
         if not health.all_ok(sources):
             await self._send_message(messages.status(sources))
@@ -134,6 +142,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         if not self.registered:
             return
         self.registered = False
+        connection_metrics.closed(*self.counted_as)
         ticker.unregister(self)
         try:
             await self.channel_layer.group_discard(publish.user_group(self.user_id), self.channel_name)
@@ -393,6 +402,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
 
     async def _send_message(self, message: messages.ServerMessage) -> None:
         await self.send(text_data=messages.encode(message))
+        connection_metrics.sent(message["type"])
 
     def _audit(self, action: str, *, scope: str = "", detail: str = "") -> None:
         client = self.scope.get("client") or ("", 0)

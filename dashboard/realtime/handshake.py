@@ -21,6 +21,7 @@ from dashboard.protocol.close_codes import CloseCode
 from dashboard.protocol.scopes import Scope
 from dashboard.realtime import connection_limit
 from dashboard.realtime.handshake_auth import HandshakeAuth
+from dashboard.telemetry import instruments
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +72,14 @@ def open_connection(auth: HandshakeAuth, connection_id: str) -> Opening:
             return Opening(access)
         known = permissions.known_scopes(access)
     except (DatabaseError, RedisError) as exc:
+        if isinstance(exc, RedisError):
+            instruments.SOURCE_ERRORS.labels("redis", "handshake").inc()
         logger.warning("handshake refused with 1013: %s is down", exc.__class__.__name__)
         return Opening(CloseCode.TRY_AGAIN_LATER)
     try:
         if not connection_limit.acquire(access.user_id, connection_id):
             return Opening(CloseCode.TOO_MANY)
     except RedisError as exc:
+        instruments.SOURCE_ERRORS.labels("redis", "handshake").inc()
         logger.warning("connection of user %s let in uncounted: %s", access.user_id, exc.__class__.__name__)
     return Opening(None, access, known)

@@ -25,6 +25,8 @@ import logging
 import weakref
 from typing import Any, Protocol
 
+from dashboard.realtime import connection_metrics
+
 logger = logging.getLogger(__name__)
 
 # Between tries while the channel layer fails: doubling from the first to the last, in seconds.
@@ -102,11 +104,15 @@ class Hub:
             except Exception as exc:
                 await outage.failed(exc)
                 continue
-            for member in list(self.members.get(event.get("group", ""), ())):
+            members = list(self.members.get(event.get("group", ""), ()))
+            for member in members:
                 try:
                     await member.dashboard_push(event)
                 except Exception:
                     logger.exception("could not hand a push to a connection")
+            if members:
+                connection_metrics.sent(str(event.get("kind")), len(members))
+                connection_metrics.delivered(event)
 
     async def _rejoin_forever(self) -> None:
         outage = _Outage("join its groups again")

@@ -16,7 +16,7 @@ import logging
 import time
 from collections import OrderedDict
 
-from dashboard.realtime import socket_stats
+from dashboard.telemetry import instruments
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,8 @@ class Outbox:
         stalled_s = time.monotonic() - (blocked_since or time.monotonic())
         before = self.coalesced
         kept = self.add(text) and stalled_s <= STALL_LIMIT_S
-        socket_stats.coalesced(self.coalesced - before)
+        if self.coalesced > before:
+            instruments.WS_COALESCED.inc(self.coalesced - before)
         if not kept:
             logger.warning(
                 "closing %s with 1013: %d messages waiting, send buffer full for %.1f s",
@@ -74,7 +75,7 @@ class Outbox:
                 len(self),
                 stalled_s,
             )
-            socket_stats.closed_slow()
+            instruments.WS_CLOSED_SLOW.inc()
             self.clear()
         return kept
 

@@ -13,6 +13,7 @@ from typing import Literal
 from redis.exceptions import RedisError
 
 from dashboard.sources import redis_store
+from dashboard.telemetry import instruments
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ def count(outcome: Outcome) -> None:
     try:
         redis_store.client().hincrby(redis_store.LOGIN_OUTCOMES_KEY, outcome, 1)
     except RedisError as exc:
+        instruments.SOURCE_ERRORS.labels("redis", "login_count").inc()
         logger.warning("could not count a %s login (%s)", outcome, exc.__class__.__name__)
 
 

@@ -9,6 +9,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from dashboard.protocol.errors import Unavailable
+from dashboard.telemetry import instruments
 
 MONGO_DOWN = "the hospital database is not answering"
 REDIS_DOWN = "the dashboard's cache is not answering"
@@ -20,6 +21,8 @@ def unavailable_on_outage() -> Iterator[None]:
     try:
         yield
     except PyMongoError as exc:
+        instruments.SOURCE_ERRORS.labels("mongo", "request").inc()
         raise Unavailable(MONGO_DOWN) from exc
     except RedisError as exc:
+        instruments.SOURCE_ERRORS.labels("redis", "request").inc()
         raise Unavailable(REDIS_DOWN) from exc

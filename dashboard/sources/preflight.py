@@ -17,7 +17,12 @@ EXIT_SOURCE_UNAVAILABLE = 3
 
 
 class SourceUnavailable(Exception):
-    pass
+    """The message names the source's address (password hidden); `reason` is only the
+    driver's exception class, for answers that must hold no address."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def check_redis(target: RedisTarget, timeout_s: float) -> None:
@@ -30,7 +35,8 @@ def check_redis(target: RedisTarget, timeout_s: float) -> None:
         setting = "REDIS_SENTINELS and REDIS_SENTINEL_MASTER" if target.uses_sentinel else "REDIS_URL"
         raise SourceUnavailable(
             f"cannot reach Redis at {target.describe()} ({exc.__class__.__name__}: {exc}). "
-            f"Start Redis there, or set {setting} to a reachable server."
+            f"Start Redis there, or set {setting} to a reachable server.",
+            reason=exc.__class__.__name__,
         ) from None
 
 
@@ -42,7 +48,8 @@ def check_mongo(url: str, timeout_s: float) -> None:
         reason = str(exc).split(",")[0][:200]
         raise SourceUnavailable(
             f"cannot reach MongoDB at {redact(url)} ({exc.__class__.__name__}: {reason}). "
-            "Start MongoDB there, or set MONGO_URL to a reachable server."
+            "Start MongoDB there, or set MONGO_URL to a reachable server.",
+            reason=exc.__class__.__name__,
         ) from None
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from dashboard.sources import redis_store
+from dashboard.telemetry import instruments
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def record(collection: str, field: str, doc_id: Any, where: str) -> None:
     try:
         redis_store.client().hincrby(redis_store.SKIPPED_DOCUMENTS_KEY, f"{collection}.{field}", 1)
     except RedisError as exc:
+        instruments.SOURCE_ERRORS.labels("redis", "skipped_count").inc()
         logger.warning("could not count a skipped %s document (%s)", collection, exc.__class__.__name__)
 
 

@@ -167,6 +167,8 @@ def _push(scope: Scope, kind: str, build: Build, *, tier: str | None) -> Positio
                 "seq": pos.seq,
                 "kind": kind,
                 "tier": tier,
+                # Unix time, for the web processes' delivery latency (dash_ws_delivery_seconds).
+                "generated_at": time.time(),
             },
         )
     return pos

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from dashboard.sources import health
+from dashboard.sources import bounded, health
+from dashboard.telemetry import exposition
 from dashboard.watcher import stats
 from dashboard.web import prometheus
 
@@ -15,18 +18,31 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    states = health.check()
-    # The channel layer lives on the same Redis (pub/sub or lists): it is up exactly when Redis is.
-    states["channel_layer"] = states["redis"]
+    """200 or 503 within about health.CHECK_BUDGET_S, whether or not a dependency answers.
+
+    `sources` holds each one's state; `checks` adds its probe's latency (ms) and the last error
+    this process saw (with when); `watcher` its lag, read from Redis within the same budget.
+    """
+    outcomes = bounded.run_all({**health.probes(), "watcher": stats.report}, health.CHECK_BUDGET_S)
+    checks = health.details(outcomes)
+    watcher_report = outcomes["watcher"].value
+    # The channel layer lives on REDIS_URL (pub/sub or lists): it is up exactly when Redis is.
+    checks["channel_layer"] = checks["redis"]
+    states = {name: check.state for name, check in checks.items()}
     ready = health.all_ok(states)
-    body = {"ready": ready, "sources": states, "watcher": _watcher_state()}
+    body: dict[str, Any] = {
+        "ready": ready,
+        "sources": states,
+        "checks": {name: check.as_dict() for name, check in checks.items()},
+        "watcher": _watcher_state(watcher_report if isinstance(watcher_report, dict) else None),
+    }
     return JsonResponse(body, status=200 if ready else 503)
 
 
-def _watcher_state() -> dict[str, float | None]:
+def _watcher_state(numbers: dict[str, float] | None) -> dict[str, float | None]:
     """The watcher's lag for ops; a lagging watcher does not make this web process unready."""
-    numbers = stats.report() or {}
-    return {"lag_s": numbers.get("lag_s"), "report_age_s": numbers.get("report_age_s")}
+    found = numbers or {}
+    return {"lag_s": found.get("lag_s"), "report_age_s": found.get("report_age_s")}
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
@@ -37,4 +53,4 @@ def metrics(request: HttpRequest) -> HttpResponse:
     """
     if request.META.get("REMOTE_ADDR") not in settings.METRICS_ALLOWED_IPS:
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
-    return HttpResponse(prometheus.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
+    return HttpResponse(prometheus.render(), content_type=exposition.CONTENT_TYPE)

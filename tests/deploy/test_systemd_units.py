@@ -95,3 +95,19 @@ def test_each_unit_runs_its_procfile_entry(entry: str) -> None:
 def test_the_web_unit_takes_its_port_from_the_instance_name() -> None:
     command = read_unit(UNIT_DIR / UNITS["web"]).get("Service", "ExecStart")
     assert command.startswith("/usr/bin/env PORT=%i ")
+
+
+@pytest.mark.parametrize("entry", UNITS)
+def test_each_unit_shares_the_boot_emptied_metrics_directory(entry: str) -> None:
+    """Every process of a host writes prometheus_client's files to the directory tmpfiles.d
+    creates empty at boot; no unit empties it (the others' figures would vanish)."""
+    [line] = [
+        line
+        for line in (UNIT_DIR / "hospital-dash-metrics.conf").read_text().splitlines()
+        if line.startswith("d ")
+    ]
+    directory = line.split()[1]
+    unit_text = (UNIT_DIR / UNITS[entry]).read_text()
+    assert f"Environment=PROMETHEUS_MULTIPROC_DIR={directory}\n" in unit_text
+    assert f"ReadWritePaths={directory}\n" in unit_text
+    assert "ExecStartPre" not in unit_text

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.scope_follower import ScopeFollower
+from tests.support import metrics_text
 from tests.support.live_stack import LiveStack
 from tests.support.nginx import Certificate, Nginx, configure_nginx, self_signed_certificate
 
@@ -74,13 +75,10 @@ def https_json(nginx: Nginx, certificate: Certificate, path: str, body: dict[str
 
 
 def open_connections(stack: LiveStack, name: str) -> int:
-    """dash_ws_connections of one web process, scraped directly over plain HTTP."""
-    url = f"http://127.0.0.1:{stack.port_of(name)}/metrics"
-    with urllib.request.urlopen(url, timeout=5) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith("dash_ws_connections "):
-                return int(float(line.split()[1]))
-    raise AssertionError(f"{name} reports no dash_ws_connections")
+    """Open connections of one web process, scraped directly over plain HTTP (every web
+    process's /metrics shows them all, by server)."""
+    port = stack.port_of(name)
+    return metrics_text.open_connections(metrics_text.scrape(port), port)
 
 
 def insert_alert(stack: LiveStack, label: str) -> str:

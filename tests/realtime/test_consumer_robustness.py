@@ -143,7 +143,7 @@ async def test_a_deactivation_by_a_bulk_update_closes_with_4403_within_5_s(ws_us
 
 async def test_a_password_change_closes_the_session_socket_within_5_s(ws_users) -> None:
     cookie = await session_cookie(ws_users["viewer"])
-    socket = await connected([(b"cookie", cookie), (b"origin", b"http://localhost")])
+    socket = await connected([(b"cookie", cookie), (b"host", b"localhost"), (b"origin", b"http://localhost")])
     new_hash = make_password("a-brand-new-password-1")
     await sync_to_async(get_user_model().objects.filter(pk=ws_users["viewer"].pk).update)(password=new_hash)
     assert await closed_with_within(socket, 5) == 4401
@@ -151,7 +151,7 @@ async def test_a_password_change_closes_the_session_socket_within_5_s(ws_users) 
 
 async def test_a_session_logged_out_in_another_browser_closes_the_socket(ws_users) -> None:
     cookie = await session_cookie(ws_users["viewer"])
-    socket = await connected([(b"cookie", cookie), (b"origin", b"http://localhost")])
+    socket = await connected([(b"cookie", cookie), (b"host", b"localhost"), (b"origin", b"http://localhost")])
     client = Client()
     client.cookies["sessionid"] = cookie.decode().split("=", 1)[1]
     assert (await sync_to_async(client.post)("/accounts/logout/")).status_code == 302

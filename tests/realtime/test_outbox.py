@@ -62,10 +62,10 @@ def test_a_thousand_updates_of_one_tier_hold_one_message() -> None:
 
 
 def test_hold_keeps_messages_until_the_client_is_too_slow_then_empties_the_outbox() -> None:
-    from dashboard.realtime import socket_stats
     from dashboard.realtime.outbox import STALL_LIMIT_S
+    from dashboard.telemetry.instruments import WS_CLOSED_SLOW
 
-    before = socket_stats.read()
+    before = WS_CLOSED_SLOW._value.get()
     outbox = Outbox(limit=2)
     now = time.monotonic()
     assert outbox.hold(alert(1), now, "client")
@@ -75,4 +75,4 @@ def test_hold_keeps_messages_until_the_client_is_too_slow_then_empties_the_outbo
     stalled = Outbox()
     assert not stalled.hold(alert(1), now - STALL_LIMIT_S - 1, "client")  # blocked too long
     assert len(stalled) == 0
-    assert socket_stats.read()["closed_slow"] == before["closed_slow"] + 2
+    assert WS_CLOSED_SLOW._value.get() == before + 2

@@ -8,6 +8,7 @@ logical database of its own on the test Redis. `stop()` leaves no process and no
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -77,6 +78,9 @@ class LiveStack:
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.database = fresh_django_database(self.root, self.database_url)
+        self.metrics_dir = self.root / "prometheus"
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        self.metrics_dir.mkdir()
         self.mongo_db_name = f"e2e_{uuid.uuid4().hex[:10]}"
         self.web_port = free_port()
         self.env = process_env(
@@ -92,6 +96,8 @@ class LiveStack:
                 "PORT": str(self.web_port),
                 "BEAT_SCHEDULE": str(self.root / "celerybeat-schedule"),
                 "WORKER_CONCURRENCY": "1",
+                # One per stack like one per host in production, emptied before any process starts.
+                "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
             }
         )
         self.redis().flushdb()

@@ -27,6 +27,12 @@ def test_readyz_is_503_and_names_redis_when_redis_is_down(client, settings) -> N
     assert response.status_code == 503
     assert response.json()["sources"]["redis"] == "down"
     assert response.json()["sources"]["channel_layer"] == "down"
+    redis = response.json()["checks"]["redis"]
+    assert redis["state"] == "down"
+    assert redis["last_error"] == "unreachable (ConnectionError)"  # no address in the answer
+    assert redis["last_error_at"]
+    assert 0 <= redis["latency_ms"] < 1000
+    assert response.json()["checks"]["mongo"]["state"] == "ok"
 
 
 def test_metrics_exposes_the_watcher_counters(client, redis_client) -> None:
@@ -37,10 +43,10 @@ def test_metrics_exposes_the_watcher_counters(client, redis_client) -> None:
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
     lines = response.content.decode().splitlines()
-    assert "dash_redis_up 1" in lines
-    assert "dash_watcher_events_processed_total 7" in lines
-    assert "dash_watcher_failovers_total 1" in lines
-    assert "dash_watcher_events_dead_lettered_total 0" in lines
+    assert "dash_redis_up 1.0" in lines
+    assert "dash_watcher_events_processed_total 7.0" in lines
+    assert "dash_watcher_failovers_total 1.0" in lines
+    assert "dash_watcher_events_dead_lettered_total 0.0" in lines
     assert "dash_watcher_lag_seconds 1.5" in lines
     assert "# TYPE dash_watcher_events_processed_total counter" in lines
 
@@ -60,3 +66,16 @@ def test_metrics_says_when_each_tier_was_last_published(client, redis_client) ->
 def test_metrics_refuses_addresses_outside_the_allow_list(client, address: str) -> None:
     response = client.get("/metrics", REMOTE_ADDR=address)
     assert response.status_code == 403
+
+
+def test_metrics_answers_in_time_while_redis_hangs(client, monkeypatch) -> None:
+    from dashboard.web import prometheus
+
+    monkeypatch.setattr(prometheus, "REDIS_BUDGET_S", 0.2)
+    monkeypatch.setattr(stats, "report", lambda: time.sleep(2))
+    started = time.monotonic()
+    response = client.get("/metrics")
+    assert time.monotonic() - started < 1.5
+    lines = response.content.decode().splitlines()
+    assert "dash_redis_up 0.0" in lines
+    assert "# TYPE dash_ws_connections gauge" in lines  # the processes' own figures still come

@@ -5,6 +5,7 @@ Several may run: one holds the lease in Redis and is active, the others stand by
 
 from __future__ import annotations
 
+import atexit
 import logging
 import signal
 import sys
@@ -17,6 +18,7 @@ from django.core.management.base import BaseCommand
 
 from dashboard.sources import mongo
 from dashboard.sources.preflight import require_sources
+from dashboard.telemetry import exposition, process_stats
 from dashboard.watcher.loop import run_watcher
 
 logger = logging.getLogger("dashboard.watcher")
@@ -27,6 +29,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         require_sources("watcher")
+        # Its memory and CPU on /metrics; its live gauges leave the sums when it ends.
+        process_stats.start_sampler("watcher")
+        atexit.register(exposition.mark_dead)
         stop = threading.Event()
 
         def request_stop(signum: int, _frame: FrameType | None) -> None:
