@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from typing import Any
 
-from devstack.procfile import ROOT
+from tests.support import settings_probe
 
 PRINT_OPTIONS = (
     "import json, django; django.setup(); from django.conf import settings; "
@@ -18,21 +15,11 @@ POSTGRES = "postgres://dashboard@127.0.0.1:1/dashboard"  # never connected to: s
 
 
 def settings_with(**env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", PRINT_OPTIONS],
-        cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "hospital_dash.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return settings_probe.settings_with(PRINT_OPTIONS, **env)
 
 
 def options(**env: str) -> dict[str, Any]:
-    done = settings_with(**env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return dict(json.loads(done.stdout.splitlines()[-1]))
+    return settings_probe.printed(PRINT_OPTIONS, **env)
 
 
 def test_postgresql_uses_the_pool_outside_the_test_runs_own_process() -> None:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from typing import Any
 
-from devstack.procfile import ROOT
+from tests.support import settings_probe
 
 PRINT_REDIS = (
     "import json, django; django.setup(); from django.conf import settings; "
@@ -24,21 +21,11 @@ SENTINELS = {
 
 
 def settings_with(**env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", PRINT_REDIS],
-        cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "hospital_dash.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return settings_probe.settings_with(PRINT_REDIS, **env)
 
 
 def redis_settings(**env: str) -> dict[str, Any]:
-    done = settings_with(**env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return dict(json.loads(done.stdout.splitlines()[-1]))
+    return settings_probe.printed(PRINT_REDIS, **env)
 
 
 def test_a_redis_url_configures_the_layer_and_the_broker() -> None:
