@@ -15,6 +15,8 @@ from dashboard.sources import redis_target
 SOCKET_TIMEOUT_S = 5.0
 
 EPOCH_KEY = "dash:epoch"
+# The run id of the Redis master the epoch began on (dashboard/stream/publish.py).
+EPOCH_MASTER_KEY = "dash:epoch:master"
 # Documents skipped as invalid, by "<collection>.<field>" (dashboard/sources/skipped.py).
 SKIPPED_DOCUMENTS_KEY = "dash:skipped"
 # Failed logins and lockouts of every web process, by outcome (dashboard/sources/login_counts.py).
