@@ -25,6 +25,16 @@ LOGIN_OUTCOMES_KEY = "dash:logins"
 TIER_PUBLISHED_KEY = "dash:tier-published"
 
 
+# Each web process's last memory, CPU and connections report, kept a short while
+# (dashboard/sources/web_health.py).
+WEB_HEALTH_PATTERN = "dash:web-health:*"
+
+
+def web_health_key(server: str) -> str:
+    """The report of the web process `server` (`hostname:port`)."""
+    return f"dash:web-health:{server}"
+
+
 SEQ_PATTERN = "dash:seq:*"
 HISTORY_PATTERN = "dash:hist:*"
 
