@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from dashboard.access import audit, permissions
-from dashboard.models import AccessLog, Role
+from dashboard.models import AccessLog
 from dashboard.protocol.errors import Unavailable
 from dashboard.web.page_presenter import page_context
 
@@ -22,6 +22,6 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
     except Unavailable:
         return render(request, "dashboard/unavailable.html", status=503)
     # Admins only; GET /system-health/ checks the role again (dashboard/web/system_health_views.py).
-    context["shows_system_health"] = access.role == Role.ADMIN
+    context["shows_system_health"] = access.sees_system_health
     audit.record_request(request, access, AccessLog.Action.API_READ, scope=context["scope"], detail="page")
     return render(request, "dashboard/page.html", context)
