@@ -8,10 +8,10 @@ until the watcher has its six change streams open and `--settle` seconds more, t
 process's utime + stime from /proc at the start and the end of `--seconds` and prints one row
 per process (a process's children, such as Celery's pool, count with it). The demo process
 itself runs the simulator; honcho, which runs the Procfile's processes for it, has a row of
-its own (with its helper processes that relay their output). It then stops the demo, which stops everything it started, and
-checks that nothing is left. `--attach` measures a demo already running instead, and stops
-nothing. The machine line gives the CPU all processes of the machine used meanwhile, so a
-run on a shared machine says how shared it was.
+its own (with its helper processes that relay their output). It then stops the demo, which
+stops everything it started, and checks that nothing is left. `--attach` measures a demo
+already running instead, and stops nothing. The machine line gives the CPU all processes of
+the machine used meanwhile, so a run on a shared machine says how shared it was.
 """
 
 from __future__ import annotations
