@@ -7,10 +7,11 @@ process on a free port (DEMO_PORT) and its own embedded Redis and nx-27017 on fr
 until the watcher has its six change streams open and `--settle` seconds more, then reads each
 process's utime + stime from /proc at the start and the end of `--seconds` and prints one row
 per process (a process's children, such as Celery's pool, count with it). The demo process
-itself runs the simulator. It then stops the demo, which stops everything it started, and
-checks that nothing is left. `--attach` measures a demo already running instead, and stops
-nothing. The machine line gives the CPU all processes of the machine used meanwhile, so a
-run on a shared machine says how shared it was.
+itself runs the simulator; honcho, which runs the Procfile's processes for it, has a row of
+its own (with its helper processes that relay their output). It then stops the demo, which
+stops everything it started, and checks that nothing is left. `--attach` measures a demo
+already running instead, and stops nothing. The machine line gives the CPU all processes of
+the machine used meanwhile, so a run on a shared machine says how shared it was.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ READY_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 30.0
 READY_LINE = "6 of 6 change streams open"
 DEMO_ROLE = "demo + simulator"
-# Each demo child, by a word of its command line; the demo process itself runs the simulator.
+HONCHO_ROLE = "honcho"
+HONCHO_WORD = "-m honcho start"
+# Each demo process, by a word of its command line; the demo process itself runs the simulator.
 ROLES = (
+    (HONCHO_ROLE, HONCHO_WORD),
     ("web", "hospital_dash.web"),
     ("worker", " worker "),
     ("beat", " beat "),
@@ -90,14 +94,22 @@ def command_line(pid: int) -> str:
 
 
 def roles(demo_pid: int) -> dict[str, int]:
-    """The demo's processes by role: the demo (and its simulator) and each direct child."""
+    """The demo's processes by role: the demo (and its simulator), and the top-most descendant
+    whose command line has each role's word (the Procfile's processes run under honcho)."""
     found = {DEMO_ROLE: demo_pid}
-    for child in children_of().get(demo_pid, []):
-        line = f" {command_line(child)} "
+    tree = children_of()
+    for member in descendants(demo_pid, tree)[1:]:
+        line = f" {command_line(member)} "
         for role, word in ROLES:
             if word in line and role not in found:
-                found[role] = child
+                found[role] = member
     return found
+
+
+def honcho_tree(honcho_pid: int, tree: dict[int, list[int]]) -> dict[int, list[int]]:
+    """honcho and its helper processes only: the Procfile's processes have rows of their own."""
+    helpers = [child for child in tree.get(honcho_pid, []) if HONCHO_WORD in command_line(child)]
+    return {honcho_pid: helpers}
 
 
 def tree_cpu(pid: int, tree: dict[int, list[int]]) -> tuple[float, tuple[int, ...]]:
@@ -128,9 +140,11 @@ def sample(demo_pid: int, seconds: float) -> tuple[list[Row], float]:
         raise RuntimeError(f"no demo process found for {', '.join(missing)}")
 
     def trees() -> dict[str, dict[int, list[int]]]:
-        # The demo process counts alone: its children have rows of their own.
+        # The demo process counts alone and honcho with its helpers: their other descendants
+        # have rows of their own.
         tree = children_of()
-        return {role: {} if role == DEMO_ROLE else tree for role in by_role}
+        special = {DEMO_ROLE: {}, HONCHO_ROLE: honcho_tree(by_role[HONCHO_ROLE], tree)}
+        return {role: special.get(role, tree) for role in by_role}
 
     before = trees()
     first = {role: tree_cpu(pid, before[role])[0] for role, pid in by_role.items()}
@@ -165,12 +179,13 @@ def table(rows: list[Row], machine: float) -> str:
     return "\n".join(lines)
 
 
-def wait_ready(demo: subprocess.Popen[bytes], watcher_log: Path) -> None:
+def wait_ready(demo: subprocess.Popen[bytes], processes_log: Path) -> None:
+    """Until the watcher's ready line is in the log honcho writes for the demo's processes."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if demo.poll() is not None:
             raise RuntimeError(f"the demo exited with {demo.returncode}")
-        if watcher_log.exists() and READY_LINE in watcher_log.read_text(errors="replace"):
+        if processes_log.exists() and READY_LINE in processes_log.read_text(errors="replace"):
             return
         time.sleep(0.5)
     raise RuntimeError(f"the watcher did not log {READY_LINE!r} within {READY_TIMEOUT_S:.0f} s")
@@ -208,7 +223,7 @@ def measure_new_demo(seconds: float, settle: float) -> str:
             )
         pids: tuple[int, ...] = ()
         try:
-            wait_ready(demo, Path(tmp) / "logs" / "watcher.log")
+            wait_ready(demo, Path(tmp) / "logs" / "processes.log")
             time.sleep(settle)
             rows, machine = sample(demo.pid, seconds)
             pids = tuple(pid for row in rows for pid in row.pids)

@@ -3,7 +3,12 @@
 Uses REDIS_URL / MONGO_URL when they are set (and says so, and stops, when they do not
 answer); otherwise starts the embedded Redis and MongoDB wire server with data under
 var/demo, so running it again reuses the data. Then migrates, creates one user per role,
-seeds and keeps simulating a hospital, and runs the Procfile's four processes until Ctrl-C.
+seeds and keeps simulating a hospital, and runs the Procfile's four processes with honcho
+until Ctrl-C (or until one of them exits: honcho then stops the others).
+
+What stays here rather than in honcho: the steps that must finish before the processes start
+(sources, migrations, users, seed; honcho starts every entry at once, with no order or
+readiness) and the simulator (a thread of this process: it is demo data, not a Procfile process).
 
 DEMO_DIR moves the data (var/demo by default) and DEMO_PORT sets the web port (8000 when free,
 else any free port), so a second demo can run beside one in use (bench/idle_cpu.py does).
@@ -26,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from devstack.procfile import ROOT, process_env, start_entry
+from devstack.procfile import PROCFILE, ROOT, process_env
 from devstack.services import ManagedProcess, free_port, start_mongo, start_redis
 
 DEMO_DIR = Path(os.environ.get("DEMO_DIR") or ROOT / "var" / "demo")
@@ -38,7 +43,8 @@ DEMO_USERS = (
 )
 PREFERRED_WEB_PORT = 8000
 SOURCE_CHECK_TIMEOUT_S = 5.0
-PROCESS_NAMES = ("web", "worker", "beat", "watcher")
+# honcho waits 5 s after SIGTERM before it kills what is left (honcho.manager.KILL_WAIT).
+HONCHO_STOP_S = 15.0
 
 
 def say(message: str) -> None:
@@ -139,10 +145,26 @@ def web_port() -> int:
     return PREFERRED_WEB_PORT if _port_free(PREFERRED_WEB_PORT) else free_port()
 
 
+def honcho(env: dict[str, str], port: int) -> ManagedProcess:
+    """`honcho start` of the Procfile, every line of its processes in DEMO_DIR/logs/processes.log.
+
+    The demo's settings go to honcho as its environment file (honcho's `.env` in the checkout is
+    not read), so `honcho start -e var/demo/demo.env` runs the same processes by hand.
+    """
+    env_file = DEMO_DIR / "demo.env"
+    names = ("DASH_ENV", "DEBUG", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "MONGO_URL")
+    settings = {name: os.environ[name] for name in names}
+    settings |= {name: env[name] for name in ("PORT", "BEAT_SCHEDULE", "PROMETHEUS_MULTIPROC_DIR")}
+    env_file.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
+    argv = [sys.executable, "-m", "honcho", "start", "--no-colour", "--procfile", str(PROCFILE)]
+    argv += ["--app-root", str(ROOT), "--env", str(env_file), "--port", str(port)]
+    return ManagedProcess("honcho", argv, DEMO_DIR / "logs" / "processes.log", env=env, cwd=ROOT).start()
+
+
 def main() -> int:
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
     infrastructure: list[ManagedProcess] = []
-    processes: list[ManagedProcess] = []
+    processes: ManagedProcess | None = None
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -183,9 +205,8 @@ def main() -> int:
                 "DJANGO_SETTINGS_MODULE": "hospital_dash.settings",
             }
         )
-        for name in PROCESS_NAMES:
-            processes.append(start_entry(name, env, DEMO_DIR / "logs"))
-        say(f"logs of web, worker, beat and watcher are in {DEMO_DIR / 'logs'}")
+        processes = honcho(env, port)
+        say(f"honcho runs web, worker, beat and watcher; their logs: {processes.log_path}")
         for username, role, departments in DEMO_USERS:
             scope = f" ({departments})" if departments else ""
             say(f"log in as {username} / {passwords[username]}  [{role}{scope}]")
@@ -194,15 +215,16 @@ def main() -> int:
         )
         say("simulating a hospital day; press Ctrl-C to stop everything")
         while not stop.wait(1.0):
-            for proc in processes:
-                if not proc.alive():
-                    say(f"{proc.name} exited; last lines of its log:\n{proc.log_tail()}")
-                    stop.set()
+            if not processes.alive():
+                say(f"a process exited and honcho stopped the others; last lines:\n{processes.log_tail()}")
+                stop.set()
         return 0
     finally:
         say("stopping")
         stop.set()
-        for proc in reversed(processes + infrastructure):
+        if processes is not None:
+            processes.stop(HONCHO_STOP_S)
+        for proc in reversed(infrastructure):
             proc.stop()
         say("stopped; nothing left running")
 

@@ -1,7 +1,10 @@
-"""Reading the Procfile and running its processes, for the demo and the end-to-end tests.
+"""Reading the Procfile and running its entries one by one, for the end-to-end tests.
 
-Each entry runs under `sh -c` in its own process group, so stopping it stops the children
-it starts too (Celery's pool, for one).
+`make demo` runs the whole Procfile with honcho (devstack/demo.py). The tests need what honcho
+does not give: one entry started several times on ports they choose, each with its own log, and
+one process killed on purpose while the others keep running (honcho stops every process as
+soon as one exits). Each entry runs under `sh -c` in its own process group, so stopping it
+stops the children it starts too (Celery's pool, for one).
 """
 
 from __future__ import annotations

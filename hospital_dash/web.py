@@ -70,6 +70,10 @@ def main() -> int:
     # Its memory, CPU and descriptors on /metrics; its live gauges leave the sums when it ends.
     process_stats.start_sampler("web")
     atexit.register(exposition.mark_dead)
+    # Its memory, CPU and connections on the admins' system-health tile (after Django's set-up).
+    from dashboard.realtime import health_report
+
+    health_report.start(port)
     if server == "uvicorn":
         from dashboard.realtime import uvicorn_protocol
 

@@ -29,6 +29,11 @@ class Access:
     def sees_revenue(self) -> bool:
         return self.role == Role.ADMIN
 
+    @property
+    def sees_system_health(self) -> bool:
+        """Each web process's memory, CPU and connections (the system-health tile): admins only."""
+        return self.role == Role.ADMIN
+
     def may_subscribe(self, scope: Scope) -> bool:
         if self.role in (Role.ADMIN, Role.VIEWER):
             return True

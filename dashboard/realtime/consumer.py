@@ -106,6 +106,11 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         if opening.close_code is not None or opening.access is None:
             code = opening.close_code or CloseCode.NOT_AUTHENTICATED
             connection_metrics.handshake_refused(code)
+            # The way in it tried (a ticket unknown, used or expired; a token of a deleted user;
+            # no valid credentials at all), never the credential itself; the user when known.
+            if auth.user_id is not None:
+                log_context.bind(user_id=auth.user_id)
+            logger.info("handshake refused with %d (credentials: %s)", int(code), auth.method or "none valid")
             await self.close(code=code)
             return
         access = self.access = opening.access

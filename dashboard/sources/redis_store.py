@@ -15,12 +15,24 @@ from dashboard.sources import redis_target
 SOCKET_TIMEOUT_S = 5.0
 
 EPOCH_KEY = "dash:epoch"
+# The run id of the Redis master the epoch began on (dashboard/stream/publish.py).
+EPOCH_MASTER_KEY = "dash:epoch:master"
 # Documents skipped as invalid, by "<collection>.<field>" (dashboard/sources/skipped.py).
 SKIPPED_DOCUMENTS_KEY = "dash:skipped"
 # Failed logins and lockouts of every web process, by outcome (dashboard/sources/login_counts.py).
 LOGIN_OUTCOMES_KEY = "dash:logins"
 # When each tier was last published for any scope: tier → Unix time (GET /metrics).
 TIER_PUBLISHED_KEY = "dash:tier-published"
+
+
+# Each web process's last memory, CPU and connections report, kept a short while
+# (dashboard/sources/web_health.py).
+WEB_HEALTH_PATTERN = "dash:web-health:*"
+
+
+def web_health_key(server: str) -> str:
+    """The report of the web process `server` (`hostname:port`)."""
+    return f"dash:web-health:{server}"
 
 
 SEQ_PATTERN = "dash:seq:*"

@@ -38,23 +38,42 @@ PUSH_EVENT_TYPE = "dashboard.push"
 ACCESS_CHANGED = "dashboard.access_changed"
 SESSION_ENDED = "dashboard.session_ended"
 
-_NEXT_SEQ = """
+# The epoch belongs to the Redis master that started it (its run id, kept beside it): on another
+# master (a replica promoted by Sentinel, or a restart) the last seq increments and history
+# entries may be lost, so the first script to run there starts a new epoch and every client
+# resyncs. KEYS[1] epoch, KEYS[2] its master's run id; ARGV[1] a fresh epoch id. Leaves
+# `epoch` and `changed` set (_STARTED_FIRST when Redis held no epoch, _STARTED_ON_NEW_MASTER).
+# Seqs count on: they stay increasing.
+_CURRENT_EPOCH = """
+local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
 local epoch = redis.call('GET', KEYS[1])
+local changed = 0
 if not epoch then
+  changed = 1
+elseif redis.call('GET', KEYS[2]) ~= run_id then
+  changed = 2
+end
+if changed > 0 then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch)
+  redis.call('SET', KEYS[2], run_id)
 end
-return {epoch, redis.call('INCR', KEYS[2])}
 """
 
-_POSITION = """
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[1], epoch)
+# KEYS[3] the scope's seq: the epoch and the next seq.
+_NEXT_SEQ = _CURRENT_EPOCH + "return {epoch, redis.call('INCR', KEYS[3]), changed}"
+
+# KEYS[3...] scopes' seqs: the epoch and each one's last seq (0 before the first).
+_POSITIONS = (
+    _CURRENT_EPOCH
+    + """
+local found = {epoch, changed}
+for index = 3, #KEYS do
+  found[#found + 1] = tonumber(redis.call('GET', KEYS[index]) or '0')
 end
-return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
+return found
 """
+)
 
 
 # Sets KEYS[1] to ARGV[1] (epoch ms, kept ARGV[2] s) and returns 1, unless it already holds a
@@ -79,38 +98,44 @@ def _new_epoch_id() -> str:
     return secrets.token_hex(8)
 
 
+def _epoch_keys() -> list[str]:
+    return [redis_store.EPOCH_KEY, redis_store.EPOCH_MASTER_KEY]
+
+
+_STARTED_FIRST, _STARTED_ON_NEW_MASTER = 1, 2
+
+
+def _noticed(changed: int, epoch: str) -> None:
+    if changed == _STARTED_FIRST:
+        logger.info("started epoch %s: Redis held none", epoch)
+    elif changed == _STARTED_ON_NEW_MASTER:
+        logger.warning("started epoch %s: the Redis master is not the one the last epoch began on", epoch)
+
+
 def position(scope: Scope) -> Position:
     """The scope's epoch and the last seq published in it (0 before the first)."""
-    epoch, seq = redis_store.client().eval(
-        _POSITION, 2, redis_store.EPOCH_KEY, redis_store.seq_key(scope), _new_epoch_id()
-    )
-    return Position(epoch=str(epoch), seq=int(seq))
+    return positions([scope])[scope]
 
 
 def positions(scopes: Iterable[Scope]) -> dict[Scope, Position]:
-    """The epoch and last published seq of each scope, in one round trip; {} before any epoch.
+    """The epoch and last published seq of each scope, in one round trip.
 
-    Heartbeats carry these, so a client that missed a push sees the gap (contract §4).
+    Heartbeats carry these, so a client that missed a push sees the gap (contract §4); on a
+    Redis master other than the epoch's they carry a new epoch.
     """
     wanted = list(scopes)
     if not wanted:
         return {}
-    pipe = redis_store.client().pipeline(transaction=False)
-    pipe.get(redis_store.EPOCH_KEY)
-    for scope in wanted:
-        pipe.get(redis_store.seq_key(scope))
-    epoch, *seqs = pipe.execute()
-    if epoch is None:
-        return {}
-    return {
-        scope: Position(epoch=str(epoch), seq=int(seq or 0)) for scope, seq in zip(wanted, seqs, strict=True)
-    }
+    keys = [*_epoch_keys(), *(redis_store.seq_key(scope) for scope in wanted)]
+    epoch, changed, *seqs = redis_store.client().eval(_POSITIONS, len(keys), *keys, _new_epoch_id())
+    _noticed(int(changed), str(epoch))
+    return {scope: Position(epoch=str(epoch), seq=int(seq)) for scope, seq in zip(wanted, seqs, strict=True)}
 
 
 def _next_position(scope: Scope) -> Position:
-    epoch, seq = redis_store.client().eval(
-        _NEXT_SEQ, 2, redis_store.EPOCH_KEY, redis_store.seq_key(scope), _new_epoch_id()
-    )
+    keys = [*_epoch_keys(), redis_store.seq_key(scope)]
+    epoch, seq, changed = redis_store.client().eval(_NEXT_SEQ, len(keys), *keys, _new_epoch_id())
+    _noticed(int(changed), str(epoch))
     return Position(epoch=str(epoch), seq=int(seq))
 
 
@@ -118,9 +143,11 @@ def start_new_epoch() -> str:
     """Begin a new epoch: every client resyncs, since no seq or history carries over."""
     client = redis_store.client()
     epoch = _new_epoch_id()
+    run_id = client.info("server")["run_id"]
     stale = [*client.scan_iter(redis_store.SEQ_PATTERN), *client.scan_iter(redis_store.HISTORY_PATTERN)]
     pipe = client.pipeline(transaction=True)
     pipe.set(redis_store.EPOCH_KEY, epoch)
+    pipe.set(redis_store.EPOCH_MASTER_KEY, run_id)
     if stale:
         pipe.delete(*stale)
     pipe.execute()

@@ -21,5 +21,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         context = page_context(access, request.GET.get("scope"))
     except Unavailable:
         return render(request, "dashboard/unavailable.html", status=503)
+    # Admins only; GET /system-health/ checks the role again (dashboard/web/system_health_views.py).
+    context["shows_system_health"] = access.sees_system_health
     audit.record_request(request, access, AccessLog.Action.API_READ, scope=context["scope"], detail="page")
     return render(request, "dashboard/page.html", context)

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from dashboard.web import api_views, docs_views, health_views, page_views, token_views
+from dashboard.web import api_views, docs_views, health_views, page_views, system_health_views, token_views
 
 urlpatterns = [
     path("", page_views.dashboard_page, name="dashboard"),
@@ -20,4 +20,5 @@ urlpatterns = [
     path("healthz", health_views.healthz, name="healthz"),
     path("readyz", health_views.readyz, name="readyz"),
     path("metrics", health_views.metrics, name="metrics"),
+    path("system-health/", system_health_views.system_health, name="system_health"),
 ]

@@ -71,3 +71,8 @@ def test_handshake_tells_an_unknown_user_from_one_without_access() -> None:
     admin = handshake_access(HandshakeAuth(method="jwt", user_id=made["admin"].pk))
     assert isinstance(admin, permissions.Access)
     assert admin.username == "ada"
+
+
+def test_only_admins_see_system_health() -> None:
+    seen = {name: permissions.load_access(user) for name, user in users().items()}
+    assert {name for name, access in seen.items() if access and access.sees_system_health} == {"admin"}

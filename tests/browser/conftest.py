@@ -66,8 +66,12 @@ class Session:
     errors: list[str] = field(default_factory=list)
 
     def console_error(self, kind: str, text: str) -> None:
-        # A refused WebSocket while daphne restarts is expected; any other error is not.
-        if kind == "error" and not text.startswith("WebSocket connection to"):
+        # A refused WebSocket, or a refused refresh of the system-health tile, while daphne
+        # restarts is expected; any other error is not.
+        expected = text.startswith("WebSocket connection to") or text == (
+            "Failed to load resource: net::ERR_CONNECTION_REFUSED"
+        )
+        if kind == "error" and not expected:
             self.errors.append(text)
 
     def track(self, socket: WebSocket) -> None:

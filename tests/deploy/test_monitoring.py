@@ -1,5 +1,6 @@
-"""deploy/prometheus and deploy/grafana: promtool accepts the configuration and the rules, and
-every metric they name is one /metrics exports today."""
+"""deploy/prometheus and deploy/grafana: promtool accepts the configuration and the rules, its
+unit tests (tests/deploy/promtool/dashboard.rules.test.yml) see each alert fire and stay silent,
+and every metric they name is one /metrics exports today."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from devstack.procfile import ROOT
 PROMTOOL = Path("/usr/bin/promtool")
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 GRAFANA_DASHBOARD = ROOT / "deploy" / "grafana" / "hospital-dash.json"
+RULE_TESTS = ROOT / "tests" / "deploy" / "promtool" / "dashboard.rules.test.yml"
 # Prometheus's own series about its targets.
 SCRAPE_SERIES = {"up"}
 METRIC = re.compile(r"\b(up|dash_[a-z0-9_]+)\b")
@@ -46,6 +48,36 @@ def test_promtool_accepts_the_configuration_with_its_rule_file() -> None:
 def test_promtool_accepts_the_rules() -> None:
     result = promtool("check", "rules", "dashboard.rules.yml")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_unit_tests_of_the_rules_pass() -> None:
+    result = promtool("test", "rules", str(RULE_TESTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def rule_tests_by_outcome() -> dict[str, set[str]]:
+    """The alerts the unit tests expect to fire (`fires`) and to stay silent (`silent`) at some
+    evaluation: each `alertname:` line and whether its `exp_alerts:` is `[]`."""
+    outcome: dict[str, set[str]] = {"fires": set(), "silent": set()}
+    alert = ""
+    for line in RULE_TESTS.read_text().splitlines():
+        key, _, value = line.strip().partition(": ")
+        if key == "alertname":
+            alert = value
+        elif key == "exp_alerts" and value == "[]":
+            outcome["silent"].add(alert)
+        elif line.strip() == "exp_alerts:":
+            outcome["fires"].add(alert)
+    return outcome
+
+
+def test_every_alert_is_unit_tested_firing_and_silent() -> None:
+    alerts = set(rule_expressions())
+    assert len(alerts) == 6
+    outcome = rule_tests_by_outcome()
+    assert outcome["fires"] == alerts, alerts ^ outcome["fires"]
+    assert outcome["silent"] == alerts, alerts ^ outcome["silent"]
 
 
 def rule_expressions() -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -39,6 +40,11 @@ class AlertFollower:
     # New alerts that came with a seq this client had already applied (seq reuse after a failover).
     reused_seqs: int = 0
     reconnects: int = 0
+    # Every epoch this client applied a snapshot of, in order.
+    epochs: list[str] = field(default_factory=list)
+    # Alert ids applied in sequence that were generated before the resubscription delivering them.
+    replayed: set[str] = field(default_factory=set)
+    _resubscribed_at: datetime | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -102,8 +108,12 @@ class AlertFollower:
         elif kind == "snapshot" and message["scope"] == "hospital" and not self.awaiting:
             self.epoch, self.seq, self.resyncing = message["epoch"], message["seq"], False
             self.snapshots += 1
+            if not self.epochs or self.epochs[-1] != self.epoch:
+                self.epochs.append(self.epoch)
         elif kind == "subscribed" and message["scope"] == "hospital":
             self.recoveries.append(message["recovered"])
+            if message["recovered"]:
+                self._resubscribed_at = datetime.now(UTC)
             self.awaiting = False
             self.resyncing = not message["recovered"]  # a snapshot follows a refused recovery
         elif kind == "status":
@@ -122,4 +132,8 @@ class AlertFollower:
         elif message["seq"] == self.seq + 1:
             self.seq = message["seq"]
             if message["type"] == "alert":
-                self.alerts[message["alert"]["id"]] = (self.alerts[message["alert"]["id"]][0], True)
+                alert_id = message["alert"]["id"]
+                self.alerts[alert_id] = (self.alerts[alert_id][0], True)
+                resubscribed_at = self._resubscribed_at
+                if resubscribed_at and datetime.fromisoformat(message["generated_at"]) < resubscribed_at:
+                    self.replayed.add(alert_id)

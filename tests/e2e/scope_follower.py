@@ -13,6 +13,7 @@ import json
 import ssl
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -38,6 +39,9 @@ class ScopeFollower:
     disconnects: list[float] = field(default_factory=list)
     recoveries: list[float] = field(default_factory=list)
     duplicates: int = 0
+    # Stream messages generated before the resubscription that delivered them: replayed ones.
+    replayed: int = 0
+    _resubscribed_at: datetime | None = None
     errors: list[str] = field(default_factory=list)
     synced: bool = False
 
@@ -81,6 +85,7 @@ class ScopeFollower:
                 self.errors.append(f"resubscribing at seq {self.seq} was not recovered")
             self.synced = True
             self.recoveries.append(time.monotonic())
+            self._resubscribed_at = datetime.now(UTC)
         elif self.synced and message.get("scope") == self.scope:
             self._apply_stream(message)
 
@@ -99,5 +104,8 @@ class ScopeFollower:
         if message["seq"] != self.seq + 1:
             self.errors.append(f"gap: seq {self.seq} then {message['seq']}")
         self.seq = message["seq"]
+        resubscribed_at = self._resubscribed_at
+        if resubscribed_at and datetime.fromisoformat(message["generated_at"]) < resubscribed_at:
+            self.replayed += 1
         if kind == "alert":
             self.alerts[message["alert"]["id"]] = time.monotonic()

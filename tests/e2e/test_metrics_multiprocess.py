@@ -1,13 +1,16 @@
 """/metrics in multiprocess mode: two web processes of one stack share PROMETHEUS_MULTIPROC_DIR,
 and either one's /metrics shows the open connections of both, by server and summed, and each
-process's memory, CPU and descriptors by pid."""
+process's memory, CPU and descriptors by pid. A web process killed with SIGKILL leaves the live
+figures at the next scrape while the counters it wrote stay in the sums."""
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
 
+from devstack.services import free_port
 from tests.e2e.wsclient import DashboardClient
 from tests.support import metrics_text
 from tests.support.live_stack import LiveStack
@@ -94,3 +97,42 @@ def test_a_web_process_shows_what_celery_children_counted(two_webs) -> None:
     assert computed > 0, text
     roles = {labels["role"] for labels, _ in metrics_text.samples(text, "dash_process_resident_memory_bytes")}
     assert {"web", "worker", "beat"} <= roles, roles
+
+
+def test_a_web_process_killed_with_sigkill_leaves_the_live_figures_counters_stay(two_webs) -> None:
+    stack, (first, _second) = two_webs
+    port = stack.port_of(first)
+    stack.start("web", as_name="web-killed", env={"PORT": str(free_port())})
+    killed_port = stack.port_of("web-killed")
+    stack.wait_for_web(name="web-killed", port=killed_port)
+    killed_pid = str(stack.processes["web-killed"].pid)
+    admin = stack.access_token("metrics-admin", PASSWORD)
+    survivor = DashboardClient(f"ws://127.0.0.1:{port}/ws/dashboard/", token=admin)
+    doomed = [DashboardClient(f"ws://127.0.0.1:{killed_port}/ws/dashboard/", token=admin) for _ in range(2)]
+    try:
+        for client in (survivor, *doomed):
+            client.wait_for(lambda message: message["type"] == "hello", 10)
+        before = metrics_text.scrape(port)
+        assert metrics_text.open_connections(before, killed_port) == 2, before
+        assert metrics_text.open_connections(before) == 3
+        pids = {
+            labels["pid"] for labels, _ in metrics_text.samples(before, "dash_process_resident_memory_bytes")
+        }
+        assert killed_pid in pids
+        sent_before = sum(v for _, v in metrics_text.samples(before, "dash_ws_messages_sent_total"))
+
+        stack.processes["web-killed"].signal(signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while stack.processes["web-killed"].alive():
+            assert time.monotonic() < deadline, "web-killed outlived SIGKILL"
+            time.sleep(0.05)
+        after = metrics_text.scrape(port)
+    finally:
+        for client in (survivor, *doomed):
+            client.close()
+    assert metrics_text.open_connections(after, killed_port) == 0, after
+    assert metrics_text.open_connections(after) == 1
+    pids = {labels["pid"] for labels, _ in metrics_text.samples(after, "dash_process_resident_memory_bytes")}
+    assert killed_pid not in pids
+    # Counters keep what the dead process counted: they never go down.
+    assert sum(v for _, v in metrics_text.samples(after, "dash_ws_messages_sent_total")) >= sent_before

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.scope_follower import ScopeFollower
-from tests.support import metrics_text
+from tests.support import failover_results, metrics_text
 from tests.support.live_stack import LiveStack
 from tests.support.nginx import Certificate, Nginx, configure_nginx, self_signed_certificate
 
@@ -183,10 +183,18 @@ def test_clients_through_nginx_lose_nothing_when_a_web_process_is_killed(
 
     seconds = caught_up_at - killed_at
     record_property("failover_s", round(seconds, 3))
-    print(
-        f"\nnginx failover: {len(moved)} of {len(followers)} clients moved to web-2 and caught up "
-        f"{seconds:.2f} s after SIGKILL of web-1",
-        flush=True,
+    replayed = [f.replayed for f in moved]
+    assert all(f.replayed == 0 for f in followers if not f.disconnects)
+    failover_results.record(
+        "nginx_web_instance_kill",
+        {
+            "clients": len(followers),
+            "clients_moved": len(moved),
+            "caught_up_s": round(seconds, 2),
+            "alerts": len(everything),
+            "messages_replayed_per_moved_client": replayed,
+            "messages_replayed_total": sum(replayed),
+        },
     )
 
 

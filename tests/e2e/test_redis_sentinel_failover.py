@@ -7,8 +7,11 @@ the contract says; alerts inserted into MongoDB every 200 ms before, during and 
 "No alert is lost" means, for each client: every alert document inserted is shown to it,
 either as an `alert` message (live or replayed after a resubscribe with `since`) or, for one
 whose push went to the dead primary, in `GET /api/alerts/?scope=hospital&state=open` read after the client
-has converged (what a client shows after a `snapshot`). The test prints the failover time:
-from the kill to each client's first live alert inserted after the kill.
+has converged (what a client shows after a `snapshot`). The promoted replica starts a new
+epoch, so every client ends in an epoch other than the one it had before the kill. The test
+prints and keeps in var/failover/ the failover times (kill to promotion; kill to each client's
+first live alert inserted after the kill) and how each client got every alert: live, replayed
+after a resubscribe with `since`, while resyncing, or from the alerts list.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import pytest
 
 from devstack.sentinel import SentinelGroup
 from tests.e2e.alert_follower import AlertFollower
+from tests.support import failover_results
 from tests.support.live_stack import E2E_REDIS_DB, LiveStack
 
 pytestmark = pytest.mark.e2e
@@ -113,6 +117,7 @@ def test_primary_killed_under_load_replica_promoted_clients_converge_no_alert_lo
             time.sleep(0.1)
         writer.start()
         time.sleep(3)
+        epochs_before = [f.epoch for f in followers]
         old_primary = group.primary_port
         assert group.master_port() == old_primary
         assert group.primary is not None
@@ -149,23 +154,38 @@ def test_primary_killed_under_load_replica_promoted_clients_converge_no_alert_lo
     for follower in followers:
         follower.stop()
 
+    clients = []
     for index, follower in enumerate(followers):
         by_message = expected & set(follower.alerts)
         missing = expected - by_message - listed
         downs = [s for _, s in follower.statuses if s["redis"] == "down"]
-        print(
-            f"client {index}: back on live data {back_live_s(follower):.2f} s after the kill; "
-            f"{len(by_message)}/{len(expected)} alerts as messages, {len(expected - by_message)} from "
-            f"GET /api/alerts/; status redis down {len(downs)}x; resubscribes "
-            f"{[reason for _, reason in follower.resubscribes]}; recovered {follower.recoveries}; "
-            f"snapshots {follower.snapshots}; reconnects {follower.reconnects}; "
-            f"reused seqs {follower.reused_seqs}"
+        in_sequence = {aid for aid in by_message if follower.alerts[aid][1]}
+        clients.append(
+            {
+                "back_live_s": round(back_live_s(follower) or 0, 2),
+                "alerts_live": len(in_sequence - follower.replayed),
+                "alerts_replayed": len(follower.replayed & expected),
+                "alerts_while_resyncing": len(by_message - in_sequence),
+                "alerts_from_list": len(expected - by_message),
+                "resubscribes": [reason for _, reason in follower.resubscribes],
+                "recovered": follower.recoveries,
+                "snapshots": follower.snapshots,
+                "reconnects": follower.reconnects,
+                "status_redis_down": len(downs),
+                "reused_seqs": follower.reused_seqs,
+            }
         )
         assert not missing, f"client {index} never saw {len(missing)} alerts:\n{stack.logs()}"
         if downs:
             assert follower.statuses[-1][1]["redis"] == "ok", "redis reported down and never ok again"
         assert not follower.resyncing, f"client {index} did not converge"
-    print(f"replica promoted {promoted_s:.2f} s after the primary was SIGKILLed; {len(expected)} alerts")
+        # The promoted replica began a new epoch, and the client resynced into it.
+        assert follower.epoch != epochs_before[index], f"client {index} kept epoch {follower.epoch}"
+        assert follower.epochs[-1] == follower.epoch
+    failover_results.record(
+        "redis_sentinel_primary_kill",
+        {"promoted_s": round(promoted_s, 2), "alerts": len(expected), "clients": clients},
+    )
     for name, proc in stack.processes.items():
         assert proc.alive(), f"{name} exited:\n{proc.log_tail()}"
         assert proc.pid == pids[name], f"{name} was restarted"

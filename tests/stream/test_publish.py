@@ -12,6 +12,7 @@ from channels.layers import get_channel_layer
 from dashboard.protocol.client_messages import Since
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.protocol.tiers import cache_ttl_s
+from dashboard.sources import redis_store
 from dashboard.stream import publish, tier_cache
 from tests.support.alerts import sample_alert
 
@@ -113,6 +114,31 @@ def test_redis_restarting_empty_starts_a_new_epoch(redis_client) -> None:
     after = publish.publish_tier(Scope("ER"), "standard", STANDARD)
     assert after.epoch != before.epoch
     assert after.seq == 1
+
+
+def test_another_redis_master_starts_a_new_epoch_and_seqs_count_on(redis_client, caplog) -> None:
+    before = publish.publish_tier(Scope("ER"), "standard", STANDARD)
+    assert redis_client.get(redis_store.EPOCH_MASTER_KEY) == redis_client.info("server")["run_id"]
+    # What a promoted replica holds: the epoch and the run id of the master it replicated.
+    redis_client.set(redis_store.EPOCH_MASTER_KEY, "0" * 40)
+    heartbeat = publish.positions([Scope("ER"), Scope("ICU")])
+    after = publish.publish_tier(Scope("ER"), "standard", STANDARD)
+    assert heartbeat[Scope("ER")].epoch == after.epoch != before.epoch
+    assert (heartbeat[Scope("ER")].seq, heartbeat[Scope("ICU")].seq, after.seq) == (
+        before.seq,
+        0,
+        before.seq + 1,
+    )
+    assert publish.replay(Scope("ER"), with_revenue=False, since=Since(before.epoch, before.seq)) is None
+    assert [r.getMessage() for r in caplog.records if "Redis master" in r.getMessage()] == [
+        f"started epoch {after.epoch}: the Redis master is not the one the last epoch began on"
+    ]
+
+
+def test_the_same_master_keeps_its_epoch(redis_client) -> None:
+    first = publish.position(Scope("ER"))
+    assert publish.publish_tier(Scope("ER"), "standard", STANDARD).epoch == first.epoch
+    assert publish.positions([Scope("ICU")])[Scope("ICU")].epoch == first.epoch
 
 
 @pytest.mark.parametrize("tier", ["critical", "standard", "historical"])
