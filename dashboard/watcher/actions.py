@@ -106,18 +106,19 @@ def push_new_alert(doc: dict[str, Any], *, escalated: bool = False) -> bool:
     return True
 
 
-def maintain(change: Change, tz: ZoneInfo) -> set[str]:
+def maintain(change: Change, tz: ZoneInfo, at: datetime | None = None) -> set[str]:
     """Take a change into the maintained counters; returns the departments it may have altered.
 
     The document is read through `documents.read`: each invalid field is counted and logged
     (as read by "watcher") and contributes nothing; a document of no valid department
-    contributes nowhere, so one moved to an invalid department leaves its old one.
+    contributes nowhere, so one moved to an invalid department leaves its old one. `at` is
+    when the change happened (the event's time), for rooms without `status_changed_at`.
     """
     new = None
     if change.document is not None:
         checked = documents.read(change.collection, change.document, "watcher")
         new = contribution(change.collection, checked, tz)
-    return maintained.apply(change.collection, change.document_id, new)
+    return maintained.apply(change.collection, change.document_id, new, at=at)
 
 
 def publish_critical(departments: set[str]) -> None:
