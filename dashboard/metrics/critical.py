@@ -56,6 +56,24 @@ def _valid_room() -> dict[str, Any]:
     return {"$and": [*_count("beds"), *_count("occupied_beds"), {"$ne": ["$status", "maintenance"]}]}
 
 
+def beds_occupied(db: Database, department: str | None) -> int:
+    """`rooms.beds_occupied` of the scope (valid rooms not in maintenance), from MongoDB."""
+    rows = _grouped(
+        db,
+        "rooms",
+        [
+            {"$match": scope_filter(department, status={"$in": list(ROOM_STATUSES)})},
+            {
+                "$group": {
+                    "_id": "$department",
+                    "n": {"$sum": {"$cond": [_valid_room(), "$occupied_beds", 0]}},
+                }
+            },
+        ],
+    )
+    return int(sum(row["n"] for row in rows.values()))
+
+
 def critical_by_department(
     db: Database,
     department: str | None,
