@@ -13,15 +13,20 @@ from typing import Any
 from pymongo.database import Database
 
 from devstack.hospital_model import (
+    ADMISSIONS_BY_HOUR,
     DEPARTMENTS,
     STAFF_ROLES,
+    at_shaped_hour,
     new_alert,
     new_patient,
     price,
 )
 
 ROOMS_TOTAL = 300
-PATIENTS_TOTAL = 2000
+# Seven weeks of admissions: the occupancy outlook reads the last 4 weeks' flows, and its error
+# is measured over the 14 days before now (python manage.py outlook_error).
+HISTORY_DAYS = 49
+PATIENTS_TOTAL = 3300
 STAFF_PER_DEPARTMENT = 25
 APPOINTMENTS_TOTAL = 4000
 BILLS_TOTAL = 3000
@@ -47,7 +52,7 @@ def _insert(db: Database, collection: str, docs: list[dict[str, Any]]) -> int:
     return len(docs)
 
 
-def _rooms(rng: random.Random) -> list[dict[str, Any]]:
+def _rooms(rng: random.Random, now: datetime) -> list[dict[str, Any]]:
     rooms = []
     codes = [code for code, _name, _weight in DEPARTMENTS]
     for number in range(ROOMS_TOTAL):
@@ -62,9 +67,19 @@ def _rooms(rng: random.Random) -> list[dict[str, Any]]:
                 "status": status,
                 "beds": beds,
                 "occupied_beds": occupied,
+                "status_changed_at": now - timedelta(minutes=rng.randint(5, 600)),
             }
         )
     return rooms
+
+
+def _admission_time(rng: random.Random, now: datetime) -> datetime:
+    """A moment of the last HISTORY_DAYS days, at an hour shaped like a hospital's day."""
+    while True:
+        day = now - timedelta(days=rng.randint(0, HISTORY_DAYS - 1))
+        moment = at_shaped_hour(rng, day, ADMISSIONS_BY_HOUR)
+        if moment <= now:
+            return moment
 
 
 def _appointments(rng: random.Random, now: datetime) -> list[dict[str, Any]]:
@@ -148,13 +163,12 @@ def seed_hospital(db: Database, *, now: datetime, rng: random.Random) -> SeedRep
     if db.patients.find_one({}, {"_id": 1}) is not None:
         return SeedReport(reused=True)
     patients = [
-        new_patient(rng, now=now, admitted_at=now - timedelta(minutes=rng.randint(0, 30 * 24 * 60)))
-        for _ in range(PATIENTS_TOTAL)
+        new_patient(rng, now=now, admitted_at=_admission_time(rng, now)) for _ in range(PATIENTS_TOTAL)
     ]
     return SeedReport(
         reused=False,
         departments=len(DEPARTMENTS),
-        rooms=_insert(db, "rooms", _rooms(rng)),
+        rooms=_insert(db, "rooms", _rooms(rng, now)),
         patients=_insert(db, "patients", patients),
         appointments=_insert(db, "appointments", _appointments(rng, now)),
         staff=_insert(db, "staff", _staff(rng, now)),

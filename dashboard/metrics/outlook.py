@@ -12,6 +12,7 @@ definition and the mean absolute error measured on the demo's history
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -120,3 +121,68 @@ def outlook(
     """`historical.outlook` of the scope: `project` over the flows of the last WEEKS weeks."""
     start, end = history_window(now)
     return project(occupied_now, now, tz, read_flows(db, department, start, end, "historical"))
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """How far the outlook was from what happened: `mae` (beds) per horizon hour 1..4 and over
+    all, over `origins` hourly starting points; `baseline_mae`: the same for "stays as it is"."""
+
+    origins: int
+    mae: float | None
+    mae_by_horizon: list[float | None]
+    baseline_mae: float | None
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def backtest(db: Database, department: str | None, *, now: datetime, tz: ZoneInfo, days: int) -> Backtest:
+    """The outlook's mean absolute error over the last `days` days of `department` (None: hospital).
+
+    Occupied beds in the past are not stored, so both sides use the inpatient census rebuilt
+    from patients: at an instant t, inpatients admitted at or before t and not discharged by
+    t. At every hour t of the window whose four projected hours have passed, the outlook
+    starts from the census at t and reads only flows before t; each of its four rows is
+    compared with the census at that hour. The error so measures the projected flows alone.
+    Raises what pymongo raises.
+    """
+    start = _hour(now) - timedelta(days=days)
+    history_start = start - timedelta(weeks=WEEKS) - HOUR
+    admitted_at, discharged_at = [], []
+    query = scope_filter(department, status={"$in": list(INPATIENT_STATUSES)}, admitted_at={"$lt": now})
+    for doc in db[mongo.PATIENTS].find(query, dict.fromkeys(FLOW_FIELDS, 1)):
+        checked = documents.read(mongo.PATIENTS, doc, "outlook_error", FLOW_FIELDS)
+        if checked.invalid:
+            continue
+        admitted_at.append(checked.get("admitted_at"))
+        if checked.get("status") == "discharged" and checked.get("discharged_at") is not None:
+            discharged_at.append(checked.get("discharged_at"))
+    admitted_at.sort()
+    discharged_at.sort()
+    flows = Flows.of(
+        (m for m in admitted_at if m >= history_start), (m for m in discharged_at if m >= history_start)
+    )
+
+    def census(t: datetime) -> int:
+        return bisect_right(admitted_at, t) - bisect_right(discharged_at, t)
+
+    errors: list[list[float]] = [[] for _ in range(HORIZON_HOURS)]
+    baseline: list[float] = []
+    origin = start
+    origins = 0
+    while origin + HORIZON_HOURS * HOUR <= now:
+        occupied = census(origin)
+        for k, row in enumerate(project(occupied, origin, tz, flows)):
+            actual = census(datetime.fromisoformat(row["hour"].replace("Z", "+00:00")))
+            errors[k].append(abs(row["expected_occupied_beds"] - actual))
+            baseline.append(abs(occupied - actual))
+        origins += 1
+        origin += HOUR
+    return Backtest(
+        origins=origins,
+        mae=_mean([e for horizon in errors for e in horizon]),
+        mae_by_horizon=[_mean(horizon) for horizon in errors],
+        baseline_mae=_mean(baseline),
+    )
