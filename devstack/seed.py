@@ -23,10 +23,10 @@ from devstack.hospital_model import (
 )
 
 ROOMS_TOTAL = 300
-# Seven weeks of admissions: the occupancy outlook reads the last 4 weeks' flows, and its error
+# Nine weeks of admissions: the occupancy outlook reads the last 4 weeks' flows, and its error
 # is measured over the 14 days before now (python manage.py outlook_error).
-HISTORY_DAYS = 49
-PATIENTS_TOTAL = 3300
+HISTORY_DAYS = 63
+PATIENTS_TOTAL = 4200
 STAFF_PER_DEPARTMENT = 25
 APPOINTMENTS_TOTAL = 4000
 BILLS_TOTAL = 3000

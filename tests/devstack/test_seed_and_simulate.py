@@ -98,14 +98,14 @@ def test_seeding_builds_a_realistic_hospital_in_the_contract_shapes(mongo_db) ->
     assert not report.reused
     assert len(mongo_db.rooms.distinct("department")) >= 8
     assert count(mongo_db.rooms, {}) == ROOMS_TOTAL == 300
-    assert count(mongo_db.patients, {}) == PATIENTS_TOTAL == 3300
+    assert count(mongo_db.patients, {}) == PATIENTS_TOTAL == 4200
     for collection in ("appointments", "staff", "billing", "alerts"):
         assert count(mongo_db[collection], {}) > 0, collection
     assert count(mongo_db.patients, {"status": "admitted"}) > 0
     assert count(mongo_db.patients, {"boarding_since": {"$ne": None}}) > 0
     assert count(mongo_db.patients, {"disposition": "lwbs"}) > 0
-    # Seven weeks of history: the outlook reads 4 weeks back from each of the last 14 days.
-    assert count(mongo_db.patients, {"admitted_at": {"$lt": NOW - timedelta(days=45)}}) > 0
+    # Nine weeks of history: the outlook reads 4 weeks back from each of the last 14 days.
+    assert count(mongo_db.patients, {"admitted_at": {"$lt": NOW - timedelta(days=59)}}) > 0
     assert count(mongo_db.alerts, {"acknowledged_at": {"$eq": None}}) > 0
     assert_contract_shapes(mongo_db)
     assert_room_invariants(mongo_db)
