@@ -129,13 +129,18 @@ def rebuild(
     the new ones, never a mixture; the other collections' remembered contributions are kept
     and summed in. Each document is read through `documents.read` (every invalid field
     counted and logged as read by "rebuild"); one whose contribution cannot be computed
-    anyway is handed to `skip` and counts nowhere; the rebuild goes on. The counters are not
-    live again until the watcher says so. Raises what MongoDB or Redis raise when they cannot be reached.
+    anyway is handed to `skip` and counts nowhere; the rebuild goes on. A room keeps the start
+    of its status from its remembered contribution, and a cleaning it remembers that the
+    document's `status_changed_at` shows ended is recorded (dashboard/metrics/turnaround.py).
+    The counters are not live again until the watcher says so. Raises what MongoDB or Redis
+    raise when they cannot be reached.
     """
     client = redis_store.client()
     clear_live()
     totals: dict[str, Counter[str]] = defaultdict(Counter)
     sets = _Sets()
+    # Cleanings that ended while no watcher saw them, when status_changed_at tells when.
+    cleanings: list[turnaround.Cleaning] = []
     remembered = 0
     rebuilt = set(collections)
     for collection in rebuilt:
@@ -152,10 +157,13 @@ def rebuild(
             if known is None:
                 continue
             member = str(doc["_id"])
-            if known.status is not None and known.status_at is None and member in before:
+            if known.status is not None and member in before:
                 remembered_room = Contribution.loads(before[member])
-                if remembered_room.status == known.status:
+                if known.status_at is None and remembered_room.status == known.status:
                     known = replace(known, status_at=remembered_room.status_at)
+                ended = _ended_cleaning(member, remembered_room, known)
+                if ended is not None:
+                    cleanings.append(ended)
             batch[member] = known.dumps()
             _add(totals, sets, member, known)
             if len(batch) >= REBUILD_BATCH:
@@ -182,6 +190,8 @@ def rebuild(
         pipe.zadd(redis_store.maintained_active_key(department), members)
     for department, members in sets.boarding.items():
         pipe.zadd(redis_store.maintained_boarding_key(department), members)
+    for cleaning in cleanings:
+        turnaround.record(pipe, cleaning)
     pipe.execute()
     return remembered
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from bson import ObjectId
 
-from dashboard.metrics import flow, maintained
+from dashboard.metrics import flow, maintained, turnaround
 from dashboard.metrics.contributions import contribution
 from dashboard.metrics.critical import compute_critical
 from dashboard.sources import documents, skipped
@@ -230,3 +230,25 @@ def test_a_cleaning_in_progress_survives_a_rebuild_but_not_a_lost_memory(flow_ho
     maintained.rebuild(flow_hospital, TZ)
     room_change(lost, "ER", "available", utc(2026, 3, 29, 11, 50))
     assert flow.standard_flow(flow_hospital, "ER", now=NOW, tz=TZ)["bed_turnaround_median_min"] == 40.0
+
+
+def test_a_cleaning_that_ended_during_an_outage_is_recorded_only_with_status_changed_at(
+    flow_hospital,
+) -> None:
+    stamped, unstamped = ObjectId(), ObjectId()
+    room_change(
+        stamped, "ICU", "cleaning", utc(2026, 3, 29, 11, 0), status_changed_at=utc(2026, 3, 29, 11, 0)
+    )
+    room_change(unstamped, "ICU", "cleaning", utc(2026, 3, 29, 11, 0))
+    # The watcher is down while both rooms become available; the next one rebuilds.
+    room = {"department": "ICU", "status": "available", "beds": 1, "occupied_beds": 0}
+    flow_hospital.rooms.insert_many(
+        [
+            {"_id": stamped, **room, "status_changed_at": utc(2026, 3, 29, 11, 25)},
+            {"_id": unstamped, **room},
+        ]
+    )
+    maintained.rebuild(flow_hospital, TZ)
+    maintained.rebuild(flow_hospital, TZ)  # a second rebuild records nothing twice
+    assert flow.standard_flow(flow_hospital, "ICU", now=NOW, tz=TZ)["bed_turnaround_median_min"] == 25.0
+    assert len(turnaround.ended_between(utc(2026, 3, 29), utc(2026, 3, 30), "ICU")) == 1

@@ -20,8 +20,8 @@ def test_outlook_error_replays_the_last_14_days_of_the_seeded_demo(mongo_db, red
         print("\n" + out.getvalue())
     assert [line.split()[0] for line in lines[1:]] == ["hospital", "ER", "ICU"]
     for line in lines[1:]:
-        scope, origins, mae, *by_hour, baseline = line.split()
-        # Every hour of 14 days whose 4 projected hours have passed: 14 × 24 − 4 (+1 when on the hour).
+        _scope, origins, mae, *by_hour, baseline = line.split()
+        # Every hour of 14 days whose 4 projected hours have passed: 14 * 24 - 4 (+1 when on the hour).
         assert int(origins) in (332, 333), line
         assert 0 <= float(mae) < float(baseline) * 2, line
         assert len(by_hour) == 4
