@@ -27,6 +27,9 @@ ROOMS_TOTAL = 300
 # is measured over the 14 days before now (python manage.py outlook_error).
 HISTORY_DAYS = 63
 PATIENTS_TOTAL = 4200
+# ER patients boarding now, besides those the history leaves boarding (THRESHOLD_BOARDING_COUNT
+# is 10 by default: the simulator's boarders take the ER past it now and then).
+BOARDING_NOW = 7
 STAFF_PER_DEPARTMENT = 25
 APPOINTMENTS_TOTAL = 4000
 BILLS_TOTAL = 3000
@@ -71,6 +74,15 @@ def _rooms(rng: random.Random, now: datetime) -> list[dict[str, Any]]:
             }
         )
     return rooms
+
+
+def _boarder(rng: random.Random, now: datetime) -> dict[str, Any]:
+    """An ER patient admitted in the last hours and waiting for an inpatient bed since."""
+    admitted_at = now - timedelta(minutes=rng.randint(30, 420))
+    patient = new_patient(rng, now=now, admitted_at=admitted_at, department="ER")
+    since = admitted_at + timedelta(minutes=rng.randint(5, 25))
+    patient.update(status="admitted", discharged_at=None, disposition=None, boarding_since=since)
+    return patient
 
 
 def _admission_time(rng: random.Random, now: datetime) -> datetime:
@@ -163,8 +175,10 @@ def seed_hospital(db: Database, *, now: datetime, rng: random.Random) -> SeedRep
     if db.patients.find_one({}, {"_id": 1}) is not None:
         return SeedReport(reused=True)
     patients = [
-        new_patient(rng, now=now, admitted_at=_admission_time(rng, now)) for _ in range(PATIENTS_TOTAL)
+        new_patient(rng, now=now, admitted_at=_admission_time(rng, now))
+        for _ in range(PATIENTS_TOTAL - BOARDING_NOW)
     ]
+    patients += [_boarder(rng, now) for _ in range(BOARDING_NOW)]
     return SeedReport(
         reused=False,
         departments=len(DEPARTMENTS),

@@ -190,10 +190,18 @@ class HospitalSimulator:
         return "a boarding ER patient got a bed"
 
     def surge(self, now: datetime, department: str | None = None) -> str | None:
-        """Fill the department's free beds with new admissions until its occupancy passes SURGE_TARGET."""
+        """Fill the department's free beds (cleaning rooms made ready first) with new admissions
+        until its occupancy passes SURGE_TARGET."""
         department = department or pick_department(self.rng)
         admitted = 0
-        while self._occupancy(department) <= SURGE_TARGET and self._free_room(department) is not None:
+        while self._occupancy(department) <= SURGE_TARGET:
+            if self._free_room(department) is None:
+                # Rooms waiting for cleaning are turned around first.
+                cleaning = self._pick("rooms", {"department": department, "status": "cleaning"})
+                if cleaning is None:
+                    break
+                self._set_room(cleaning, now, status="available")
+                continue
             patient = new_patient(self.rng, now=now, admitted_at=now, department=department)
             patient.update(status="admitted", discharged_at=None, disposition=None)
             self.db.patients.insert_one(patient)
