@@ -252,3 +252,33 @@ def test_a_cleaning_that_ended_during_an_outage_is_recorded_only_with_status_cha
     maintained.rebuild(flow_hospital, TZ)  # a second rebuild records nothing twice
     assert flow.standard_flow(flow_hospital, "ICU", now=NOW, tz=TZ)["bed_turnaround_median_min"] == 25.0
     assert len(turnaround.ended_between(utc(2026, 3, 29), utc(2026, 3, 30), "ICU")) == 1
+
+
+def test_boarding_follows_change_events_without_a_rebuild(flow_hospital) -> None:
+    maintained.rebuild(flow_hospital, TZ)
+    patient_id = ObjectId()
+
+    def change(**fields: object) -> None:
+        doc = {"_id": patient_id, **patient("ICU", "admitted", utc(2026, 3, 29, 9, 0)), **fields}
+        maintained.apply(
+            "patients", patient_id, contribution("patients", documents.check("patients", doc), TZ)
+        )
+
+    change(boarding_since=utc(2026, 3, 29, 10, 0))  # 240 min at NOW
+    assert maintained_boarding_now("ICU") == {
+        "boarding": 2,
+        "boarding_longest_min": 240.0,
+        "boarding_median_min": 135.0,
+    }
+    change(boarding_since=None)  # got a bed
+    assert maintained_boarding_now("ICU")["boarding"] == 1
+    change(boarding_since=utc(2026, 3, 29, 12, 0), department="CARD")  # moved, boarding again
+    assert maintained_boarding_now("CARD")["boarding_longest_min"] == 120.0
+    change(status="discharged", discharged_at=utc(2026, 3, 29, 13, 0), department="CARD")
+    assert maintained_boarding_now("CARD")["boarding"] == 0
+    assert maintained.counts_by_department(NOW, TZ, ["ICU"])["ICU"]["patients"]["boarding"] == 1
+
+
+def maintained_boarding_now(department: str) -> dict:
+    since = maintained.boarding_since([department])[department]
+    return flow.boarding(since, NOW)
