@@ -1,6 +1,6 @@
-"""Metrics benchmark: time each tier for one department and for the hospital at 10,000 and 1,000,000 patients.
+"""Metrics benchmark: time each tier for one department and for the hospital at 10,000 and 100,000 patients.
 
-    python -m bench.metrics [--patients 10000,1000000] [--rebuild-up-to 100000]
+    python -m bench.metrics [--patients 10000,100000] [--rebuild-up-to 100000]
                             [--out var/bench/metrics.json]
 
 Seeds its own MongoDB wire server with a hospital in the demo's proportions per patient
@@ -11,7 +11,11 @@ recomputation from MongoDB, which the drift check and the tiers without maintain
 do), the rebuild of the maintained counters (once per watcher activation), the critical tier
 read from the maintained counters, and the cost per change event: what the watcher does for
 one uncoalesced change, its contribution applied to the counters and ER's and the hospital's
-critical tiers published from them, over a mix of admissions, discharges and transfers.
+critical tiers published from them, over a mix of admissions, discharges, transfers, boarding
+starts and ends, and room cleanings (the patient-flow keys of contract §8), with the MongoDB
+commands each event sent counted (a read per event would mean the critical tier is no longer
+maintained). The patient-flow parts of the tiers are also timed on their own: boarding
+recomputed from MongoDB, the standard tier's flow, and the historical tier's outlook.
 Progress is printed as it goes; everything stops by itself.
 """
 
@@ -27,11 +31,13 @@ import sys
 import tempfile
 import time
 import zoneinfo
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bson import ObjectId
+from pymongo import monitoring
 
 from devstack.procfile import ROOT
 from devstack.services import start_mongo, start_redis, unwind_on_sigterm
@@ -54,12 +60,16 @@ def documents(collection: str, count: int, rng: random.Random, now: datetime) ->
         if collection == "patients":
             active = rng.random() < 0.02
             admitted = past()
+            status = rng.choice(["admitted", "outpatient"]) if active else "discharged"
+            boarding = status == "admitted" and rng.random() < 0.2
             yield {
                 "department": code,
-                "status": rng.choice(["admitted", "outpatient"]) if active else "discharged",
+                "status": status,
                 "is_emergency": rng.random() < 0.1,
                 "admitted_at": admitted,
                 "discharged_at": None if active else min(now, admitted + timedelta(days=rng.randint(0, 10))),
+                "boarding_since": now - timedelta(minutes=rng.randint(0, 600)) if boarding else None,
+                "disposition": None if active else rng.choice(["home", "home", "home", "lwbs"]),
             }
         elif collection == "rooms":
             status = rng.choice(["available", "occupied", "occupied", "cleaning", "maintenance"])
@@ -69,6 +79,7 @@ def documents(collection: str, count: int, rng: random.Random, now: datetime) ->
                 "status": status,
                 "beds": beds,
                 "occupied_beds": rng.randint(0, beds) if status == "occupied" else 0,
+                "status_changed_at": now - timedelta(minutes=rng.randint(0, 600)),
             }
         elif collection == "appointments":
             yield {
@@ -118,29 +129,67 @@ def seed(db: Any, patients: int, rng: random.Random, now: datetime) -> dict[str,
     return counts
 
 
-Event = tuple[Any, dict[str, Any] | None, dict[str, Any]]
+# (collection, document id, document before, document after)
+Event = tuple[str, Any, dict[str, Any] | None, dict[str, Any]]
 
 
 def change_events(db: Any, rng: random.Random, now: datetime) -> list[Event]:
-    """(document id, document before, document after) for admissions, discharges and transfers of ER."""
+    """Admissions, discharges and transfers of ER, boarding starts and ends, and room cleanings."""
     current = [doc for doc in db.patients.find({"department": "ER", "status": "admitted"}).limit(EVENTS)]
+    rooms = [doc for doc in db.rooms.find({"department": "ER"}).limit(EVENTS)]
     events: list[Event] = []
     for index in range(EVENTS):
-        kind = index % 3
+        kind = index % 5
+        at = now + timedelta(seconds=index)
         if kind == 0 or not current:
             doc = {"_id": ObjectId(), "department": "ER", "status": "admitted", "is_emergency": True}
-            events.append((doc["_id"], None, {**doc, "admitted_at": now, "discharged_at": None}))
+            events.append(("patients", doc["_id"], None, {**doc, "admitted_at": now, "discharged_at": None}))
         elif kind == 1:
             doc = rng.choice(current)
-            events.append((doc["_id"], doc, {**doc, "status": "discharged", "discharged_at": now}))
-        else:
+            events.append(
+                ("patients", doc["_id"], doc, {**doc, "status": "discharged", "discharged_at": now})
+            )
+        elif kind == 2:
             doc = rng.choice(current)
-            events.append((doc["_id"], doc, {**doc, "department": rng.choice(CODES)}))
+            events.append(("patients", doc["_id"], doc, {**doc, "department": rng.choice(CODES)}))
+        elif kind == 3:
+            doc = rng.choice(current)
+            boarding = None if doc.get("boarding_since") else at
+            events.append(("patients", doc["_id"], doc, {**doc, "boarding_since": boarding}))
+        else:
+            room = rng.choice(rooms)
+            status = "available" if room["status"] == "cleaning" else "cleaning"
+            after = {**room, "status": status, "occupied_beds": 0, "status_changed_at": at}
+            events.append(("rooms", room["_id"], room, after))
+            room.update(after)
     return events
 
 
+class CommandCounter(monitoring.CommandListener):
+    """Counts the MongoDB commands sent, by name, while `counting` is set."""
+
+    def __init__(self) -> None:
+        self.counting = False
+        self.commands: Counter[str] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.counting:
+            self.commands[event.command_name] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+COMMANDS = CommandCounter()
+READS = ("find", "aggregate", "count", "distinct", "getMore")
+
+
 def per_event_ms(db: Any, rng: random.Random) -> dict[str, float]:
-    """The watcher's work for each change event, uncoalesced: p50, p99 and mean in ms.
+    """The watcher's work for each change event, uncoalesced: p50, p99 and mean in ms, and the
+    MongoDB reads and writes sent per event (writes: threshold alerts raised on crossings).
 
     The documents the events change are remembered first, untimed, as a rebuild would have
     left them, so each timed event replaces a real contribution.
@@ -155,21 +204,55 @@ def per_event_ms(db: Any, rng: random.Random) -> dict[str, float]:
 
     tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
     events = change_events(db, rng, datetime.now(UTC))
-    for document_id, before, _after in events:
+    for collection, document_id, before, _after in events:
         if before is not None:
-            maintained.apply("patients", document_id, contribution("patients", check("patients", before), tz))
+            maintained.apply(collection, document_id, contribution(collection, check(collection, before), tz))
     timings = []
-    for document_id, _before, after in events:
+    COMMANDS.commands.clear()
+    COMMANDS.counting = True
+    for collection, document_id, _before, after in events:
         started = time.perf_counter()
-        dirty = actions.maintain(Change("patients", "update", document_id, after, None), tz)
+        at = after.get("status_changed_at") if collection == "rooms" else None
+        dirty = actions.maintain(Change(collection, "update", document_id, after, None), tz, at)
         actions.publish_critical(dirty)
         timings.append((time.perf_counter() - started) * 1000)
+    COMMANDS.counting = False
     timings.sort()
+    reads = sum(COMMANDS.commands[name] for name in READS)
     return {
         "p50": round(timings[len(timings) // 2], 2),
         "p99": round(timings[int(len(timings) * 0.99)], 2),
         "mean": round(sum(timings) / len(timings), 2),
+        "mongo_reads_per_event": round(reads / len(events), 4),
+        "mongo_writes_per_event": round(COMMANDS.commands["insert"] / len(events), 4),
     }
+
+
+def flow_parts_s(db: Any) -> dict[str, float]:
+    """Seconds of the patient-flow parts of each tier, for ER and the hospital."""
+    from django.conf import settings
+
+    from dashboard.metrics import flow, outlook
+    from dashboard.metrics.critical import beds_occupied
+
+    tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    now = datetime.now(UTC)
+    parts = {
+        "boarding recomputed": lambda department: flow.boarding_times(db, department),
+        "standard flow": lambda department: flow.standard_flow(db, department, now=now, tz=tz),
+        "outlook": lambda department: outlook.outlook(
+            db, department, beds_occupied(db, department), now=now, tz=tz
+        ),
+    }
+    seconds = {}
+    for name, part in parts.items():
+        for department in ("ER", None):
+            started = time.perf_counter()
+            part(department)
+            seconds[f"{name} {'dept:ER' if department else 'hospital'}"] = round(
+                time.perf_counter() - started, 3
+            )
+    return seconds
 
 
 def measure(patients: int, rebuild_up_to: int) -> dict[str, Any]:
@@ -185,6 +268,7 @@ def measure(patients: int, rebuild_up_to: int) -> dict[str, Any]:
             MONGO_DB=f"bench_{patients}",
             DJANGO_SETTINGS_MODULE="hospital_dash.settings",
         )
+        monitoring.register(COMMANDS)
         try:
             import django
 
@@ -209,6 +293,8 @@ def measure(patients: int, rebuild_up_to: int) -> dict[str, Any]:
                     seconds = time.perf_counter() - started
                     result["seconds"][f"{tier} {scope}"] = round(seconds, 3)
                     print(f"bench: {patients:,} patients: {tier} of {scope} in {seconds:.3f} s", flush=True)
+            result["flow_seconds"] = flow_parts_s(db)
+            print(f"bench: {patients:,} patients: patient-flow parts {result['flow_seconds']} s", flush=True)
             result["per_change_event_ms"] = per_event_ms(db, random.Random(patients))
             print(
                 f"bench: {patients:,} patients: per change event {result['per_change_event_ms']} ms",
@@ -243,16 +329,22 @@ def markdown(results: list[dict[str, Any]]) -> str:
     lines += [
         "",
         "| patients | critical dept:ER, maintained | critical hospital, maintained "
-        "| per change event p50 | p99 | mean |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| per change event p50 | p99 | mean | MongoDB reads per event | writes per event |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for result in results:
         seconds, event = result["seconds"], result["per_change_event_ms"]
         lines.append(
             f"| {result['patients']:,} | {seconds['critical dept:ER maintained'] * 1000:.1f} ms "
             f"| {seconds['critical hospital maintained'] * 1000:.1f} ms "
-            f"| {event['p50']:.2f} ms | {event['p99']:.2f} ms | {event['mean']:.2f} ms |"
+            f"| {event['p50']:.2f} ms | {event['p99']:.2f} ms | {event['mean']:.2f} ms "
+            f"| {event['mongo_reads_per_event']:g} | {event['mongo_writes_per_event']:g} |"
         )
+    flow_keys = list(results[0]["flow_seconds"])
+    lines += ["", "| patients | " + " | ".join(flow_keys) + " |", "|" + " ---: |" * (len(flow_keys) + 1)]
+    for result in results:
+        cells = [f"{result['flow_seconds'][key]:.3f} s" for key in flow_keys]
+        lines.append(f"| {result['patients']:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -260,7 +352,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--patients", default="10000,1000000")
+    parser.add_argument("--patients", default="10000,100000")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "metrics.json")
     parser.add_argument(
         "--rebuild-up-to",

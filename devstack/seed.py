@@ -13,15 +13,23 @@ from typing import Any
 from pymongo.database import Database
 
 from devstack.hospital_model import (
+    ADMISSIONS_BY_HOUR,
     DEPARTMENTS,
     STAFF_ROLES,
+    at_shaped_hour,
     new_alert,
     new_patient,
     price,
 )
 
 ROOMS_TOTAL = 300
-PATIENTS_TOTAL = 2000
+# Nine weeks of admissions: the occupancy outlook reads the last 4 weeks' flows, and its error
+# is measured over the 14 days before now (python manage.py outlook_error).
+HISTORY_DAYS = 63
+PATIENTS_TOTAL = 4200
+# ER patients boarding now, besides those the history leaves boarding (THRESHOLD_BOARDING_COUNT
+# is 10 by default: the simulator's boarders take the ER past it now and then).
+BOARDING_NOW = 7
 STAFF_PER_DEPARTMENT = 25
 APPOINTMENTS_TOTAL = 4000
 BILLS_TOTAL = 3000
@@ -47,7 +55,7 @@ def _insert(db: Database, collection: str, docs: list[dict[str, Any]]) -> int:
     return len(docs)
 
 
-def _rooms(rng: random.Random) -> list[dict[str, Any]]:
+def _rooms(rng: random.Random, now: datetime) -> list[dict[str, Any]]:
     rooms = []
     codes = [code for code, _name, _weight in DEPARTMENTS]
     for number in range(ROOMS_TOTAL):
@@ -62,9 +70,28 @@ def _rooms(rng: random.Random) -> list[dict[str, Any]]:
                 "status": status,
                 "beds": beds,
                 "occupied_beds": occupied,
+                "status_changed_at": now - timedelta(minutes=rng.randint(5, 600)),
             }
         )
     return rooms
+
+
+def _boarder(rng: random.Random, now: datetime) -> dict[str, Any]:
+    """An ER patient admitted in the last hours and waiting for an inpatient bed since."""
+    admitted_at = now - timedelta(minutes=rng.randint(30, 420))
+    patient = new_patient(rng, now=now, admitted_at=admitted_at, department="ER")
+    since = admitted_at + timedelta(minutes=rng.randint(5, 25))
+    patient.update(status="admitted", discharged_at=None, disposition=None, boarding_since=since)
+    return patient
+
+
+def _admission_time(rng: random.Random, now: datetime) -> datetime:
+    """A moment of the last HISTORY_DAYS days, at an hour shaped like a hospital's day."""
+    while True:
+        day = now - timedelta(days=rng.randint(0, HISTORY_DAYS - 1))
+        moment = at_shaped_hour(rng, day, ADMISSIONS_BY_HOUR)
+        if moment <= now:
+            return moment
 
 
 def _appointments(rng: random.Random, now: datetime) -> list[dict[str, Any]]:
@@ -148,13 +175,14 @@ def seed_hospital(db: Database, *, now: datetime, rng: random.Random) -> SeedRep
     if db.patients.find_one({}, {"_id": 1}) is not None:
         return SeedReport(reused=True)
     patients = [
-        new_patient(rng, now=now, admitted_at=now - timedelta(minutes=rng.randint(0, 30 * 24 * 60)))
-        for _ in range(PATIENTS_TOTAL)
+        new_patient(rng, now=now, admitted_at=_admission_time(rng, now))
+        for _ in range(PATIENTS_TOTAL - BOARDING_NOW)
     ]
+    patients += [_boarder(rng, now) for _ in range(BOARDING_NOW)]
     return SeedReport(
         reused=False,
         departments=len(DEPARTMENTS),
-        rooms=_insert(db, "rooms", _rooms(rng)),
+        rooms=_insert(db, "rooms", _rooms(rng, now)),
         patients=_insert(db, "patients", patients),
         appointments=_insert(db, "appointments", _appointments(rng, now)),
         staff=_insert(db, "staff", _staff(rng, now)),

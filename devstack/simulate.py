@@ -1,8 +1,11 @@
 """A hospital day, simulated against MongoDB as the main application would write it.
 
-Each `step()` is about one second of hospital life: admissions and discharges, room
-turnover, appointments, payments, staff activity, and an emergency alert about every minute.
-Every write leaves documents valid per the contract (§1).
+Each `step()` is about one second of hospital life: admissions and discharges (busier by day,
+per `hospital_model`'s day shape), ER patients boarding until they get a bed, room turnover
+stamped with `status_changed_at`, patients leaving without being seen, appointments, payments,
+staff activity, an emergency alert about every minute, and now and then a surge that fills a
+department's beds past the occupancy threshold. Every write leaves documents valid per the
+contract (§1, §8).
 """
 
 from __future__ import annotations
@@ -15,7 +18,16 @@ from typing import Any
 
 from pymongo.database import Database
 
-from devstack.hospital_model import new_alert, new_patient, pick_department, price
+from devstack.hospital_model import (
+    ADMISSIONS_BY_HOUR,
+    BOARDING_SHARE,
+    DISCHARGES_BY_HOUR,
+    LWBS_SHARE,
+    new_alert,
+    new_patient,
+    pick_department,
+    price,
+)
 
 EMERGENCY_ALERT_EVERY_S = 60.0
 STEP_S = 1.0
@@ -30,7 +42,16 @@ P_REFUND = 0.01
 P_STAFF_ACTIVITY = 0.4
 P_SHIFT_CHANGE = 0.02
 P_MINOR_ALERT = 0.02
+P_BOARDING_END = 0.04
+# About one surge every 15 minutes: a department's free beds filled at once.
+P_SURGE = 1 / 900
+SURGE_TARGET = 0.96
 CANDIDATES = 25
+
+
+def day_factor(weights: tuple[int, ...], now: datetime) -> float:
+    """How busy this hour of the day is for `weights`, relative to the day's mean (UTC hours)."""
+    return weights[now.hour] * len(weights) / sum(weights)
 
 
 def utc_now() -> datetime:
@@ -64,8 +85,10 @@ class HospitalSimulator:
                 seconds=EMERGENCY_ALERT_EVERY_S * self.rng.uniform(0.7, 1.3)
             )
         for probability, action in (
-            (P_ADMISSION, self.admit),
-            (P_DISCHARGE, self.discharge),
+            (P_ADMISSION * day_factor(ADMISSIONS_BY_HOUR, now), self.admit),
+            (P_DISCHARGE * day_factor(DISCHARGES_BY_HOUR, now), self.discharge),
+            (P_BOARDING_END, self.end_boarding),
+            (P_SURGE, self.surge),
             (P_ROOM_TURNOVER, self.turn_over_room),
             (P_APPOINTMENT, self.advance_appointment),
             (P_NEW_APPOINTMENT, self.book_appointment),
@@ -82,8 +105,14 @@ class HospitalSimulator:
         return events
 
     # --- patients and rooms ------------------------------------------------------------------
-    def _occupy_bed(self, department: str) -> None:
-        room = self._pick(
+    def _set_room(self, room: dict[str, Any], now: datetime, **changes: Any) -> None:
+        """Change a room, stamping `status_changed_at` when its status changes."""
+        if changes.get("status", room["status"]) != room["status"]:
+            changes["status_changed_at"] = now
+        self._set_with_dates("rooms", room, changes)
+
+    def _free_room(self, department: str) -> dict[str, Any] | None:
+        return self._pick(
             "rooms",
             {
                 "department": department,
@@ -91,32 +120,36 @@ class HospitalSimulator:
                 "$expr": {"$lt": ["$occupied_beds", "$beds"]},
             },
         )
-        if room is not None:
-            self.db.rooms.update_one(
-                {"_id": room["_id"]}, {"$set": {"status": "occupied"}, "$inc": {"occupied_beds": 1}}
-            )
 
-    def _free_bed(self, department: str) -> None:
+    def _occupy_bed(self, department: str, now: datetime) -> bool:
+        room = self._free_room(department)
+        if room is None:
+            return False
+        self._set_room(room, now, status="occupied", occupied_beds=room["occupied_beds"] + 1)
+        return True
+
+    def _free_bed(self, department: str, now: datetime) -> None:
         room = self._pick(
             "rooms", {"department": department, "status": "occupied", "occupied_beds": {"$gt": 0}}
         )
         if room is None:
             return
         if room["occupied_beds"] <= 1:
-            self.db.rooms.update_one(
-                {"_id": room["_id"]}, {"$set": {"status": "cleaning", "occupied_beds": 0}}
-            )
+            self._set_room(room, now, status="cleaning", occupied_beds=0)
         else:
-            self.db.rooms.update_one({"_id": room["_id"]}, {"$inc": {"occupied_beds": -1}})
+            self._set_room(room, now, occupied_beds=room["occupied_beds"] - 1)
 
-    def admit(self, now: datetime, *, emergency: bool = False) -> str:
-        patient = new_patient(self.rng, now=now, admitted_at=now, department="ER" if emergency else None)
+    def admit(self, now: datetime, *, emergency: bool = False, department: str | None = None) -> str:
+        department = "ER" if emergency else department
+        patient = new_patient(self.rng, now=now, admitted_at=now, department=department)
         if emergency:
             patient["is_emergency"] = True
             patient["status"] = "admitted"
+        if patient["department"] == "ER" and patient["status"] == "admitted":
+            patient["boarding_since"] = now if self.rng.random() < BOARDING_SHARE else None
         self.db.patients.insert_one(patient)
         if patient["status"] == "admitted":
-            self._occupy_bed(patient["department"])
+            self._occupy_bed(patient["department"], now)
         kind = f"emergency {patient['status']}" if patient["is_emergency"] else patient["status"]
         return f"{kind} patient in {patient['department']}"
 
@@ -127,10 +160,59 @@ class HospitalSimulator:
         )
         if patient is None:
             return None
-        self._set_with_dates("patients", patient, {"status": "discharged", "discharged_at": now})
+        lwbs = (
+            patient["status"] == "outpatient"
+            and patient["department"] == "ER"
+            and self.rng.random() < LWBS_SHARE
+        )
+        self._set_with_dates(
+            "patients",
+            patient,
+            {
+                "status": "discharged",
+                "discharged_at": now,
+                "boarding_since": None,
+                "disposition": "lwbs" if lwbs else "home",
+            },
+        )
         if patient["status"] == "admitted":
-            self._free_bed(patient["department"])
-        return f"discharged a patient from {patient['department']}"
+            self._free_bed(patient["department"], now)
+        return f"{'lwbs: ' if lwbs else ''}discharged a patient from {patient['department']}"
+
+    def end_boarding(self, now: datetime) -> str | None:
+        """A boarding ER patient gets an inpatient bed."""
+        patient = self._pick(
+            "patients", {"department": "ER", "status": "admitted", "boarding_since": {"$ne": None}}
+        )
+        if patient is None:
+            return None
+        self._set_with_dates("patients", patient, {"boarding_since": None})
+        return "a boarding ER patient got a bed"
+
+    def surge(self, now: datetime, department: str | None = None) -> str | None:
+        """Fill the department's free beds (cleaning rooms made ready first) with new admissions
+        until its occupancy passes SURGE_TARGET."""
+        department = department or pick_department(self.rng)
+        admitted = 0
+        while self._occupancy(department) <= SURGE_TARGET:
+            if self._free_room(department) is None:
+                # Rooms waiting for cleaning are turned around first.
+                cleaning = self._pick("rooms", {"department": department, "status": "cleaning"})
+                if cleaning is None:
+                    break
+                self._set_room(cleaning, now, status="available")
+                continue
+            patient = new_patient(self.rng, now=now, admitted_at=now, department=department)
+            patient.update(status="admitted", discharged_at=None, disposition=None)
+            self.db.patients.insert_one(patient)
+            self._occupy_bed(department, now)
+            admitted += 1
+        return f"surge: {admitted} admissions in {department}" if admitted else None
+
+    def _occupancy(self, department: str) -> float:
+        rooms = list(self.db.rooms.find({"department": department, "status": {"$ne": "maintenance"}}))
+        beds = sum(room["beds"] for room in rooms)
+        return sum(room["occupied_beds"] for room in rooms) / beds if beds else 0.0
 
     def turn_over_room(self, now: datetime) -> str | None:
         if self.rng.random() < 0.1:
@@ -142,12 +224,12 @@ class HospitalSimulator:
             if room is None:
                 return None
             status = "available" if room["status"] == "maintenance" else "maintenance"
-            self.db.rooms.update_one({"_id": room["_id"]}, {"$set": {"status": status, "occupied_beds": 0}})
+            self._set_room(room, now, status=status, occupied_beds=0)
             return f"room {room.get('room_number')} is now {status}"
         room = self._pick("rooms", {"status": "cleaning"})
         if room is None:
             return None
-        self.db.rooms.update_one({"_id": room["_id"]}, {"$set": {"status": "available"}})
+        self._set_room(room, now, status="available")
         return f"room {room.get('room_number')} cleaned"
 
     # --- appointments, billing, staff --------------------------------------------------------

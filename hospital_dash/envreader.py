@@ -2,6 +2,7 @@
 
 import builtins
 import ipaddress
+import math
 import os
 import sys
 import zoneinfo
@@ -99,6 +100,22 @@ class EnvReader:
             raise self._fail(name, "a number", value) from None
         if not number >= minimum:
             raise self._fail(name, f"a number of at least {minimum}", value)
+        return number
+
+    def positive(
+        self, name: builtins.str, *, default: builtins.float, maximum: builtins.float | None = None
+    ) -> builtins.float:
+        """A finite number above 0 (and at most `maximum` when given): a rate in (0, 1], hours."""
+        value = self._raw(name)
+        if not value:
+            return default
+        wanted = "a number above 0" + ("" if maximum is None else f" and at most {maximum:g}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise self._fail(name, wanted, value) from None
+        if not (math.isfinite(number) and number > 0 and (maximum is None or number <= maximum)):
+            raise self._fail(name, wanted, value)
         return number
 
     def list(self, name: builtins.str, *, default: Sequence[builtins.str]) -> list[builtins.str]:

@@ -248,6 +248,12 @@ CELERY_BEAT_SCHEDULE["prune-access-log"] = {
 
 # --- Dashboard behaviour ------------------------------------------------------------------
 ALERT_ESCALATE_AFTER_S = env.int("ALERT_ESCALATE_AFTER_S", default=300)
+# Threshold alerts the service raises (docs/METRICS.md "Threshold alerts"): a department's
+# occupancy rate strictly above THRESHOLD_OCCUPANCY, more than THRESHOLD_BOARDING_COUNT boarding
+# patients, or a patient boarding longer than THRESHOLD_BOARDING_HOURS.
+THRESHOLD_OCCUPANCY = env.positive("THRESHOLD_OCCUPANCY", default=0.9, maximum=1.0)
+THRESHOLD_BOARDING_COUNT = env.int("THRESHOLD_BOARDING_COUNT", default=10, minimum=0, maximum=100_000)
+THRESHOLD_BOARDING_HOURS = env.positive("THRESHOLD_BOARDING_HOURS", default=4.0, maximum=24 * 30)
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 MAX_CONNECTIONS_PER_USER = env.int("MAX_CONNECTIONS_PER_USER", default=10)
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])

@@ -4,7 +4,9 @@ The counters the watcher maintains (dashboard/metrics/maintained.py) are the sum
 contributions over every document. A change event replaces a document's contribution with
 the new one, so applying an event twice, or an older state before a newer one, still ends
 at the right sum. Day counts are keyed by the local date in TIME_ZONE, so the present needs
-no event at midnight; "active in the last 15 minutes" is a time, compared when read.
+no event at midnight; "active in the last 15 minutes" is a time, compared when read, and so
+is a boarding patient's `boarding_since` (docs/METRICS.md "Patient flow"). A room remembers
+its status and, when known, since when it holds it, so that the watcher sees a cleaning end.
 """
 
 from __future__ import annotations
@@ -26,14 +28,24 @@ class Contribution:
     counters: dict[str, int] = field(default_factory=dict)
     # Staff only: when the member was last active, as a POSIX timestamp.
     active_at: float | None = None
+    # Boarding patients only: `boarding_since`, as a POSIX timestamp.
+    boarding_at: float | None = None
+    # Rooms only: the status, and since when the room holds it (POSIX timestamp; None: unknown).
+    status: str | None = None
+    status_at: float | None = None
 
     def dumps(self) -> str:
-        return json.dumps({"d": self.department, "c": self.counters, "a": self.active_at})
+        data: dict[str, object] = {"d": self.department, "c": self.counters, "a": self.active_at}
+        if self.boarding_at is not None:
+            data["b"] = self.boarding_at
+        if self.status is not None:
+            data["s"], data["t"] = self.status, self.status_at
+        return json.dumps(data)
 
     @classmethod
     def loads(cls, raw: str | bytes) -> Contribution:
         data = json.loads(raw)
-        return cls(data["d"], data["c"], data["a"])
+        return cls(data["d"], data["c"], data["a"], data.get("b"), data.get("s"), data.get("t"))
 
 
 def _local_date(instant: datetime | None, tz: ZoneInfo) -> str | None:
@@ -54,7 +66,14 @@ def _patient(doc: Checked, tz: ZoneInfo) -> dict[str, int]:
     discharged_on = _local_date(doc.get("discharged_at"), tz)
     if status == "discharged" and discharged_on is not None:
         counters[f"discharged:{discharged_on}"] = 1
+    if boarding_since(doc) is not None:
+        counters["boarding"] = 1
     return counters
+
+
+def boarding_since(doc: Checked) -> datetime | None:
+    """When the patient began boarding: a valid `boarding_since` of an `admitted` patient, else None."""
+    return doc.get("boarding_since") if doc.get("status") == "admitted" else None
 
 
 def _room(doc: Checked) -> dict[str, int]:
@@ -86,10 +105,21 @@ def contribution(collection: str, doc: Checked, tz: ZoneInfo) -> Contribution | 
     if department is None:
         return None
     if collection == mongo.PATIENTS:
-        counters = _patient(doc, tz)
-    elif collection == mongo.ROOMS:
-        counters = _room(doc)
-    elif collection == mongo.ALERTS:
+        boarding = boarding_since(doc)
+        return Contribution(
+            department,
+            _nonzero(_patient(doc, tz)),
+            boarding_at=boarding.timestamp() if boarding is not None else None,
+        )
+    if collection == mongo.ROOMS:
+        changed = doc.get("status_changed_at")
+        return Contribution(
+            department,
+            _nonzero(_room(doc)),
+            status=doc.get("status"),
+            status_at=changed.timestamp() if changed is not None else None,
+        )
+    if collection == mongo.ALERTS:
         counters = _alert(doc)
     elif collection == mongo.STAFF:
         active = doc.get("last_active_at")
@@ -97,4 +127,8 @@ def contribution(collection: str, doc: Checked, tz: ZoneInfo) -> Contribution | 
         return Contribution(department, on_duty, active.timestamp() if active is not None else None)
     else:
         counters = {}
-    return Contribution(department, {name: value for name, value in counters.items() if value})
+    return Contribution(department, _nonzero(counters))
+
+
+def _nonzero(counters: dict[str, int]) -> dict[str, int]:
+    return {name: value for name, value in counters.items() if value}

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pymongo.database import Database
 
+from dashboard.metrics import flow
 from dashboard.metrics.filters import scope_filter
 from dashboard.metrics.timewindows import Windows
 from dashboard.sources.contract import SEVERITIES, is_department_code
@@ -55,15 +56,40 @@ def _valid_room() -> dict[str, Any]:
     return {"$and": [*_count("beds"), *_count("occupied_beds"), {"$ne": ["$status", "maintenance"]}]}
 
 
+def beds_occupied(db: Database, department: str | None) -> int:
+    """`rooms.beds_occupied` of the scope (valid rooms not in maintenance), from MongoDB."""
+    rows = _grouped(
+        db,
+        "rooms",
+        [
+            {"$match": scope_filter(department, status={"$in": list(ROOM_STATUSES)})},
+            {
+                "$group": {
+                    "_id": "$department",
+                    "n": {"$sum": {"$cond": [_valid_room(), "$occupied_beds", 0]}},
+                }
+            },
+        ],
+    )
+    return int(sum(row["n"] for row in rows.values()))
+
+
 def critical_by_department(
     db: Database,
     department: str | None,
     *,
     now: datetime,
     tz: ZoneInfo,
+    boarding: dict[str, list[float]] | None = None,
 ) -> dict[str, Counts]:
-    """Raw critical counts per department (one department, or all when None)."""
+    """Raw critical counts per department (one department, or all when None).
+
+    `boarding` is what `flow.boarding_times` answers for the scope, when the caller has it
+    already; it is read here otherwise.
+    """
     w = Windows.at(now, tz)
+    if boarding is None:
+        boarding = flow.boarding_times(db, department)
     patients = _grouped(
         db,
         "patients",
@@ -171,6 +197,7 @@ def critical_by_department(
         | set(alerts)
         | set(staff)
         | set(active)
+        | set(boarding)
     )
     for code in codes:
         p = patients.get(code, {})
@@ -184,6 +211,7 @@ def critical_by_department(
                 "emergency": p.get("emergency", 0),
                 "new_today": new_today.get(code, {}).get("n", 0),
                 "discharged_today": discharged_today.get(code, {}).get("n", 0),
+                "boarding": len(boarding.get(code, [])),
             },
             "rooms": {key: r.get(key, 0) for key in (*ROOM_STATUSES, "beds_total", "beds_occupied")},
             "alerts": {"open": a.get("open", 0), "critical_open": a.get("critical_open", 0)},
@@ -195,7 +223,7 @@ def critical_by_department(
 def _zero() -> Counts:
     return {
         "patients": dict.fromkeys(
-            ("admitted", "outpatient", "emergency", "new_today", "discharged_today"), 0
+            ("admitted", "outpatient", "emergency", "new_today", "discharged_today", "boarding"), 0
         ),
         "rooms": dict.fromkeys((*ROOM_STATUSES, "beds_total", "beds_occupied"), 0),
         "alerts": {"open": 0, "critical_open": 0},
@@ -236,5 +264,8 @@ def present(counts: Counts) -> dict[str, Any]:
 
 
 def compute_critical(db: Database, department: str | None, *, now: datetime, tz: ZoneInfo) -> dict[str, Any]:
-    by_department = critical_by_department(db, department, now=now, tz=tz)
-    return present(combine(list(by_department.values())))
+    """The critical tier of the scope recomputed from MongoDB, with `flow` (boarding, contract §8)."""
+    boarding = flow.boarding_times(db, department)
+    by_department = critical_by_department(db, department, now=now, tz=tz, boarding=boarding)
+    since = [at for times in boarding.values() for at in times]
+    return {**present(combine(list(by_department.values()))), "flow": flow.boarding(since, now)}

@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 from pymongo.database import Database
 
 from dashboard.metrics import money
+from dashboard.metrics.critical import beds_occupied
 from dashboard.metrics.filters import scope_filter
+from dashboard.metrics.outlook import outlook
 from dashboard.metrics.standard import paid_bills
 from dashboard.metrics.timewindows import Windows, local_midnight
 from dashboard.sources import documents, mongo
@@ -128,4 +130,5 @@ def compute_historical(
             for day in days
         ],
         "comparisons": comparisons,
+        "outlook": outlook(db, department, beds_occupied(db, department), now=now, tz=tz),
     }

@@ -14,13 +14,15 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pymongo.database import Database
 from redis.exceptions import RedisError
 
+from dashboard.metrics import turnaround
 from dashboard.metrics.contributions import Contribution, contribution
 from dashboard.metrics.critical import ACTIVE_WINDOW, Counts
 from dashboard.sources import documents, mongo, redis_store
@@ -35,9 +37,35 @@ def _memory(collection: str) -> str:
     return redis_store.maintained_memory_key(collection)
 
 
-def apply(collection: str, document_id: Any, new: Contribution | None) -> set[str]:
+def _room_since(old: Contribution | None, new: Contribution, at: float) -> Contribution:
+    """`new` (a room) with `status_at` filled in when its document has no `status_changed_at`:
+    kept from `old` while the status is the same, else `at` (when the change happened)."""
+    if new.status_at is not None:
+        return new
+    if old is not None and old.status == new.status:
+        return replace(new, status_at=old.status_at)
+    return replace(new, status_at=at)
+
+
+def _ended_cleaning(
+    member: str, old: Contribution | None, new: Contribution | None
+) -> turnaround.Cleaning | None:
+    """The cleaning a room's change ends (`cleaning` -> `available`, both times known), if any."""
+    if old is None or new is None or old.status != "cleaning" or new.status != "available":
+        return None
+    if old.status_at is None or new.status_at is None or new.status_at < old.status_at:
+        return None
+    return turnaround.Cleaning(new.department, member, old.status_at, new.status_at)
+
+
+def apply(
+    collection: str, document_id: Any, new: Contribution | None, *, at: datetime | None = None
+) -> set[str]:
     """Replace a document's contribution (None: it is gone or counts nowhere).
 
+    `at` is when the change happened (the change event's time; now when None): a room whose
+    document has no `status_changed_at` is taken to hold a new status since then, and a
+    cleaning that ends is recorded for bed turnaround (dashboard/metrics/turnaround.py).
     Returns the departments whose counters the change may have altered: where the document
     was and where it is now.
     """
@@ -45,6 +73,12 @@ def apply(collection: str, document_id: Any, new: Contribution | None) -> set[st
     member = str(document_id)
     raw = client.hget(_memory(collection), member)
     old = Contribution.loads(raw) if raw else None
+    if new is not None and new.status is not None:
+        happened = at or datetime.now(UTC)
+        new = _room_since(
+            old, new, (happened if happened.tzinfo else happened.replace(tzinfo=UTC)).timestamp()
+        )
+    ended = _ended_cleaning(member, old, new)
     deltas: dict[str, Counter[str]] = defaultdict(Counter)
     if old is not None:
         deltas[old.department].subtract(old.counters)
@@ -64,6 +98,12 @@ def apply(collection: str, document_id: Any, new: Contribution | None) -> set[st
         pipe.zrem(redis_store.maintained_active_key(old.department), member)
     if new is not None and new.active_at is not None:
         pipe.zadd(redis_store.maintained_active_key(new.department), {member: new.active_at})
+    if old is not None and old.boarding_at is not None:
+        pipe.zrem(redis_store.maintained_boarding_key(old.department), member)
+    if new is not None and new.boarding_at is not None:
+        pipe.zadd(redis_store.maintained_boarding_key(new.department), {member: new.boarding_at})
+    if ended is not None:
+        turnaround.record(pipe, ended)
     pipe.execute()
     return {known.department for known in (old, new) if known is not None}
 
@@ -89,16 +129,23 @@ def rebuild(
     the new ones, never a mixture; the other collections' remembered contributions are kept
     and summed in. Each document is read through `documents.read` (every invalid field
     counted and logged as read by "rebuild"); one whose contribution cannot be computed
-    anyway is handed to `skip` and counts nowhere; the rebuild goes on. The counters are not
-    live again until the watcher says so. Raises what MongoDB or Redis raise when they cannot be reached.
+    anyway is handed to `skip` and counts nowhere; the rebuild goes on. A room keeps the start
+    of its status from its remembered contribution, and a cleaning it remembers that the
+    document's `status_changed_at` shows ended is recorded (dashboard/metrics/turnaround.py).
+    The counters are not live again until the watcher says so. Raises what MongoDB or Redis
+    raise when they cannot be reached.
     """
     client = redis_store.client()
     clear_live()
     totals: dict[str, Counter[str]] = defaultdict(Counter)
-    active: dict[str, dict[str, float]] = defaultdict(dict)
+    sets = _Sets()
+    # Cleanings that ended while no watcher saw them, when status_changed_at tells when.
+    cleanings: list[turnaround.Cleaning] = []
     remembered = 0
     rebuilt = set(collections)
     for collection in rebuilt:
+        # Rooms keep the start of their status across a rebuild (bed turnaround needs it).
+        before: dict[str, str] = client.hgetall(_memory(collection)) if collection == mongo.ROOMS else {}  # type: ignore[assignment]
         client.delete(_memory(collection))
         batch: dict[str, str] = {}
         for doc in db[collection].find({}, dict.fromkeys(FIELDS[collection], 1)):
@@ -110,38 +157,59 @@ def rebuild(
             if known is None:
                 continue
             member = str(doc["_id"])
+            if known.status is not None and member in before:
+                remembered_room = Contribution.loads(before[member])
+                if known.status_at is None and remembered_room.status == known.status:
+                    known = replace(known, status_at=remembered_room.status_at)
+                ended = _ended_cleaning(member, remembered_room, known)
+                if ended is not None:
+                    cleanings.append(ended)
             batch[member] = known.dumps()
-            _add(totals, active, member, known)
+            _add(totals, sets, member, known)
             if len(batch) >= REBUILD_BATCH:
                 remembered += _remember(collection, batch)
         remembered += _remember(collection, batch)
     for collection in set(mongo.WATCHED_COLLECTIONS) - rebuilt:
         kept: dict[str, str] = client.hgetall(_memory(collection))  # type: ignore[assignment]
         for member, raw in kept.items():
-            _add(totals, active, member, Contribution.loads(raw))
+            _add(totals, sets, member, Contribution.loads(raw))
     previous: set[str] = client.smembers(redis_store.MAINTAINED_DEPARTMENTS_KEY)  # type: ignore[assignment]
     pipe = client.pipeline(transaction=True)
     for department in previous | set(totals):
         pipe.delete(
-            redis_store.maintained_counts_key(department), redis_store.maintained_active_key(department)
+            redis_store.maintained_counts_key(department),
+            redis_store.maintained_active_key(department),
+            redis_store.maintained_boarding_key(department),
         )
     pipe.delete(redis_store.MAINTAINED_DEPARTMENTS_KEY)
     for department, counters in totals.items():
         pipe.sadd(redis_store.MAINTAINED_DEPARTMENTS_KEY, department)
         if +counters:
             pipe.hset(redis_store.maintained_counts_key(department), mapping=dict(+counters))  # type: ignore[arg-type]
-    for department, members in active.items():
+    for department, members in sets.active.items():
         pipe.zadd(redis_store.maintained_active_key(department), members)
+    for department, members in sets.boarding.items():
+        pipe.zadd(redis_store.maintained_boarding_key(department), members)
+    for cleaning in cleanings:
+        turnaround.record(pipe, cleaning)
     pipe.execute()
     return remembered
 
 
-def _add(
-    totals: dict[str, Counter[str]], active: dict[str, dict[str, float]], member: str, known: Contribution
-) -> None:
+class _Sets:
+    """The sorted sets a rebuild fills: staff by last activity, boarding patients by `boarding_since`."""
+
+    def __init__(self) -> None:
+        self.active: dict[str, dict[str, float]] = defaultdict(dict)
+        self.boarding: dict[str, dict[str, float]] = defaultdict(dict)
+
+
+def _add(totals: dict[str, Counter[str]], sets: _Sets, member: str, known: Contribution) -> None:
     totals[known.department].update(known.counters)
     if known.active_at is not None:
-        active[known.department][member] = known.active_at
+        sets.active[known.department][member] = known.active_at
+    if known.boarding_at is not None:
+        sets.boarding[known.department][member] = known.boarding_at
 
 
 def _remember(collection: str, batch: dict[str, str]) -> int:
@@ -169,6 +237,7 @@ def counts_by_department(
         ("patients", "emergency"): "emergency",
         ("patients", "new_today"): f"new:{today}",
         ("patients", "discharged_today"): f"discharged:{today}",
+        ("patients", "boarding"): "boarding",
         **{("rooms", status): f"room:{status}" for status in ROOM_STATUSES},
         ("rooms", "beds_total"): "beds_total",
         ("rooms", "beds_occupied"): "beds_occupied",
@@ -189,6 +258,18 @@ def counts_by_department(
             counts[group][name] = int(value or 0)
         result[code] = counts
     return result
+
+
+def boarding_since(codes: Iterable[str] | None = None) -> dict[str, list[float]]:
+    """`boarding_since` (POSIX seconds) of each maintained boarding patient, by department."""
+    codes = sorted(codes) if codes is not None else departments()
+    pipe = redis_store.client().pipeline(transaction=False)
+    for code in codes:
+        pipe.zrange(redis_store.maintained_boarding_key(code), 0, -1, withscores=True)
+    return {
+        code: [score for _member, score in members]
+        for code, members in zip(codes, pipe.execute(), strict=True)
+    }
 
 
 def mark_live(ttl_s: float) -> None:

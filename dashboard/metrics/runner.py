@@ -13,7 +13,7 @@ from django.conf import settings
 from pymongo.database import Database
 from redis.exceptions import LockNotOwnedError
 
-from dashboard.metrics import maintained
+from dashboard.metrics import flow, maintained
 from dashboard.metrics.critical import combine, present
 from dashboard.metrics.registry import compute_function
 from dashboard.models import Department
@@ -72,7 +72,12 @@ def maintained_critical(scope: Scope, *, now: datetime | None = None) -> dict[st
     now = now or datetime.now(UTC)
     codes = None if scope.department is None else [scope.department]
     by_department = maintained.counts_by_department(now, zoneinfo.ZoneInfo(settings.TIME_ZONE), codes)
-    return {**present(combine(list(by_department.values()))), "computed_at": iso(now)}
+    since = [at for times in maintained.boarding_since(codes).values() for at in times]
+    return {
+        **present(combine(list(by_department.values()))),
+        "flow": flow.boarding(since, now),
+        "computed_at": iso(now),
+    }
 
 
 def run_tier(scope: Scope, tier: str) -> bool:

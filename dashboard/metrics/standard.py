@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from pymongo.database import Database
 
-from dashboard.metrics import money
+from dashboard.metrics import flow, money
 from dashboard.metrics.critical import critical_by_department, present
 from dashboard.metrics.filters import scope_filter
 from dashboard.metrics.timewindows import Windows
@@ -92,10 +92,13 @@ def compute_standard(db: Database, department: str | None, *, now: datetime, tz:
     data: dict[str, Any] = {
         "appointments": appointments_today(db, department, w),
         "revenue": revenue(db, department, w),
+        "flow": flow.standard_flow(db, department, now=now, tz=tz),
     }
     if department is None:
+        boarding = flow.boarding_times(db, None)
+        by_department = critical_by_department(db, None, now=now, tz=tz, boarding=boarding)
         data["departments"] = [
-            {"department": code, **present(counts)}
-            for code, counts in sorted(critical_by_department(db, None, now=now, tz=tz).items())
+            {"department": code, **present(counts), "flow": flow.boarding(boarding.get(code, []), now)}
+            for code, counts in sorted(by_department.items())
         ]
     return data

@@ -18,11 +18,13 @@ computations, alerts and the API. A valid value comes out normalized:
 - dates: a BSON date Python can place in every time zone (`date_range.localizable`), as an
   aware UTC `datetime`; a date within a day of year 1 or 9999, or one pymongo could only
   decode as `DatetimeMS`, is invalid.
-- strings (`role`, `kind`, `message`, `acknowledged_by`): any `str`.
+- strings (`role`, `kind`, `message`, `acknowledged_by`, `disposition`): any `str`.
 
 `discharged_at`, `paid_at`, `last_active_at`, `acknowledged_at` and `acknowledged_by` may also
 be null or absent (a patient not yet discharged, a bill not yet paid, a member never active,
-an alert not yet acknowledged); every other field is required.
+an alert not yet acknowledged); so may the optional patient-flow fields of contract §8,
+`patients.boarding_since` (a date), `patients.disposition` (a string) and
+`rooms.status_changed_at` (a date). Every other field is required.
 """
 
 from __future__ import annotations
@@ -133,12 +135,15 @@ RULES: Final[dict[str, dict[str, Rule]]] = {
         "is_emergency": boolean,
         "admitted_at": date,
         "discharged_at": nullable(date),
+        "boarding_since": nullable(date),
+        "disposition": nullable(text),
     },
     mongo.ROOMS: {
         "department": department,
         "status": one_of(ROOM_STATUSES),
         "beds": count,
         "occupied_beds": count,
+        "status_changed_at": nullable(date),
     },
     mongo.APPOINTMENTS: {
         "department": department,

@@ -112,6 +112,26 @@ def maintained_active_key(department: str) -> str:
     return f"dash:maint:active:{department}"
 
 
+def maintained_boarding_key(department: str) -> str:
+    """Boarding patients of the department by `boarding_since` (POSIX seconds)."""
+    return f"dash:maint:boarding:{department}"
+
+
+# Room cleanings the watcher saw end (cleaning -> available), by end time (POSIX seconds);
+# members are "<department>|<room _id>|<start>|<end>" (dashboard/metrics/turnaround.py).
+TURNAROUND_KEY = "dash:flow:turnaround"
+
+
+def threshold_episode_key(department: str, check: str) -> str:
+    """The current crossing ("episode") of a threshold check of a department (alerts/thresholds.py)."""
+    return f"dash:threshold:{department}:{check}"
+
+
+def threshold_raised_key(department: str, check: str, episode: str) -> str:
+    """Set once the alert of that crossing is in MongoDB."""
+    return f"dash:threshold-raised:{department}:{check}:{episode}"
+
+
 @functools.cache
 def client() -> redis.Redis:
     """A process-wide client (redis-py pools connections and is thread-safe).

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pymongo.database import Database
 
+from dashboard.alerts import thresholds
 from dashboard.alerts.documents import alert_payload
 from dashboard.metrics import maintained, runner
 from dashboard.metrics.contributions import contribution
@@ -106,25 +107,39 @@ def push_new_alert(doc: dict[str, Any], *, escalated: bool = False) -> bool:
     return True
 
 
-def maintain(change: Change, tz: ZoneInfo) -> set[str]:
+def maintain(change: Change, tz: ZoneInfo, at: datetime | None = None) -> set[str]:
     """Take a change into the maintained counters; returns the departments it may have altered.
 
     The document is read through `documents.read`: each invalid field is counted and logged
     (as read by "watcher") and contributes nothing; a document of no valid department
-    contributes nowhere, so one moved to an invalid department leaves its old one.
+    contributes nowhere, so one moved to an invalid department leaves its old one. `at` is
+    when the change happened (the event's time), for rooms without `status_changed_at`.
     """
     new = None
     if change.document is not None:
         checked = documents.read(change.collection, change.document, "watcher")
         new = contribution(change.collection, checked, tz)
-    return maintained.apply(change.collection, change.document_id, new)
+    return maintained.apply(change.collection, change.document_id, new, at=at)
 
 
 def publish_critical(departments: set[str]) -> None:
-    """Publish the critical tier of the departments and the hospital from the maintained counters."""
+    """Publish the critical tier of the departments and the hospital from the maintained counters,
+    and raise the threshold alerts the departments' new numbers call for."""
     now = datetime.now(UTC)
     for scope in [*(Scope(code) for code in sorted(departments)), HOSPITAL_SCOPE]:
-        publish.publish_tier(scope, "critical", runner.maintained_critical(scope, now=now))
+        data = runner.maintained_critical(scope, now=now)
+        publish.publish_tier(scope, "critical", data)
+        if scope.department is not None:
+            check_thresholds(scope.department, data, now)
+
+
+def check_thresholds(department: str, critical: dict[str, Any], now: datetime) -> None:
+    """`thresholds.evaluate`, a failure logged rather than raised: the publication it follows is
+    done, and the next critical run (every 5 s, Celery) evaluates again."""
+    try:
+        thresholds.evaluate(department, critical, now=now)
+    except Exception as exc:
+        logger.warning("could not check the thresholds of %s (%s); will retry", department, describe(exc))
 
 
 def recompute_all_critical() -> None:

@@ -128,7 +128,8 @@ class Watcher:
             else:
                 if change.new_alert is not None:
                     actions.push_new_alert(change.new_alert)
-                batch.add(actions.maintain(change, self.tz), event_time(item.event))
+                happened = event_time(item.event)
+                batch.add(actions.maintain(change, self.tz, happened), happened)
                 if batch.opened_at is None:
                     batch.opened_at = self.clock()
         if item.token is not None:

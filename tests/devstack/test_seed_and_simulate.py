@@ -22,11 +22,14 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "is_emergency": bool,
         "admitted_at": datetime,
         "discharged_at": (datetime, type(None)),
+        "boarding_since": (datetime, type(None)),
+        "disposition": {"home", "lwbs", None},
     },
     "rooms": {
         "status": {"available", "occupied", "cleaning", "maintenance"},
         "beds": int,
         "occupied_beds": int,
+        "status_changed_at": datetime,
     },
     "appointments": {
         "scheduled_at": datetime,
@@ -82,8 +85,12 @@ def assert_patient_invariants(db) -> None:
         if patient["status"] == "discharged":
             assert patient["discharged_at"] is not None
             assert patient["discharged_at"] >= patient["admitted_at"]
+            assert patient["boarding_since"] is None
         else:
             assert patient["discharged_at"] is None
+        if patient["boarding_since"] is not None:
+            assert (patient["status"], patient["department"]) == ("admitted", "ER"), patient
+            assert patient["boarding_since"] >= patient["admitted_at"]
 
 
 def test_seeding_builds_a_realistic_hospital_in_the_contract_shapes(mongo_db) -> None:
@@ -91,10 +98,14 @@ def test_seeding_builds_a_realistic_hospital_in_the_contract_shapes(mongo_db) ->
     assert not report.reused
     assert len(mongo_db.rooms.distinct("department")) >= 8
     assert count(mongo_db.rooms, {}) == ROOMS_TOTAL == 300
-    assert count(mongo_db.patients, {}) == PATIENTS_TOTAL == 2000
+    assert count(mongo_db.patients, {}) == PATIENTS_TOTAL == 4200
     for collection in ("appointments", "staff", "billing", "alerts"):
         assert count(mongo_db[collection], {}) > 0, collection
     assert count(mongo_db.patients, {"status": "admitted"}) > 0
+    assert count(mongo_db.patients, {"boarding_since": {"$ne": None}}) > 0
+    assert count(mongo_db.patients, {"disposition": "lwbs"}) > 0
+    # Nine weeks of history: the outlook reads 4 weeks back from each of the last 14 days.
+    assert count(mongo_db.patients, {"admitted_at": {"$lt": NOW - timedelta(days=59)}}) > 0
     assert count(mongo_db.alerts, {"acknowledged_at": {"$eq": None}}) > 0
     assert_contract_shapes(mongo_db)
     assert_room_invariants(mongo_db)
@@ -124,9 +135,21 @@ def test_a_simulated_half_hour_keeps_every_invariant_and_raises_emergencies(mong
     assert count(mongo_db.patients, {"discharged_at": {"$gt": NOW}}) > 0
     assert count(mongo_db.billing, {"paid_at": {"$gt": NOW}}) > 0
     assert any("cleaned" in event for event in events)
+    assert count(mongo_db.rooms, {"status": "available", "status_changed_at": {"$gt": NOW}}) > 0
+    assert count(mongo_db.patients, {"boarding_since": {"$gt": NOW}}) > 0
+    assert any("surge" in event for event in events) or simulator.surge(clock[0], "ICU")
     assert_contract_shapes(mongo_db)
     assert_room_invariants(mongo_db)
     assert_patient_invariants(mongo_db)
+
+
+def test_a_surge_fills_a_department_past_the_occupancy_threshold(mongo_db) -> None:
+    seed_hospital(mongo_db, now=NOW, rng=random.Random(7))
+    simulator = HospitalSimulator(mongo_db, rng=random.Random(3), clock=lambda: NOW)
+    assert simulator.surge(NOW, "ICU")
+    rooms = list(mongo_db.rooms.find({"department": "ICU", "status": {"$ne": "maintenance"}}))
+    assert sum(r["occupied_beds"] for r in rooms) / sum(r["beds"] for r in rooms) > 0.9
+    assert_room_invariants(mongo_db)
 
 
 @pytest.mark.timeout(30)

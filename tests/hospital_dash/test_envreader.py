@@ -105,3 +105,24 @@ def test_redis_url_and_sentinels_together_are_refused() -> None:
     with pytest.raises(ImproperlyConfigured, match="REDIS_URL and REDIS_SENTINELS: set one"):
         env.one_of("REDIS_URL", "REDIS_SENTINELS")
     EnvReader({"REDIS_SENTINELS": "s1:26379"}).one_of("REDIS_URL", "REDIS_SENTINELS")
+
+
+@pytest.mark.parametrize("value", ["0", "1.01", "-0.5", "nan", "inf", "ninety"])
+def test_threshold_occupancy_must_be_a_rate_above_zero_up_to_one(value: str) -> None:
+    env = EnvReader({"THRESHOLD_OCCUPANCY": value})
+    with pytest.raises(
+        ImproperlyConfigured, match="THRESHOLD_OCCUPANCY must be a number above 0 and at most 1"
+    ):
+        env.positive("THRESHOLD_OCCUPANCY", default=0.9, maximum=1.0)
+
+
+def test_threshold_occupancy_accepts_one_and_defaults_to_the_contract() -> None:
+    assert (
+        EnvReader({"THRESHOLD_OCCUPANCY": "1"}).positive("THRESHOLD_OCCUPANCY", default=0.9, maximum=1.0)
+        == 1.0
+    )
+    assert EnvReader({}).positive("THRESHOLD_OCCUPANCY", default=0.9, maximum=1.0) == 0.9
+    assert (
+        EnvReader({"THRESHOLD_BOARDING_HOURS": "2.5"}).positive("THRESHOLD_BOARDING_HOURS", default=4.0)
+        == 2.5
+    )

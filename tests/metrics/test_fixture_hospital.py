@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dashboard.metrics import maintained
+from dashboard.metrics import flow, maintained
 from dashboard.metrics.critical import combine, compute_critical, present
 from dashboard.metrics.historical import compute_historical
 from dashboard.metrics.standard import compute_standard
@@ -47,7 +47,11 @@ def maintained_critical(db, department: str | None, *, now: datetime, tz: ZoneIn
     """The critical tier as the watcher maintains it: contributions summed in Redis."""
     maintained.rebuild(db, tz)
     codes = None if department is None else [department]
-    return present(combine(list(maintained.counts_by_department(now, tz, codes).values())))
+    since = [at for times in maintained.boarding_since(codes).values() for at in times]
+    return {
+        **present(combine(list(maintained.counts_by_department(now, tz, codes).values()))),
+        "flow": flow.boarding(since, now),
+    }
 
 
 @pytest.fixture(params=["recomputed", "maintained"])
@@ -186,6 +190,7 @@ def test_er_critical_tier_matches_the_hand_count(hospital, critical) -> None:
         },
         "alerts": {"open": 2, "critical_open": 1},
         "staff": {"on_duty": 2, "active_15m": 2},
+        "flow": {"boarding": 0, "boarding_longest_min": 0, "boarding_median_min": 0},
     }
 
 
@@ -207,15 +212,40 @@ def test_rooms_in_maintenance_do_not_count_toward_occupancy(hospital, critical) 
     }
 
 
+# The contract's nulls: no discharge today, none in the last 7 days, no cleaning recorded.
+NO_FLOW_TODAY = {
+    "los_avg_h_7d": None,
+    "discharges_today": 0,
+    "discharges_before_noon": 0,
+    "discharges_before_noon_share": None,
+    "bed_turnaround_median_min": None,
+    "lwbs_today": 0,
+    "lwbs_share": None,
+}
+# ER: patient 3 (111.5 h, discharged today 02:30 local) and patient 4 (227 h 59 min, discharged
+# yesterday) left in the last 7 days: (111.5 + 227.983) / 2 = 169.74 h.
+ER_FLOW = {
+    "los_avg_h_7d": 169.74,
+    "discharges_today": 1,
+    "discharges_before_noon": 1,
+    "discharges_before_noon_share": 1.0,
+    "bed_turnaround_median_min": None,
+    "lwbs_today": 0,
+    "lwbs_share": 0.0,
+}
+
+
 def test_an_empty_department_is_all_zeros(hospital, critical) -> None:
     rad = critical(hospital, "RAD", now=NOW, tz=TZ)
     assert rad["patients"] == {"total": 0, "active": 0, "new_today": 0, "emergency": 0, "discharged_today": 0}
     assert rad["rooms"]["occupancy_rate"] == 0.0
     assert rad["alerts"] == {"open": 0, "critical_open": 0}
     assert rad["staff"] == {"on_duty": 0, "active_15m": 0}
+    assert rad["flow"] == {"boarding": 0, "boarding_longest_min": 0, "boarding_median_min": 0}
     assert compute_standard(hospital, "RAD", now=NOW, tz=TZ) == {
         "appointments": {"today": 0, "completed": 0, "cancelled": 0, "no_show": 0, "completion_rate": 0.0},
         "revenue": {"today": 0.0, "week": 0.0, "month": 0.0},
+        "flow": NO_FLOW_TODAY,
     }
 
 
@@ -233,17 +263,19 @@ def test_hospital_critical_tier_sums_the_departments(hospital, critical) -> None
         },
         "alerts": {"open": 2, "critical_open": 1},
         "staff": {"on_duty": 2, "active_15m": 2},
+        "flow": {"boarding": 0, "boarding_longest_min": 0, "boarding_median_min": 0},
     }
 
 
-def test_er_standard_tier_counts_the_25_hour_day_and_leaves_refunds_out(hospital) -> None:
+def test_er_standard_tier_counts_the_25_hour_day_and_leaves_refunds_out(hospital, redis_client) -> None:
     assert compute_standard(hospital, "ER", now=NOW, tz=TZ) == {
         "appointments": {"today": 5, "completed": 1, "cancelled": 1, "no_show": 1, "completion_rate": 0.25},
         "revenue": {"today": 100.0, "week": 230.25, "month": 250.25},
+        "flow": ER_FLOW,
     }
 
 
-def test_hospital_standard_tier_lists_each_department(hospital) -> None:
+def test_hospital_standard_tier_lists_each_department(hospital, redis_client) -> None:
     standard = compute_standard(hospital, None, now=NOW, tz=TZ)
     assert [row["department"] for row in standard["departments"]] == ["ER", "ICU"]
     er_row = standard["departments"][0]

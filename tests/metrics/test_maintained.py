@@ -53,15 +53,17 @@ def test_malformed_fields_count_nowhere() -> None:
     assert contribution("patients", patient(department="er"), TZ) is None
     assert contribution(
         "rooms", {"department": "ER", "status": "available", "beds": True, "occupied_beds": 0}, TZ
-    ) == (Contribution("ER", {"room:available": 1}))
+    ) == (Contribution("ER", {"room:available": 1}, status="available"))
 
 
 def test_rooms_in_maintenance_add_no_beds_and_long_counts_are_counts() -> None:
     room = {"department": "ICU", "status": "maintenance", "beds": 3, "occupied_beds": 0}
-    assert contribution("rooms", room, TZ) == Contribution("ICU", {"room:maintenance": 1})
+    assert contribution("rooms", room, TZ) == Contribution(
+        "ICU", {"room:maintenance": 1}, status="maintenance"
+    )
     room.update(status="occupied", beds=Int64(3), occupied_beds=2)
     assert contribution("rooms", room, TZ) == Contribution(
-        "ICU", {"room:occupied": 1, "beds_total": 3, "beds_occupied": 2}
+        "ICU", {"room:occupied": 1, "beds_total": 3, "beds_occupied": 2}, status="occupied"
     )
 
 

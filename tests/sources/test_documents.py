@@ -140,8 +140,16 @@ def test_closed_sets_booleans_departments_and_strings() -> None:
 
 def test_every_collection_of_the_contract_has_rules_for_every_field_it_names() -> None:
     assert documents.FIELDS == {
-        "patients": ("department", "status", "is_emergency", "admitted_at", "discharged_at"),
-        "rooms": ("department", "status", "beds", "occupied_beds"),
+        "patients": (
+            "department",
+            "status",
+            "is_emergency",
+            "admitted_at",
+            "discharged_at",
+            "boarding_since",
+            "disposition",
+        ),
+        "rooms": ("department", "status", "beds", "occupied_beds", "status_changed_at"),
         "appointments": ("department", "scheduled_at", "status"),
         "staff": ("department", "role", "on_duty", "last_active_at"),
         "billing": ("department", "amount", "status", "paid_at"),

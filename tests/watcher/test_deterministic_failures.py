@@ -130,12 +130,12 @@ def failing_for(document_id: Any, exc: Callable[[], Exception], times: int | Non
     calls = {"left": times}
     real = actions.maintain
 
-    def maintain(change: Any, tz: ZoneInfo) -> set[str]:
+    def maintain(change: Any, tz: ZoneInfo, at: Any = None) -> set[str]:
         if change.document_id == document_id and calls["left"] != 0:
             if calls["left"] is not None:
                 calls["left"] -= 1
             raise exc()
-        return real(change, tz)
+        return real(change, tz, at)
 
     return maintain
 
