@@ -122,8 +122,14 @@ def maintain(change: Change, tz: ZoneInfo) -> set[str]:
 
 def publish_critical(departments: set[str]) -> None:
     """Publish the critical tier of the departments and the hospital from the maintained counters."""
+    publish_critical_scopes({*(Scope(code) for code in departments), HOSPITAL_SCOPE})
+
+
+def publish_critical_scopes(scopes: Iterable[Scope]) -> None:
+    """Publish the critical tier of `scopes` from the maintained counters: departments by code,
+    then the hospital. Raises what Redis raises when down."""
     now = datetime.now(UTC)
-    for scope in [*(Scope(code) for code in sorted(departments)), HOSPITAL_SCOPE]:
+    for scope in sorted(scopes, key=lambda scope: (scope.department is None, scope.department or "")):
         publish.publish_tier(scope, "critical", runner.maintained_critical(scope, now=now))
 
 
