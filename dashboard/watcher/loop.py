@@ -70,16 +70,19 @@ class Batch:
     """Changes gathered since the last flush, and the tokens to save once they are pushed.
 
     `leading`: scopes that were quiet when they changed, published at the next flush.
-    `trailing`: scopes published less than a window before they changed, published when the
-    window opened at `opened_at` (the watcher's monotonic clock, seconds) ends. The tokens are
-    saved only by the flush that publishes both.
+    `trailing`: each other scope with the time its window ends (its last publication plus the
+    window, on the watcher's monotonic clock, seconds), when it is published. Nothing waits
+    longer than one window after the batch's first trailing change (`opened_at`): then every
+    trailing scope is published. The tokens are saved by the flush that leaves nothing waiting.
     """
 
     leading: set[Scope] = field(default_factory=set)
-    trailing: set[Scope] = field(default_factory=set)
+    trailing: dict[Scope, float] = field(default_factory=dict)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     opened_at: float | None = None
     newest_event_at: datetime | None = None
+    # Whether a flush of this batch published anything.
+    published: bool = False
     # Deterministic failures to push this batch so far.
     failures: int = 0
 
@@ -88,21 +91,30 @@ class Batch:
         scopes = {Scope(code) for code in dirty}
         if scopes:
             scopes.add(HOSPITAL_SCOPE)
-        for scope in scopes - self.leading - self.trailing:
+        for scope in scopes - self.leading - self.trailing.keys():
             if pacing.is_quiet(scope, now):
                 self.leading.add(scope)
             else:
-                self.trailing.add(scope)
+                self.trailing[scope] = pacing.window_ends(scope)
                 if self.opened_at is None:
                     self.opened_at = now
         if event_time is not None:
             self.newest_event_at = max(event_time, self.newest_event_at or event_time)
 
     def scopes(self) -> set[Scope]:
-        return self.leading | self.trailing
+        return self.leading | self.trailing.keys()
 
-    def window_over(self, now: float, window_s: float) -> bool:
-        return self.opened_at is None or now >= self.opened_at + window_s
+    def due_at(self, window_s: float) -> float | None:
+        """When the next trailing scope is due; None when none waits."""
+        if not self.trailing or self.opened_at is None:
+            return None
+        return min(min(self.trailing.values()), self.opened_at + window_s)
+
+    def due(self, now: float, window_s: float) -> set[Scope]:
+        """The scopes to publish at `now`: the leading ones and the trailing ones whose window ended."""
+        if self.opened_at is not None and now >= self.opened_at + window_s:
+            return self.scopes()
+        return self.leading | {scope for scope, ends in self.trailing.items() if now >= ends}
 
 
 def event_time(event: dict[str, Any]) -> datetime | None:
@@ -163,20 +175,23 @@ class Watcher:
             batch.tokens[item.collection] = item.token
 
     def flush(self, batch: Batch) -> bool:
-        """Publish the batch's leading scopes, and once its window is over its trailing ones and its
-        tokens. Returns True when the batch is done; raises what Redis raises (the batch stays)."""
+        """Publish the batch's due scopes (Batch.due); once nothing waits, save its tokens.
+
+        Returns True when the batch is done; raises what Redis raises (the batch stays).
+        """
         now = self.clock()
-        window_over = batch.window_over(now, self.coalesce_s)
-        scopes = batch.scopes() if window_over else set(batch.leading)
+        scopes = batch.due(now, self.coalesce_s)
         if scopes:
             actions.publish_critical_scopes(scopes)
             self.pacing.published(scopes, now)
+            batch.published = True
         batch.leading.clear()
-        if not window_over:
+        for scope in scopes:
+            batch.trailing.pop(scope, None)
+        if batch.trailing:
             return False
-        batch.trailing.clear()
         hold_s = settings.WATCH_FAULT_HOLD_TOKEN_SAVE_S
-        if hold_s and batch.opened_at is not None:
+        if hold_s and batch.published:
             logger.warning("fault injection: pushed; holding the token save %.1f s", hold_s)
             time.sleep(hold_s)
         actions.save_tokens(batch.tokens)
@@ -267,18 +282,20 @@ class Watcher:
                 now = self.clock()
                 if now >= next_housekeeping:
                     self._revive_dead_readers(readers, readers_stop, items)
-                    self._housekeep(readers, drift, idle=batch.opened_at is None and items.empty())
+                    self._housekeep(readers, drift, idle=not batch.scopes() and items.empty())
                     next_housekeeping = now + HOUSEKEEPING_EVERY_S
-                wait_s = IDLE_POLL_S if batch.opened_at is None else batch.opened_at + self.coalesce_s - now
+                due_at = batch.due_at(self.coalesce_s)
+                wait_s = IDLE_POLL_S if due_at is None else due_at - now
                 try:
                     item = items.get(timeout=max(0.0, min(wait_s, IDLE_POLL_S)))
                 except queue.Empty:
-                    if batch.opened_at is None:
+                    if not batch.scopes():
                         stats.set_lag(0.0)
                 else:
                     self._handle_until_done(item, batch)
-                due = bool(batch.leading) or batch.window_over(self.clock(), self.coalesce_s)
-                if (batch.tokens or batch.leading) and due:
+                due_at = batch.due_at(self.coalesce_s)
+                due = bool(batch.leading) or due_at is None or self.clock() >= due_at
+                if (batch.tokens or batch.scopes()) and due:
                     try:
                         done = self.flush(batch)
                     except Exception as exc:
@@ -378,8 +395,6 @@ class Watcher:
                 self.stop.wait(FLUSH_RETRY_S)
         if item.token is not None:
             batch.tokens[item.collection] = item.token
-            if batch.opened_at is None:
-                batch.opened_at = self.clock()
 
     def _revive_dead_readers(
         self, readers: list[StreamReader], stop: threading.Event, out: queue.Queue[StreamItem]

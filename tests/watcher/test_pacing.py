@@ -94,18 +94,30 @@ def test_a_burst_comes_out_as_few_publications_ending_with_the_final_state(watch
     assert published == sorted(published)
 
 
-def test_a_change_soon_after_a_publication_waits_and_other_quiet_scopes_do_not() -> None:
+def test_a_change_soon_after_a_publication_waits_for_its_scopes_window_and_quiet_scopes_do_not() -> None:
     pacing = Pacing(window_s=0.1)
     pacing.published({ER, HOSPITAL_SCOPE}, at=10.0)
     batch = Batch()
     batch.add({"ER", "ICU"}, None, pacing, now=10.05)
     assert batch.leading == {Scope("ICU")}
-    assert batch.trailing == {ER, HOSPITAL_SCOPE}
-    assert batch.opened_at == 10.05
-    assert not batch.window_over(10.1, 0.1)
-    assert batch.window_over(10.15, 0.1)
+    assert batch.trailing == {ER: 10.1, HOSPITAL_SCOPE: 10.1}
+    assert batch.due_at(0.1) == 10.1
+    assert batch.due(10.06, 0.1) == {Scope("ICU")}
+    assert batch.due(10.1, 0.1) == {Scope("ICU"), ER, HOSPITAL_SCOPE}
     later = Batch()
     later.add({"ER"}, None, pacing, now=10.2)
     assert later.leading == {ER, HOSPITAL_SCOPE}
-    assert later.trailing == set()
-    assert later.opened_at is None
+    assert later.trailing == {}
+    assert later.due_at(0.1) is None
+
+
+def test_nothing_waits_longer_than_one_window_after_the_batchs_first_trailing_change() -> None:
+    pacing = Pacing(window_s=0.1)
+    pacing.published({ER, HOSPITAL_SCOPE}, at=10.0)
+    batch = Batch()
+    batch.add({"ER"}, None, pacing, now=10.09)
+    pacing.published({Scope("ICU")}, at=10.18)
+    batch.add({"ICU"}, None, pacing, now=10.185)
+    assert batch.trailing[Scope("ICU")] == 10.28
+    assert batch.due_at(0.1) == 10.1
+    assert batch.due(10.19, 0.1) == {ER, HOSPITAL_SCOPE, Scope("ICU")}
