@@ -121,10 +121,14 @@ class NodeLoadGenerator:
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
 
-    def report(self) -> dict[str, Any]:
-        self.command("REPORT")
+    def ask(self, line: str) -> dict[str, Any]:
+        """Send a command that answers with one JSON line, and return that answer."""
+        self.command(line)
         assert self.proc.stdout is not None
         return dict(json.loads(self.proc.stdout.readline()))
+
+    def report(self) -> dict[str, Any]:
+        return self.ask("REPORT")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

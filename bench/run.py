@@ -6,12 +6,12 @@
 
 For each server: connections (scenario 1), fan-out in both layouts on the pub/sub layer
 (scenario 2), slow consumers (3) and the reconnect storm (4); then the comparison with the
-Socket.IO peer on every server (5). Progress is printed as it goes and var/bench/results.json
-is rewritten after every scenario, so an interrupted run keeps what it measured. At the end it
-prints the targets table and writes it, with every scenario's figures, the commit, the
-machine and the date, to var/bench/results.md and into docs/BENCHMARKS.md between its
-`make bench` markers. Everything runs on 127.0.0.1 and stops by itself; about 20 minutes
-for both servers on 2 cores.
+Socket.IO peer from a MongoDB insert on every server (5, bench.inserts). Progress is printed
+as it goes and var/bench/results.json is rewritten after every scenario, so an interrupted
+run keeps what it measured. At the end it prints the targets table and writes it, with every
+scenario's figures, the commit, the machine and the date, to var/bench/results.md and into
+docs/BENCHMARKS.md between its `make bench` markers. Everything runs on 127.0.0.1 and stops
+by itself; about 20 minutes for both servers on 2 cores.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import compare, connections, fanout, report, slow, socketio_peer, storm
+from bench import connections, fanout, inserts, report, slow, socketio_peer, storm
 from bench.common import ensure_loadgen
 from devstack.procfile import ROOT
 from devstack.services import unwind_on_sigterm
@@ -127,7 +127,7 @@ def main(argv: list[str]) -> int:
             ("storm", server, partial(storm.run, args.storm_clients, server)),
         ]
     steps.append(
-        ("comparison", None, partial(compare.compare, args.clients, COMPARE_RATE, args.seconds, servers))
+        ("comparison", None, partial(inserts.compare, args.clients, COMPARE_RATE, args.seconds, servers))
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for number, (scenario, server, measure) in enumerate(steps, start=1):

@@ -86,7 +86,7 @@ def peer_stack() -> Iterator[PeerStack]:
 
 
 class PeerLoadGenerator(NodeLoadGenerator):
-    def __init__(self, urls: list[str], clients: int) -> None:
+    def __init__(self, urls: list[str], clients: int, room: str = ROOM) -> None:
         super().__init__(
             PEER / "loadgen.js",
             [
@@ -95,7 +95,7 @@ class PeerLoadGenerator(NodeLoadGenerator):
                 "--clients",
                 str(clients),
                 "--scope",
-                ROOM,
+                room,
                 "--connect-rate",
                 str(CONNECT_RATE),
             ],

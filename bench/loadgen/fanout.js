@@ -3,10 +3,13 @@
 // every `update` from its publisher's `sent_at` to receipt, checking `seq` for gaps.
 // Only 127.0.0.1 is allowed. Commands arrive on stdin, one per line:
 //   PHASE <name>   reset the counters     REPORT   print one JSON line     STOP   close and exit
+//   INSERTS <file> print one JSON line of insert-to-client figures, the file holding the inserts'
+//                  times (a JSON array of ms since the epoch; see measure.js)
 "use strict";
 const WebSocket = require("ws");
 const readline = require("readline");
-const { percentile, cpuShare } = require("./measure");
+const fs = require("fs");
+const { percentile, cpuShare, insertTracker, reflect, insertReport } = require("./measure");
 
 function arg(name, fallback) {
   const i = process.argv.indexOf("--" + name);
@@ -42,7 +45,7 @@ function handshakeWindows() {
 }
 
 function fresh(name) {
-  return { name, deliveries: 0, latencies: [], gaps: 0, outOfOrder: 0, snapshots: 0, recovered: 0, handshakes: [], closes: {},
+  return { name, inserts: insertTracker(), deliveries: 0, latencies: [], gaps: 0, outOfOrder: 0, snapshots: 0, recovered: 0, handshakes: [], closes: {},
            stalled: { sockets: 0, deliveries: 0, gaps: 0, closes: {}, latencies: [] },
            cpuStart: process.cpuUsage(), wallStart: Date.now() };
 }
@@ -125,6 +128,7 @@ function open(index, previous) {
       socket.lastSeq = Math.max(socket.lastSeq || 0, message.seq);
       stats.deliveries += 1;
       if (message.data && message.data.sent_at) stats.latencies.push(now - message.data.sent_at * 1000);
+      reflect(phase.inserts, socket, message.data, now);
     }
   });
   socket.on("close", (code) => {
@@ -154,6 +158,11 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
   else if (command === "STALL") stall(Number(name), Number(line.trim().split(/\s+/)[2]));
   else if (command === "REPORT") process.stdout.write(JSON.stringify(report()) + "\n");
   else if (command === "TARGET") target = Number(name);
+  else if (command === "INSERTS") {
+    const insertedAt = JSON.parse(fs.readFileSync(name, "utf8"));
+    const clientsSubscribed = sockets.filter((s) => s.subscribed).length;
+    process.stdout.write(JSON.stringify(insertReport(phase.inserts, insertedAt, clientsSubscribed)) + "\n");
+  }
   else if (command === "STOP") { stopping = true; for (const s of sockets) s.terminate(); process.exit(0); }
 });
 setTimeout(() => process.exit(3), maxSeconds * 1000);

@@ -125,8 +125,15 @@ def maintain(change: Change, tz: ZoneInfo, at: datetime | None = None) -> set[st
 def publish_critical(departments: set[str]) -> None:
     """Publish the critical tier of the departments and the hospital from the maintained counters,
     and raise the threshold alerts the departments' new numbers call for."""
+    publish_critical_scopes({*(Scope(code) for code in departments), HOSPITAL_SCOPE})
+
+
+def publish_critical_scopes(scopes: Iterable[Scope]) -> None:
+    """Publish the critical tier of `scopes` from the maintained counters, departments by code, then
+    the hospital, and raise the threshold alerts each department's new numbers call for. Raises what
+    Redis raises when down."""
     now = datetime.now(UTC)
-    for scope in [*(Scope(code) for code in sorted(departments)), HOSPITAL_SCOPE]:
+    for scope in sorted(scopes, key=lambda scope: (scope.department is None, scope.department or "")):
         data = runner.maintained_critical(scope, now=now)
         publish.publish_tier(scope, "critical", data)
         if scope.department is not None:

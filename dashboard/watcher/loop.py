@@ -1,9 +1,10 @@
 """The watcher's loop: events in, alerts pushed at once, counters maintained, departments published
-in coalesced bursts.
+at once when quiet and in coalesced bursts when busy.
 
 Each event replaces its document's contribution to the maintained critical counters
-(dashboard/metrics/maintained.py); after the coalescing window the dirty departments' critical
-tiers are published from those counters, with no MongoDB query. Resume tokens are saved only
+(dashboard/metrics/maintained.py); the dirty scopes' critical tiers are published from those
+counters, with no MongoDB query: a quiet scope's at once, a busy one's at the end of the
+coalescing window (dashboard/watcher/pacing.py). Resume tokens are saved only
 after the pushes for the events before them, so a crash at any point replays events rather
 than losing them (delivery is at least once; a replayed event replaces a contribution with
 the same one, and alert duplicates are dropped by alert id). Only the holder of the lease
@@ -27,6 +28,7 @@ from pymongo.database import Database
 
 from dashboard.alerts import escalation
 from dashboard.metrics import maintained
+from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.protocol.tiers import Tier, interval_s
 from dashboard.sources import mongo
 from dashboard.sources.lenient_decoding import lenient
@@ -35,6 +37,7 @@ from dashboard.watcher.drift import DriftCheck
 from dashboard.watcher.events import BadEvent, collection_gone, interpret
 from dashboard.watcher.failures import MAX_DETERMINISTIC_TRIES, describe, is_transient
 from dashboard.watcher.lease import RENEW_EVERY_S, Lease, LeaseKeeper
+from dashboard.watcher.pacing import Pacing
 from dashboard.watcher.streams import CHANGE_STREAM_HISTORY_LOST, RESUME_IMPOSSIBLE, StreamItem, StreamReader
 
 logger = logging.getLogger(__name__)
@@ -64,19 +67,54 @@ class ChangeStreamsUnsupported(Exception):
 
 @dataclass
 class Batch:
-    """Changes gathered since the last flush, and the tokens to save once they are pushed."""
+    """Changes gathered since the last flush, and the tokens to save once they are pushed.
 
-    departments: set[str] = field(default_factory=set)
+    `leading`: scopes that were quiet when they changed, published at the next flush.
+    `trailing`: each other scope with the time its window ends (its last publication plus the
+    window, on the watcher's monotonic clock, seconds), when it is published. Nothing waits
+    longer than one window after the batch's first trailing change (`opened_at`): then every
+    trailing scope is published. The tokens are saved by the flush that leaves nothing waiting.
+    """
+
+    leading: set[Scope] = field(default_factory=set)
+    trailing: dict[Scope, float] = field(default_factory=dict)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     opened_at: float | None = None
     newest_event_at: datetime | None = None
+    # Whether a flush of this batch published anything.
+    published: bool = False
     # Deterministic failures to push this batch so far.
     failures: int = 0
 
-    def add(self, dirty: set[str], event_time: datetime | None) -> None:
-        self.departments |= dirty
+    def add(self, dirty: set[str], event_time: datetime | None, pacing: Pacing, now: float) -> None:
+        """Take the departments a change may have altered (and so the hospital) into the batch."""
+        scopes = {Scope(code) for code in dirty}
+        if scopes:
+            scopes.add(HOSPITAL_SCOPE)
+        for scope in scopes - self.leading - self.trailing.keys():
+            if pacing.is_quiet(scope, now):
+                self.leading.add(scope)
+            else:
+                self.trailing[scope] = pacing.window_ends(scope)
+                if self.opened_at is None:
+                    self.opened_at = now
         if event_time is not None:
             self.newest_event_at = max(event_time, self.newest_event_at or event_time)
+
+    def scopes(self) -> set[Scope]:
+        return self.leading | self.trailing.keys()
+
+    def due_at(self, window_s: float) -> float | None:
+        """When the next trailing scope is due; None when none waits."""
+        if not self.trailing or self.opened_at is None:
+            return None
+        return min(min(self.trailing.values()), self.opened_at + window_s)
+
+    def due(self, now: float, window_s: float) -> set[Scope]:
+        """The scopes to publish at `now`: the leading ones and the trailing ones whose window ended."""
+        if self.opened_at is not None and now >= self.opened_at + window_s:
+            return self.scopes()
+        return self.leading | {scope for scope, ends in self.trailing.items() if now >= ends}
 
 
 def event_time(event: dict[str, Any]) -> datetime | None:
@@ -97,6 +135,10 @@ class Watcher:
     lease: Lease = field(default_factory=Lease)
     tz: zoneinfo.ZoneInfo = field(default_factory=lambda: zoneinfo.ZoneInfo(settings.TIME_ZONE))
     escalations: escalation.Escalations = field(default_factory=escalation.Escalations)
+    pacing: Pacing = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pacing = Pacing(self.coalesce_s)
 
     # --- one stream item -----------------------------------------------------------------------
     def handle(self, item: StreamItem, batch: Batch) -> None:
@@ -116,9 +158,7 @@ class Watcher:
                 "%s: %s event; rebuilding its counters", item.collection, item.event.get("operationType")
             )
             _, dirty = actions.rebuild_counters(self.db, self.tz, [item.collection])
-            batch.add(dirty, event_time(item.event))
-            if batch.opened_at is None:
-                batch.opened_at = self.clock()
+            batch.add(dirty, event_time(item.event), self.pacing, self.clock())
         elif item.event is not None:
             stats.incr("events_processed")
             try:
@@ -129,22 +169,34 @@ class Watcher:
                 if change.new_alert is not None:
                     actions.push_new_alert(change.new_alert)
                 happened = event_time(item.event)
-                batch.add(actions.maintain(change, self.tz, happened), happened)
-                if batch.opened_at is None:
-                    batch.opened_at = self.clock()
+                batch.add(actions.maintain(change, self.tz, happened), happened, self.pacing, self.clock())
         if item.token is not None:
             batch.tokens[item.collection] = item.token
 
-    def flush(self, batch: Batch) -> None:
-        if batch.departments:
-            actions.publish_critical(batch.departments)
+    def flush(self, batch: Batch) -> bool:
+        """Publish the batch's due scopes (Batch.due); once nothing waits, save its tokens.
+
+        Returns True when the batch is done; raises what Redis raises (the batch stays).
+        """
+        now = self.clock()
+        scopes = batch.due(now, self.coalesce_s)
+        if scopes:
+            actions.publish_critical_scopes(scopes)
+            self.pacing.published(scopes, now)
+            batch.published = True
+        batch.leading.clear()
+        for scope in scopes:
+            batch.trailing.pop(scope, None)
+        if batch.trailing:
+            return False
         hold_s = settings.WATCH_FAULT_HOLD_TOKEN_SAVE_S
-        if hold_s and batch.opened_at is not None:
+        if hold_s and batch.published:
             logger.warning("fault injection: pushed; holding the token save %.1f s", hold_s)
             time.sleep(hold_s)
         actions.save_tokens(batch.tokens)
         if batch.newest_event_at is not None:
             stats.set_lag((datetime.now(UTC) - batch.newest_event_at).total_seconds())
+        return True
 
     # --- active and standby --------------------------------------------------------------------
     def run(self) -> None:
@@ -229,25 +281,28 @@ class Watcher:
                 now = self.clock()
                 if now >= next_housekeeping:
                     self._revive_dead_readers(readers, readers_stop, items)
-                    self._housekeep(readers, drift, idle=batch.opened_at is None and items.empty())
+                    self._housekeep(readers, drift, idle=not batch.scopes() and items.empty())
                     next_housekeeping = now + HOUSEKEEPING_EVERY_S
-                wait_s = IDLE_POLL_S if batch.opened_at is None else batch.opened_at + self.coalesce_s - now
+                due_at = batch.due_at(self.coalesce_s)
+                wait_s = IDLE_POLL_S if due_at is None else due_at - now
                 try:
                     item = items.get(timeout=max(0.0, min(wait_s, IDLE_POLL_S)))
                 except queue.Empty:
-                    if batch.opened_at is None:
+                    if not batch.scopes():
                         stats.set_lag(0.0)
                 else:
                     self._handle_until_done(item, batch)
-                due = batch.opened_at is None or self.clock() >= batch.opened_at + self.coalesce_s
-                if batch.tokens and due:
+                due_at = batch.due_at(self.coalesce_s)
+                due = bool(batch.leading) or due_at is None or self.clock() >= due_at
+                if (batch.tokens or batch.scopes()) and due:
                     try:
-                        self.flush(batch)
+                        done = self.flush(batch)
                     except Exception as exc:
-                        # The batch stays: its departments stay dirty and its tokens unsaved.
+                        # The batch stays: its scopes stay dirty and its tokens unsaved.
                         self._flush_failed(batch, exc)
                         continue
-                    batch = Batch()
+                    if done:
+                        batch = Batch()
         finally:
             self._quietly(maintained.clear_live)
             keeper.halt()
@@ -272,13 +327,14 @@ class Watcher:
         # these departments within its interval, and the stream must go on.
         logger.error(
             "dropped the publication of %s after %d failures (%s)",
-            ", ".join(sorted(batch.departments)),
+            ", ".join(sorted(scope.name for scope in batch.scopes())),
             batch.failures,
             describe(exc),
             exc_info=True,
         )
         stats.incr("publications_dropped")
-        batch.departments.clear()
+        batch.leading.clear()
+        batch.trailing.clear()
 
     def _handle_until_done(self, item: StreamItem, batch: Batch) -> None:
         """Handle one item: retried while Redis or MongoDB are unreachable, never skipped for that;
@@ -338,8 +394,6 @@ class Watcher:
                 self.stop.wait(FLUSH_RETRY_S)
         if item.token is not None:
             batch.tokens[item.collection] = item.token
-            if batch.opened_at is None:
-                batch.opened_at = self.clock()
 
     def _revive_dead_readers(
         self, readers: list[StreamReader], stop: threading.Event, out: queue.Queue[StreamItem]

@@ -38,7 +38,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 CHICAGO = ZoneInfo("America/Chicago")
 YEAR_ONE = datetime(1, 1, 1, tzinfo=UTC)
-SAVED_TOKEN = {"_data": "nx:1"}
+# Past any token the test's few changes produce, so "a token saved since" cannot mean this one.
+SAVED_TOKEN = {"_data": "nx:999999998"}
 
 
 def run_watcher(db: Any, stop: threading.Event, tz: ZoneInfo = CHICAGO) -> threading.Thread:
@@ -180,16 +181,16 @@ def test_a_transient_failure_is_retried_until_it_succeeds_and_nothing_is_dead_le
 def test_a_batch_that_cannot_be_published_is_dropped_after_three_tries_and_the_stream_goes_on(
     hospital: Database, watching: Callable[..., threading.Thread], monkeypatch
 ) -> None:
-    real = actions.publish_critical
+    real = actions.publish_critical_scopes
     calls = {"n": 0}
 
-    def publish_critical(departments: set[str]) -> None:
+    def publish_critical_scopes(scopes: set[Scope]) -> None:
         calls["n"] += 1
         if calls["n"] <= 3:
             raise KeyError("a bug")
-        real(departments)
+        real(scopes)
 
-    monkeypatch.setattr(actions, "publish_critical", publish_critical)
+    monkeypatch.setattr(actions, "publish_critical_scopes", publish_critical_scopes)
     watching()
     hospital.patients.insert_one(bad_date_patient(discharged_at=None))
     wait_until(lambda: stats.read().get("publications_dropped") == 1)

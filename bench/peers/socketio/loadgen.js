@@ -3,10 +3,12 @@
 // room, timing every `update` from its `sent_at` to receipt and checking `seq` for gaps.
 // Only 127.0.0.1 is allowed. Commands arrive on stdin, one per line:
 //   PHASE <name>   reset the counters     REPORT   print one JSON line     STOP   close and exit
+//   INSERTS <file> insert-to-client figures, as bench/loadgen/fanout.js
 "use strict";
 const { io } = require("socket.io-client");
 const readline = require("readline");
-const { percentile, cpuShare } = require("../../loadgen/measure");
+const fs = require("fs");
+const { percentile, cpuShare, insertTracker, reflect, insertReport } = require("../../loadgen/measure");
 const { arg, loopback } = require("./args");
 
 const urls = arg("urls", "").split(",").filter(Boolean).map((url) => loopback(url, "http"));
@@ -19,7 +21,7 @@ let phase = fresh("connect");
 const sockets = [];
 
 function fresh(name) {
-  return { name, deliveries: 0, latencies: [], gaps: 0, outOfOrder: 0, handshakes: [], closes: {},
+  return { name, inserts: insertTracker(), deliveries: 0, latencies: [], gaps: 0, outOfOrder: 0, handshakes: [], closes: {},
            cpuStart: process.cpuUsage(), wallStart: Date.now() };
 }
 
@@ -66,6 +68,7 @@ function open(index) {
     socket.lastSeq = Math.max(socket.lastSeq || 0, message.seq);
     phase.deliveries += 1;
     if (message.data && message.data.sent_at) phase.latencies.push(now - message.data.sent_at);
+    reflect(phase.inserts, socket, message.data, now);
   });
   socket.on("disconnect", (reason) => { phase.closes[reason] = (phase.closes[reason] || 0) + 1; });
   socket.on("connect_error", () => { phase.closes.connect_error = (phase.closes.connect_error || 0) + 1; });
@@ -83,6 +86,11 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
   const [command, name] = line.trim().split(/\s+/);
   if (command === "PHASE") phase = fresh(name || "phase");
   else if (command === "REPORT") process.stdout.write(JSON.stringify(report()) + "\n");
+  else if (command === "INSERTS") {
+    const insertedAt = JSON.parse(fs.readFileSync(name, "utf8"));
+    const subscribed = sockets.filter((s) => s.subscribed).length;
+    process.stdout.write(JSON.stringify(insertReport(phase.inserts, insertedAt, subscribed)) + "\n");
+  }
   else if (command === "STOP") { for (const s of sockets) s.disconnect(); process.exit(0); }
 });
 setTimeout(() => process.exit(3), maxSeconds * 1000);
