@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -67,7 +68,9 @@ def verified_files(package: VendoredPackage, tarball: bytes) -> dict[str, bytes]
     """
     found = sri_sha512(tarball)
     if found != package.integrity:
-        raise IntegrityError(f"{package.name}@{package.version}: integrity {found} is not the pinned {package.integrity}")
+        raise IntegrityError(
+            f"{package.name}@{package.version}: integrity {found} is not the pinned {package.integrity}"
+        )
     with tempfile.TemporaryDirectory() as scratch:
         archive = Path(scratch) / "package.tgz"
         archive.write_bytes(tarball)
@@ -80,15 +83,20 @@ def verified_files(package: VendoredPackage, tarball: bytes) -> dict[str, bytes]
                 contents[name] = member.read()
     built = hashlib.sha256(contents[package.build]).hexdigest()
     if built != package.build_sha256:
-        raise IntegrityError(f"{package.name}@{package.version}: {package.build} sha256 {built} is not the pinned one")
+        raise IntegrityError(
+            f"{package.name}@{package.version}: {package.build} sha256 {built} is not the pinned one"
+        )
     return contents
 
 
 def npm_pack(package: VendoredPackage) -> bytes:
     """The package's tarball as the npm registry serves it (runs `npm pack`)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SystemExit("npm is not installed: install Node.js and npm (Debian: apt-get install npm)")
     with tempfile.TemporaryDirectory() as scratch:
         subprocess.run(
-            ["npm", "pack", f"{package.name}@{package.version}", "--pack-destination", scratch, "--silent"],
+            [npm, "pack", f"{package.name}@{package.version}", "--pack-destination", scratch, "--silent"],
             check=True,
             cwd=scratch,
             stdout=subprocess.DEVNULL,
@@ -115,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     if differing:
         print(f"{package.name}@{package.version}: committed files differ from the registry's: {differing}")
         return 1
-    print(f"{package.name}@{package.version}: integrity checked, {len(contents)} files {'match' if args.check else 'written'}")
+    outcome = "match" if args.check else "written"
+    print(f"{package.name}@{package.version}: integrity checked, {len(contents)} files {outcome}")
     return 0
 
 

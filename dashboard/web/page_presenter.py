@@ -64,7 +64,7 @@ STANDARD_TILES = (
     Tile("standard", "revenue.week", "Revenue this week", kind="money", admin_only=True),
     Tile("standard", "revenue.month", "Revenue this month", kind="money", admin_only=True),
 )
-# Contract §8: optional measures; a tile shows "–" and "no data" while its key is absent.
+# Contract §8: optional measures; a tile shows a dash and "no data" while its key is absent.
 FLOW_TILES = (
     Tile("critical", "flow.boarding", "ED boarding", wall=True),
     Tile("critical", "flow.boarding_longest_min", "Longest boarding", kind="minutes", wall=True),
@@ -173,7 +173,9 @@ def chart_rows(historical: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         "outlook": [
             {
                 "hour": hour_text(row.get("hour")),
-                "cells": [formatted(row.get(key), "decimal") for key in ("expected_occupied_beds", "low", "high")],
+                "cells": [
+                    formatted(row.get(key), "decimal") for key in ("expected_occupied_beds", "low", "high")
+                ],
             }
             for row in outlook
         ],

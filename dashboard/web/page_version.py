@@ -2,7 +2,8 @@
 
 It is a digest of the page's own files (its templates and static files): a deploy that changes
 what the browser runs changes it, and one that changes only server code does not reload every
-wall screen. `GET /page/version/` (`page_views.page_version`) answers it; the page carries the one it was rendered with.
+wall screen. `GET /page/version/` (`page_views.page_version`) answers it; the page carries the
+one it was rendered with.
 """
 
 from __future__ import annotations

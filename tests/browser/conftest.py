@@ -89,7 +89,9 @@ def open_session(browser: Browser, site: LiveStack, request: pytest.FixtureReque
     ) -> Session:
         """A signed-in page at `path`, live; `prepare` runs on the context before any page loads."""
         width, height = viewport
-        context = browser.new_context(viewport={"width": width, "height": height}, permissions=list(permissions))
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, permissions=list(permissions)
+        )
         if prepare is not None:
             prepare(context)
         contexts.append(context)

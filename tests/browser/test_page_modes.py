@@ -24,6 +24,8 @@ from tests.support.live_stack import LiveStack
 
 pytestmark = pytest.mark.e2e
 
+MINUS = "\u2212"  # the page writes decreases with a minus sign, not a hyphen
+NO_DATA = "\u2013"  # an en dash: no value
 NO_OVERFLOW = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
 
 # Wraps the real Notification constructor to record what the page shows (the real one still runs).
@@ -36,7 +38,9 @@ RECORD_NOTIFICATIONS = """
     window.__notifications.push({ title: title, body: options && options.body });
     return new Real(title, options);
   }
-  Object.defineProperty(Recorded, "permission", { get: () => window.__permissionOverride || Real.permission });
+  Object.defineProperty(Recorded, "permission", {
+    get: () => window.__permissionOverride || Real.permission,
+  });
   Recorded.requestPermission = function () {
     window.__permissionRequests += 1;
     delete window.__permissionOverride;
@@ -103,7 +107,9 @@ class FakeServer:
 
 
 def boot_snapshot(page: Page) -> dict[str, Any]:
-    snapshot: dict[str, Any] = page.evaluate("JSON.parse(document.getElementById('dash-boot').textContent).snapshot")
+    snapshot: dict[str, Any] = page.evaluate(
+        "JSON.parse(document.getElementById('dash-boot').textContent).snapshot"
+    )
     return snapshot
 
 
@@ -152,13 +158,16 @@ def test_wall_mode_fills_a_1920x1080_screen_with_departments_and_alerts_in_view(
     expect(page.locator("#scope-filter")).to_be_hidden()
     for selector in ("table.departments", ".alerts-panel", '.tile[data-key="critical.flow.boarding"]'):
         found = box(page, selector)
-        assert found["y"] >= 0 and found["y"] + found["height"] <= 1080, f"{selector} is not fully on screen: {found}"
+        assert found["y"] >= 0, f"{selector} starts above the screen: {found}"
+        assert found["y"] + found["height"] <= 1080, f"{selector} ends below the screen: {found}"
     assert page.locator("#department-rows tr").count() == 10
     # Readable from 3 m: large numbers and table text, light on dark.
     value_px = page.evaluate(
         "parseFloat(getComputedStyle(document.querySelector('.tile[data-wall] .tile-value')).fontSize)"
     )
-    table_px = page.evaluate("parseFloat(getComputedStyle(document.querySelector('#department-rows td')).fontSize)")
+    table_px = page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('#department-rows td')).fontSize)"
+    )
     assert value_px >= 56, value_px
     assert table_px >= 24, table_px
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
@@ -176,7 +185,8 @@ def test_the_phone_layout_stacks_tiles_puts_alerts_first_and_never_scrolls_sidew
     alerts_top = box(page, ".alerts-panel")["y"]
     tiles = page.locator(".tile:visible")
     first_tile = tiles.first.bounding_box()
-    assert first_tile is not None and alerts_top < first_tile["y"], "the alert panel is not first"
+    assert first_tile is not None
+    assert alerts_top < first_tile["y"], "the alert panel is not first"
     lefts = {round(tiles.nth(i).bounding_box()["x"]) for i in range(6)}  # type: ignore[index]
     assert len(lefts) == 1, f"tiles are not stacked one per row: {lefts}"
     for chart in ("#chart-hourly", "#chart-daily"):
@@ -191,7 +201,8 @@ def test_the_desktop_page_draws_chart_js_charts_with_tooltips_and_tables(
     assert page.evaluate(NO_OVERFLOW)
     for chart_id, kind in (("chart-hourly", "line"), ("chart-daily", "bar"), ("chart-revenue", "bar")):
         drawn = page.evaluate(
-            "id => { const c = Chart.getChart(document.getElementById(id)); return c && [c.config.type, c.data.labels.length] }",
+            "id => { const c = Chart.getChart(document.getElementById(id));"
+            " return c && [c.config.type, c.data.labels.length] }",
             chart_id,
         )
         assert drawn is not None, f"{chart_id} was not drawn"
@@ -204,7 +215,8 @@ def test_the_desktop_page_draws_chart_js_charts_with_tooltips_and_tables(
         "(() => { const t = Chart.getChart(document.getElementById('chart-hourly')).tooltip;"
         " return t.opacity > 0 ? t.body.map(b => b.lines.join(' ')) : [] })()"
     )
-    assert len(lines) == 1 and re.fullmatch(r"admissions: \d+", lines[0]), f"no tooltip on hover: {lines}"
+    assert len(lines) == 1, f"no tooltip on hover: {lines}"
+    assert re.fullmatch(r"admissions: \d+", lines[0]), lines
     assert page.locator("#hourly-rows tr").count() == 24
     assert page.locator("#daily-rows tr").count() == 30
     screenshot(page, "desktop_1280x900.png")
@@ -232,7 +244,12 @@ def test_flow_measures_outlook_and_wording_render_from_pushed_messages(
         assert re.fullmatch(r"updated \d+ s ago", tile_text(page, key, "age")), tile_text(page, key, "age")
     outlook_rows = page.locator("#outlook-rows tr")
     expect(outlook_rows).to_have_count(4)
-    assert outlook_rows.nth(0).locator("th, td").all_text_contents() == ["2030-01-01 10:00", "41.3", "38", "44.5"]
+    assert outlook_rows.nth(0).locator("th, td").all_text_contents() == [
+        "2030-01-01 10:00",
+        "41.3",
+        "38",
+        "44.5",
+    ]
     assert outlook_rows.nth(3).locator("th, td").all_text_contents() == ["2030-01-01 13:00", "44", "39", "49"]
     outlook = page.evaluate(
         "(() => { const c = Chart.getChart(document.getElementById('chart-outlook'));"
@@ -250,40 +267,64 @@ def test_flow_measures_outlook_and_wording_render_from_pushed_messages(
     critical = with_flow(snapshot, 0)["data"]["critical"]
     rate = critical["rooms"]["occupancy_rate"]
     nudged = {**critical, "rooms": {**critical["rooms"], "occupancy_rate": rate - 0.004}}
-    server.send({"type": "update", "scope": "hospital", "epoch": snapshot["epoch"], "seq": snapshot["seq"] + 2,
-                 "generated_at": critical["computed_at"], "stale": False, "tier": "critical", "data": nudged})
-    expect(page.locator('.tile[data-key="critical.rooms.occupancy_rate"] [data-delta]')).to_have_text("no change")
+    server.send(
+        {
+            "type": "update",
+            "scope": "hospital",
+            "epoch": snapshot["epoch"],
+            "seq": snapshot["seq"] + 2,
+            "generated_at": critical["computed_at"],
+            "stale": False,
+            "tier": "critical",
+            "data": nudged,
+        }
+    )
+    expect(page.locator('.tile[data-key="critical.rooms.occupancy_rate"] [data-delta]')).to_have_text(
+        "no change"
+    )
     historical = with_flow(snapshot, 0)["data"]["historical"]
     historical["comparisons"] = {"admissions": {"day": None, "week": 1.0004, "month": 0.5}}
-    server.send({"type": "update", "scope": "hospital", "epoch": snapshot["epoch"], "seq": snapshot["seq"] + 3,
-                 "generated_at": historical["computed_at"], "stale": False, "tier": "historical", "data": historical})
+    server.send(
+        {
+            "type": "update",
+            "scope": "hospital",
+            "epoch": snapshot["epoch"],
+            "seq": snapshot["seq"] + 3,
+            "generated_at": historical["computed_at"],
+            "stale": False,
+            "tier": "historical",
+            "data": historical,
+        }
+    )
     expect(page.locator("#comparisons li")).to_have_text(
         [
             "Admissions, today vs yesterday: yesterday had none by this time",
             "Admissions, week over week: no change",
-            "Admissions, month over month: ▼ −50%",
+            f"Admissions, month over month: ▼ {MINUS}50%",
         ]
     )
 
     # A server that does not send the new keys: dashes and "no data", not stale numbers.
     server.send({**snapshot, "seq": snapshot["seq"] + 4})
-    expect(page.locator('.tile[data-key="critical.flow.boarding"] [data-value]')).to_have_text("–")
-    assert tile_text(page, "standard.flow.lwbs_share") == "–"
+    expect(page.locator('.tile[data-key="critical.flow.boarding"] [data-value]')).to_have_text(NO_DATA)
+    assert tile_text(page, "standard.flow.lwbs_share") == NO_DATA
     assert tile_text(page, "standard.flow.lwbs_share", "age") == "no data"
     expect(page.locator("#outlook-rows tr")).to_have_count(0)
     expect(page.locator("#outlook-empty")).to_be_visible()
 
 
-def test_changes_are_worded_from_the_rounded_amount(site: LiveStack, open_session: Callable[..., Any]) -> None:
+def test_changes_are_worded_from_the_rounded_amount(
+    site: LiveStack, open_session: Callable[..., Any]
+) -> None:
     page = open_session("ada").page
     cases = [
         ([0.904, 0.9, "percent"], {"text": "no change", "direction": "none"}),
         ([0.9, 0.904, "percent"], {"text": "no change", "direction": "none"}),
-        ([0.9, 0.88, "percent"], {"text": "▼ −2 pts since last", "direction": "down"}),
+        ([0.9, 0.88, "percent"], {"text": f"▼ {MINUS}2 pts since last", "direction": "down"}),
         ([10, 10.4, "count"], {"text": "no change", "direction": "none"}),
         ([10, 12, "count"], {"text": "▲ +2 since last", "direction": "up"}),
         ([100, 100.004, "money"], {"text": "no change", "direction": "none"}),
-        ([100, 99.5, "money"], {"text": "▼ −0.50 since last", "direction": "down"}),
+        ([100, 99.5, "money"], {"text": f"▼ {MINUS}0.50 since last", "direction": "down"}),
         ([30, 30.3, "minutes"], {"text": "no change", "direction": "none"}),
         ([30, 95, "minutes"], {"text": "▲ +1 h 5 min since last", "direction": "up"}),
         ([50, 50.04, "hours"], {"text": "no change", "direction": "none"}),
@@ -298,11 +339,11 @@ def test_changes_are_worded_from_the_rounded_amount(site: LiveStack, open_sessio
         ([0.996, "day"], "no change"),
         ([1.0049, "week"], "no change"),
         ([1.25, "day"], "▲ +25%"),
-        ([0.8, "day"], "▼ −20%"),
+        ([0.8, "day"], f"▼ {MINUS}20%"),
     ]
     for args, expected_text in comparisons:
         assert page.evaluate("a => DashFormat.comparison(a[0], a[1])", args) == expected_text
-    assert "−0" not in page.inner_text("main")
+    assert f"{MINUS}0" not in page.inner_text("main")
 
 
 def test_granted_notifications_show_critical_alerts_of_visible_departments_only(
@@ -324,7 +365,9 @@ def test_granted_notifications_show_critical_alerts_of_visible_departments_only(
     assert shown == [{"title": "Critical alert · ER", "body": "Notify test: ER critical"}]
     assert page.evaluate("window.__permissionRequests") == 0
     open_critical = sum(
-        1 for alert in site.mongo().alerts.find({"department": "ER", "severity": "critical"}) if not alert.get("acknowledged_at")
+        1
+        for alert in site.mongo().alerts.find({"department": "ER", "severity": "critical"})
+        if not alert.get("acknowledged_at")
     )
     expect(page).to_have_title(f"({open_critical}) dept:ER · Hospital dashboard")
     expect(page.locator("#notify-toggle")).to_have_text("Critical alert notifications on (turn off)")

@@ -39,7 +39,9 @@ def test_the_makefile_target_runs_the_vendoring_command() -> None:
 def test_a_tarball_matching_the_pins_yields_its_files() -> None:
     files = {"package/dist/chart.umd.min.js": b"built", "package/LICENSE.md": b"licence"}
     payload = tarball(files)
-    package = replace(CHART_JS, integrity=sri_sha512(payload), build_sha256=hashlib.sha256(b"built").hexdigest())
+    package = replace(
+        CHART_JS, integrity=sri_sha512(payload), build_sha256=hashlib.sha256(b"built").hexdigest()
+    )
     assert verified_files(package, payload) == {"chart.umd.min.js": b"built", "LICENSE.md": b"licence"}
 
 
