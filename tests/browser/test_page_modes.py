@@ -170,6 +170,11 @@ def test_wall_mode_fills_a_1920x1080_screen_with_departments_and_alerts_in_view(
     )
     assert value_px >= 56, value_px
     assert table_px >= 24, table_px
+    truncated = page.evaluate(
+        "[...document.querySelectorAll('.tile[data-wall] .tile-label, .tile[data-wall] .tile-age')]"
+        ".filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent)"
+    )
+    assert truncated == [], f"cut short on the wall: {truncated}"
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(11, 17, 24)", background
     screenshot(page, "wall_1920x1080.png")
@@ -191,7 +196,9 @@ def test_the_phone_layout_stacks_tiles_puts_alerts_first_and_never_scrolls_sidew
     assert len(lefts) == 1, f"tiles are not stacked one per row: {lefts}"
     for chart in ("#chart-hourly", "#chart-daily"):
         assert box(page, chart)["width"] <= 390
-    screenshot(page, "phone_390x844.png", full_page=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "phone_390x844.png")
+    screenshot(page, "phone_390x844_full.png", full_page=True)
 
 
 def test_the_desktop_page_draws_chart_js_charts_with_tooltips_and_tables(

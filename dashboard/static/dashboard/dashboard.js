@@ -108,7 +108,8 @@
       if (!data || !data.computed_at) return;
       var age = (now - parseTime(data.computed_at)) / 1000;
       var stale = state.sourcesDown || age > STALE_AFTER_INTERVALS * boot.intervals[tier];
-      var label = (stale ? "stale, " : "") + "updated " + ago(age);
+      // Wall mode's tiles are narrow for their type size: "stale, 25 s ago" fits, "updated" is implied.
+      var label = (stale ? "stale, " : "") + (boot.wall ? "" : "updated ") + ago(age);
       var heading = document.querySelector('[data-tier-age="' + tier + '"]');
       if (heading) heading.textContent = "(" + label + ")";
       var tiles = document.querySelectorAll('.tile[data-key^="' + tier + '."]');
