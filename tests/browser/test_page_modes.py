@@ -12,7 +12,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -311,8 +311,21 @@ def test_flow_measures_outlook_and_wording_render_from_pushed_messages(
         ]
     )
 
+    # Numbers computed 10 minutes ago go visibly stale, as every tile does.
+    old = with_flow(snapshot, snapshot["seq"] + 4)
+    long_ago = (datetime.now(UTC) - timedelta(minutes=10)).isoformat().replace("+00:00", "Z")
+    for tier in ("critical", "standard"):
+        old["data"][tier]["computed_at"] = long_ago
+    server.send(old)
+    boarding = page.locator('.tile[data-key="critical.flow.boarding"]')
+    expect(boarding).to_have_class(re.compile(r"\bstale\b"))
+    assert tile_text(page, "critical.flow.boarding", "age") == "stale, updated 10 min ago"
+    assert "stale" in (
+        page.locator('.tile[data-key="standard.flow.lwbs_share"]').get_attribute("class") or ""
+    )
+
     # A server that does not send the new keys: dashes and "no data", not stale numbers.
-    server.send({**snapshot, "seq": snapshot["seq"] + 4})
+    server.send({**snapshot, "seq": snapshot["seq"] + 5})
     expect(page.locator('.tile[data-key="critical.flow.boarding"] [data-value]')).to_have_text(NO_DATA)
     assert tile_text(page, "standard.flow.lwbs_share") == NO_DATA
     assert tile_text(page, "standard.flow.lwbs_share", "age") == "no data"
