@@ -269,6 +269,7 @@ def test_flow_measures_outlook_and_wording_render_from_pushed_messages(
         ["expected occupied beds", [beds_now, 41.26, 42, 43.5, 44], False],
     ]
     expect(page.locator("#outlook-empty")).to_be_hidden()
+    expect(page.locator("#chart-outlook")).to_be_visible()
 
     # A change of occupancy that rounds to zero points, and comparisons with an empty earlier span.
     critical = with_flow(snapshot, 0)["data"]["critical"]
@@ -331,6 +332,7 @@ def test_flow_measures_outlook_and_wording_render_from_pushed_messages(
     assert tile_text(page, "standard.flow.lwbs_share", "age") == "no data"
     expect(page.locator("#outlook-rows tr")).to_have_count(0)
     expect(page.locator("#outlook-empty")).to_be_visible()
+    expect(page.locator("#chart-outlook")).to_be_hidden()
 
 
 def test_changes_are_worded_from_the_rounded_amount(

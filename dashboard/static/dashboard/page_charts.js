@@ -62,7 +62,7 @@
       borderColor: colour(colourName),
       backgroundColor: colour(colourName),
       pointRadius: 2,
-      tension: 0.2,
+      tension: 0,  // straight segments: a smoothed curve would show values that were never there
     };
     Object.keys(extra || {}).forEach(function (key) { dataset[key] = extra[key]; });
     return dataset;
@@ -76,6 +76,7 @@
   function drawOutlook(outlook, occupiedNow) {
     var rows = Array.isArray(outlook) ? outlook : [];
     document.getElementById("outlook-empty").hidden = rows.length > 0;
+    document.getElementById("chart-outlook").parentNode.hidden = rows.length === 0;
     var start = occupiedNow === null || occupiedNow === undefined ? null : Number(occupiedNow);
     var labels = ["now"].concat(rows.map(function (row) { return localHour(row.hour); }));
     function series(key) {
