@@ -270,6 +270,7 @@ def test_flow_measures_outlook_and_wording_render_from_pushed_messages(
     ]
     expect(page.locator("#outlook-empty")).to_be_hidden()
     expect(page.locator("#chart-outlook")).to_be_visible()
+    page.locator("#chart-outlook").screenshot(path=str(SCREENSHOTS / "outlook_band.png"))
 
     # A change of occupancy that rounds to zero points, and comparisons with an empty earlier span.
     critical = with_flow(snapshot, 0)["data"]["critical"]

@@ -88,7 +88,8 @@
       line("high", series("high"), "--band-edge", { pointRadius: 0, borderDash: [4, 4], fill: "-1", backgroundColor: band }),
       line("expected occupied beds", series("expected_occupied_beds"), "--series-a", { pointRadius: 3 }),
     ] : [], "decimal", function (options) {
-      options.plugins.legend.labels.filter = function (item) { return item.text !== "low"; };
+      // The band's edges are named in the caption and the tooltip; the legend keeps the line.
+      options.plugins.legend.labels.filter = function (item) { return item.text !== "low" && item.text !== "high"; };
     });
   }
 
