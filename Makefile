@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Settings need these at import time; lint and type checks connect to nothing.
 LINT_ENV := DASH_ENV=test REDIS_URL=redis://127.0.0.1:1/0 MONGO_URL=mongodb://127.0.0.1:1
 
-.PHONY: bootstrap demo test lint format bench bench-metrics clean
+.PHONY: bootstrap demo test lint format bench bench-metrics vendor-js clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -42,6 +42,11 @@ bench: bootstrap
 # Tier computation times at 10,000 and 1,000,000 patients on the embedded MongoDB (docs/BENCHMARKS.md).
 bench-metrics: bootstrap
 	$(PY) -m bench.metrics $(BENCH_METRICS_ARGS)
+
+# Re-fetch the page's chart library (Chart.js, pinned in devstack/vendor_js.py) with npm pack,
+# check its sha512 against the pin and write it under dashboard/static/dashboard/vendor/.
+vendor-js: bootstrap
+	$(PY) -m devstack.vendor_js $(VENDOR_JS_ARGS)
 
 clean:
 	rm -rf $(VENV) var/bench var/screenshots bench/loadgen/node_modules bench/peers/socketio/node_modules

@@ -102,13 +102,22 @@ def fanout_verdict(fanout: dict[str, Any]) -> Verdict:
     return Verdict(target, measured, _sized(r["clients"], FANOUT_CLIENTS, ok))
 
 
+def change_text(change: float | None) -> str:
+    """A relative change (0.12 = 12 % more) as "+12%" or "-3%"; "no change" when it rounds to
+    0 % (never "-0%"); "-" when there is nothing to compare."""
+    if change is None:
+        return "-"
+    percent = round(change * 100)
+    return "no change" if percent == 0 else f"{percent:+d}%"
+
+
 def slow_verdict(s: dict[str, Any]) -> Verdict:
     base, stalled = s["baseline_healthy_p99_ms"], s["stall_healthy_p99_ms"]
     rise = None if not base or stalled is None else stalled / base - 1
     growth = max(high - low for high, low in zip(s["web_rss_mib_max"], s["web_rss_mib_min"], strict=True))
     return Verdict(
         f"slow consumers: healthy p99 within {SLOW_P99_RISE:.0%}, memory bounded",
-        f"{fmt_ms(base)} → {fmt_ms(stalled)} ({'-' if rise is None else f'{rise:+.0%}'}) "
+        f"{fmt_ms(base)} → {fmt_ms(stalled)} ({change_text(rise)}) "
         f"for {s['clients']:,} clients; RSS grew {growth:.1f} MiB during the stall; "
         f"{s['healthy_gaps_during_stall']} healthy gaps",
         _sized(

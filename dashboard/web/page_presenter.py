@@ -6,6 +6,7 @@ script, which updates the tiles in place from WebSocket messages.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from dashboard.metrics.snapshots import snapshot_message
 from dashboard.protocol.errors import DashboardError, Unavailable
 from dashboard.protocol.scopes import Scope
 from dashboard.protocol.tiers import TIERS, interval_s
+from dashboard.web import page_version
 
 PAGE_ALERT_LIMIT = 50
 
@@ -25,8 +27,9 @@ class Tile:
     tier: str
     path: str  # dotted path inside the tier's data, e.g. "patients.emergency"
     label: str
-    kind: str = "count"  # "count", "percent" or "money"
+    kind: str = "count"  # "count", "percent", "money", "minutes", "hours" or "decimal"
     admin_only: bool = False
+    wall: bool = False  # one of the few tiles wall mode shows, read from across the room
 
     @property
     def key(self) -> str:
@@ -34,21 +37,21 @@ class Tile:
 
 
 CRITICAL_TILES = (
-    Tile("critical", "patients.total", "Patients in care"),
+    Tile("critical", "patients.total", "Patients in care", wall=True),
     Tile("critical", "patients.active", "Admitted"),
-    Tile("critical", "patients.emergency", "Emergency patients"),
+    Tile("critical", "patients.emergency", "Emergency patients", wall=True),
     Tile("critical", "patients.new_today", "New today"),
     Tile("critical", "patients.discharged_today", "Discharged today"),
-    Tile("critical", "rooms.available", "Rooms available"),
+    Tile("critical", "rooms.available", "Rooms available", wall=True),
     Tile("critical", "rooms.occupied", "Rooms occupied"),
     Tile("critical", "rooms.cleaning", "Rooms cleaning"),
     Tile("critical", "rooms.maintenance", "Rooms in maintenance"),
     Tile("critical", "rooms.beds_occupied", "Beds occupied"),
     Tile("critical", "rooms.beds_total", "Beds in service"),
-    Tile("critical", "rooms.occupancy_rate", "Bed occupancy", kind="percent"),
+    Tile("critical", "rooms.occupancy_rate", "Bed occupancy", kind="percent", wall=True),
     Tile("critical", "alerts.open", "Open alerts"),
-    Tile("critical", "alerts.critical_open", "Open critical alerts"),
-    Tile("critical", "staff.on_duty", "Staff on duty"),
+    Tile("critical", "alerts.critical_open", "Open critical alerts", wall=True),
+    Tile("critical", "staff.on_duty", "Staff on duty", wall=True),
     Tile("critical", "staff.active_15m", "Staff active (15 min)"),
 )
 STANDARD_TILES = (
@@ -60,6 +63,17 @@ STANDARD_TILES = (
     Tile("standard", "revenue.today", "Revenue today", kind="money", admin_only=True),
     Tile("standard", "revenue.week", "Revenue this week", kind="money", admin_only=True),
     Tile("standard", "revenue.month", "Revenue this month", kind="money", admin_only=True),
+)
+# Contract §8: optional measures; a tile shows a dash and "no data" while its key is absent.
+FLOW_TILES = (
+    Tile("critical", "flow.boarding", "ED boarding", wall=True),
+    Tile("critical", "flow.boarding_longest_min", "Longest boarding", kind="minutes", wall=True),
+    Tile("critical", "flow.boarding_median_min", "Median boarding", kind="minutes"),
+    Tile("standard", "flow.los_avg_h_7d", "Length of stay (7 days)", kind="hours"),
+    Tile("standard", "flow.discharges_before_noon_share", "Discharges before noon", kind="percent"),
+    Tile("standard", "flow.bed_turnaround_median_min", "Bed turnaround (median)", kind="minutes"),
+    Tile("standard", "flow.lwbs_today", "Left without being seen"),
+    Tile("standard", "flow.lwbs_share", "Left without being seen, share", kind="percent"),
 )
 DEPARTMENT_COLUMNS = (
     ("patients.total", "Patients"),
@@ -88,7 +102,21 @@ def formatted(value: Any, kind: str) -> str:
         return f"{100 * float(value):.0f}%"
     if kind == "money":
         return f"{float(value):,.2f}"
+    if kind == "minutes":
+        return duration_text(float(value))
+    if kind == "hours":
+        return f"{float(value):,.1f} h"
+    if kind == "decimal":
+        return f"{math.floor(float(value) * 10 + 0.5) / 10:.1f}".rstrip("0").rstrip(".")  # half up
     return f"{int(value):,}"
+
+
+def duration_text(minutes: float) -> str:
+    """Minutes as a person reads them: "45 min" below an hour, "2 h 5 min" from one hour."""
+    whole = math.floor(minutes + 0.5)  # half up, as the script's Math.round
+    if whole < 60:
+        return f"{whole} min"
+    return f"{whole // 60} h {whole % 60} min"
 
 
 def chosen_scope(access: Access, requested: str | None) -> tuple[Scope, str | None]:
@@ -113,6 +141,7 @@ def tiles_with_values(tiles: tuple[Tile, ...], data: dict[str, Any], access: Acc
             "label": tile.label,
             "kind": tile.kind,
             "text": formatted(lookup(data.get(tile.tier, {}), tile.path), tile.kind),
+            "wall": tile.wall,
         }
         for tile in shown
     ]
@@ -129,7 +158,32 @@ def department_rows(standard: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def page_context(access: Access, requested_scope: str | None) -> dict[str, Any]:
+def hour_text(iso: Any) -> str:
+    """An hour row's ISO 8601 start as the chart tables show it: "2026-11-30 05:00"."""
+    return str(iso)[:16].replace("T", " ")
+
+
+def chart_rows(historical: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The hourly and outlook rows for the charts' tables, hours as `hour_text`; absent keys
+    give no rows (the outlook is contract §8's `historical.outlook`)."""
+    hourly = historical.get("admissions_hourly") or []
+    outlook = historical.get("outlook") or []
+    return {
+        "hourly": [{"hour": hour_text(row.get("hour")), "count": row.get("count")} for row in hourly],
+        "outlook": [
+            {
+                "hour": hour_text(row.get("hour")),
+                "cells": [
+                    formatted(row.get(key), "decimal") for key in ("expected_occupied_beds", "low", "high")
+                ],
+            }
+            for row in outlook
+        ],
+    }
+
+
+def page_context(access: Access, requested_scope: str | None, *, wall: bool = False) -> dict[str, Any]:
+    """The page's template context; `wall` selects wall mode (large type, no chrome, dark)."""
     scope, notice = chosen_scope(access, requested_scope)
     snapshot = snapshot_message(scope, with_revenue=access.sees_revenue)
     data = snapshot["data"]
@@ -147,10 +201,14 @@ def page_context(access: Access, requested_scope: str | None) -> dict[str, Any]:
         "sees_revenue": access.sees_revenue,
         "critical_tiles": tiles_with_values(CRITICAL_TILES, data, access),
         "standard_tiles": tiles_with_values(STANDARD_TILES, data, access),
+        "flow_tiles": tiles_with_values(FLOW_TILES, data, access),
+        "wall": wall,
+        "version": page_version.current(),
         "department_columns": [label for _path, label in DEPARTMENT_COLUMNS],
         "department_rows": department_rows(data.get("standard", {})) if scope.department is None else [],
         "alerts": open_alerts,
         "snapshot": snapshot,
+        "chart_rows": chart_rows(data.get("historical", {})),
         "boot": {
             "scope": scope.name,
             "snapshot": snapshot,
@@ -158,5 +216,7 @@ def page_context(access: Access, requested_scope: str | None) -> dict[str, Any]:
             "ack_departments": ack_departments,
             "department_paths": [path for path, _label in DEPARTMENT_COLUMNS],
             "intervals": {tier: interval_s(tier) for tier in TIERS},
+            "wall": wall,
+            "version": page_version.current(),
         },
     }

@@ -6,6 +6,7 @@ from dashboard.web import api_views, docs_views, health_views, page_views, syste
 
 urlpatterns = [
     path("", page_views.dashboard_page, name="dashboard"),
+    path("page/version/", page_views.page_version, name="page_version"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/auth/token/", token_views.TokenObtainView.as_view(), name="token_obtain_pair"),

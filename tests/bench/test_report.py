@@ -152,3 +152,11 @@ def test_a_storm_nobody_came_back_from_says_so() -> None:
     assert "None" not in text
     storm.update(subscribed_99_s=14.2, caught_up_99_s=14.9)
     assert "subscribed again after 14.2 s, 99 % caught up after 14.9 s" in report.storm_markdown(storm)
+
+
+@pytest.mark.parametrize(
+    ("change", "text"),
+    [(None, "-"), (-0.004, "no change"), (0.004, "no change"), (0.12, "+12%"), (-0.03, "-3%")],
+)
+def test_a_change_that_rounds_to_zero_reads_no_change(change: float | None, text: str) -> None:
+    assert report.change_text(change) == text

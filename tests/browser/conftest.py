@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, WebSocket, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, WebSocket, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from devstack.chromium import LAUNCH_ARGS, ensure_chromium
@@ -83,8 +83,21 @@ def open_session(browser: Browser, site: LiveStack, request: pytest.FixtureReque
     contexts = []
     sessions: list[Session] = []
 
-    def login(username: str, path: str = "/") -> Session:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def login(
+        username: str,
+        path: str = "/",
+        *,
+        viewport: tuple[int, int] = (1280, 900),
+        permissions: tuple[str, ...] = (),
+        prepare: Callable[[BrowserContext], None] | None = None,
+    ) -> Session:
+        """A signed-in page at `path`, live; `prepare` runs on the context before any page loads."""
+        width, height = viewport
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, permissions=list(permissions)
+        )
+        if prepare is not None:
+            prepare(context)
         contexts.append(context)
         page = context.new_page()
         session = Session(page)

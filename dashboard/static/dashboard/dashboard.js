@@ -9,6 +9,8 @@
   var BACKOFF_MAX_MS = 30000;
   var OFFLINE_AFTER_ATTEMPTS = 6;
   var STALE_AFTER_INTERVALS = 2;
+  var VERSION_CHECK_MS = 10 * 60 * 1000;
+  var fmt = window.DashFormat;
 
   var state = {
     scope: boot.scope,
@@ -22,33 +24,13 @@
     attempt: 0,
     stopped: false,
     requestCounter: 0,
+    helloCount: 0,
   };
 
-  // --- formatting (the same rules as dashboard/web/page_presenter.py) ----------------------
-  function lookup(data, path) {
-    var value = data;
-    var parts = path.split(".");
-    for (var i = 0; i < parts.length; i++) {
-      if (value === null || typeof value !== "object") return null;
-      value = value[parts[i]];
-    }
-    return value === undefined ? null : value;
-  }
-
-  function format(value, kind) {
-    if (value === null || value === undefined) return "–";
-    if (kind === "percent") return Math.round(100 * Number(value)) + "%";
-    if (kind === "money") {
-      return Number(value).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-    }
-    return Math.round(Number(value)).toLocaleString("en-US");
-  }
-
-  function ago(seconds) {
-    if (seconds < 60) return Math.max(0, Math.round(seconds)) + " s ago";
-    if (seconds < 3600) return Math.round(seconds / 60) + " min ago";
-    return Math.round(seconds / 3600) + " h ago";
-  }
+  // --- formatting: page_format.js (the same rules as dashboard/web/page_presenter.py) ------
+  var lookup = fmt.lookup;
+  var format = fmt.format;
+  var ago = fmt.ago;
 
   function parseTime(iso) {
     return new Date(iso).getTime();
@@ -83,22 +65,15 @@
       var value = lookup(data, path);
       tile.querySelector("[data-value]").textContent = format(value, kind);
       if (previous) {
-        var before = lookup(previous, path);
         var delta = tile.querySelector("[data-delta]");
-        if (value === null || before === null || value === before) {
-          delta.textContent = "no change";
-          delta.dataset.direction = "none";
-        } else {
-          var diff = Number(value) - Number(before);
-          var sign = diff > 0 ? "+" : "−";
-          var amount = kind === "percent" ? format(Math.abs(diff), kind) + " pts" : format(Math.abs(diff), kind);
-          delta.textContent = (diff > 0 ? "▲ " : "▼ ") + sign + amount + " since last";
-          delta.dataset.direction = diff > 0 ? "up" : "down";
-        }
+        var change = fmt.change(lookup(previous, path), value, kind);
+        delta.textContent = change.text;
+        delta.dataset.direction = change.direction;
       }
     }
     if (tier === "standard" && Array.isArray(data.departments)) renderDepartments(data.departments);
     if (tier === "historical") renderHistorical(data);
+    if (tier === "critical") window.DashCharts.render(state.data.historical || {}, data);
   }
 
   function renderDepartments(rows) {
@@ -133,13 +108,16 @@
       if (!data || !data.computed_at) return;
       var age = (now - parseTime(data.computed_at)) / 1000;
       var stale = state.sourcesDown || age > STALE_AFTER_INTERVALS * boot.intervals[tier];
-      var label = (stale ? "stale, " : "") + "updated " + ago(age);
+      // Wall mode's tiles are narrow for their type size: "stale, 25 s ago" fits, "updated" is implied.
+      var label = (stale ? "stale, " : "") + (boot.wall ? "" : "updated ") + ago(age);
       var heading = document.querySelector('[data-tier-age="' + tier + '"]');
       if (heading) heading.textContent = "(" + label + ")";
       var tiles = document.querySelectorAll('.tile[data-key^="' + tier + '."]');
       for (var i = 0; i < tiles.length; i++) {
+        var absent = lookup(data, tiles[i].dataset.key.slice(tier.length + 1)) === null;
         tiles[i].classList.toggle("stale", stale);
-        tiles[i].querySelector("[data-age]").textContent = label;
+        tiles[i].classList.toggle("no-data", absent);
+        tiles[i].querySelector("[data-age]").textContent = absent ? "no data" : label;
       }
     });
     var times = document.querySelectorAll("#alert-list time");
@@ -148,76 +126,22 @@
     }
   }
 
-  // --- charts: SVG drawn here, values in tooltips and labels ---------------------------
-  var SVG = "http://www.w3.org/2000/svg";
-
-  function svgElement(name, attributes, text) {
-    var element = document.createElementNS(SVG, name);
-    Object.keys(attributes).forEach(function (key) { element.setAttribute(key, attributes[key]); });
-    if (text !== undefined) element.textContent = text;
-    return element;
-  }
-
-  function barChart(svg, labels, series, kind) {
-    if (!svg) return;
-    var width = 600, height = 180, left = 44, bottom = 22, top = 10;
-    svg.setAttribute("viewBox", "0 0 " + width + " " + height);
-    svg.textContent = "";
-    var max = 0;
-    series.forEach(function (s) { s.values.forEach(function (v) { max = Math.max(max, v); }); });
-    max = max || 1;
-    var plotWidth = width - left - 4, plotHeight = height - top - bottom;
-    var slot = plotWidth / labels.length;
-    var barWidth = Math.max(1, (slot - 2) / series.length);
-    svg.appendChild(svgElement("line", { x1: left, y1: top + plotHeight, x2: width, y2: top + plotHeight, class: "axis" }));
-    svg.appendChild(svgElement("text", { x: left - 6, y: top + 8, class: "tick", "text-anchor": "end" }, format(max, kind)));
-    svg.appendChild(svgElement("text", { x: left - 6, y: top + plotHeight, class: "tick", "text-anchor": "end" }, "0"));
-    labels.forEach(function (label, i) {
-      series.forEach(function (s, k) {
-        var value = s.values[i];
-        var barHeight = (value / max) * plotHeight;
-        var rect = svgElement("rect", {
-          x: left + i * slot + 1 + k * barWidth,
-          y: top + plotHeight - barHeight,
-          width: barWidth,
-          height: Math.max(barHeight, 0.5),
-          class: "bar " + s.className,
-        });
-        rect.appendChild(svgElement("title", {}, label + ": " + format(value, kind) + " " + s.name));
-        svg.appendChild(rect);
-      });
-      var every = Math.ceil(labels.length / 8);
-      if (i % every === 0) {
-        svg.appendChild(svgElement("text", { x: left + i * slot + slot / 2, y: height - 6, class: "tick", "text-anchor": "middle" }, label));
-      }
-    });
-  }
-
-  function comparisonText(ratio) {
-    if (ratio === null || ratio === undefined) return "no earlier data";
-    var change = Math.round((ratio - 1) * 100);
-    return (change > 0 ? "▲ +" : change < 0 ? "▼ " : "") + change + "%";
+  // --- charts (page_charts.js) and their tables ----------------------------------------
+  function fillRows(id, rows) {
+    var body = document.getElementById(id);
+    body.textContent = "";
+    rows.forEach(function (row) { body.appendChild(tableRow(row[0], row.slice(1))); });
   }
 
   function renderHistorical(data) {
-    var hourly = data.admissions_hourly || [];
-    barChart(
-      document.getElementById("chart-hourly"),
-      hourly.map(function (h) { return new Date(h.hour).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }),
-      [{ name: "admissions", className: "series-a", values: hourly.map(function (h) { return h.count; }) }],
-      "count"
-    );
+    window.DashCharts.render(data, state.data.critical);
     var daily = data.daily || [];
-    var days = daily.map(function (d) { return d.date.slice(5); });
-    barChart(document.getElementById("chart-daily"), days, [
-      { name: "admissions", className: "series-a", values: daily.map(function (d) { return d.admissions; }) },
-      { name: "discharges", className: "series-b", values: daily.map(function (d) { return d.discharges; }) },
-    ], "count");
-    if (document.getElementById("chart-revenue")) {
-      barChart(document.getElementById("chart-revenue"), days, [
-        { name: "revenue", className: "series-a", values: daily.map(function (d) { return d.revenue || 0; }) },
-      ], "money");
-    }
+    fillRows("hourly-rows", (data.admissions_hourly || []).map(function (h) { return [fmt.hourText(h.hour), h.count]; }));
+    fillRows("outlook-rows", (Array.isArray(data.outlook) ? data.outlook : []).map(function (row) {
+      return [fmt.hourText(row.hour)].concat(["expected_occupied_beds", "low", "high"].map(function (key) {
+        return format(row[key], "decimal");
+      }));
+    }));
     var list = document.getElementById("comparisons");
     list.textContent = "";
     var periods = { day: "today vs yesterday", week: "week over week", month: "month over month" };
@@ -225,7 +149,7 @@
       Object.keys(periods).forEach(function (period) {
         var item = document.createElement("li");
         item.textContent = metric.charAt(0).toUpperCase() + metric.slice(1) + ", " + periods[period] + ": " +
-          comparisonText(data.comparisons[metric][period]);
+          fmt.comparison(data.comparisons[metric][period], period);
         list.appendChild(item);
       });
     });
@@ -249,6 +173,7 @@
     var count = alertList.children.length;
     document.getElementById("alert-count").textContent = count;
     document.getElementById("alerts-empty").hidden = count > 0;
+    window.DashNotify.setCriticalCount(alertList.querySelectorAll(".alert.severity-critical").length);
   }
 
   function addAlert(alert) {
@@ -284,6 +209,7 @@
     if (alert.escalated) markEscalated(item);
     alertList.insertBefore(item, alertList.firstChild);
     updateAlertCount();
+    window.DashNotify.alertArrived(alert);
   }
 
   function markEscalated(item) {
@@ -348,6 +274,8 @@
         resubscribe();
       }
       state.attempt = 0;
+      state.helloCount += 1;
+      if (state.helloCount > 1) checkVersion();
       setConnection("live");
     },
     subscribed: function (message) {
@@ -456,6 +384,26 @@
     });
   }
 
+  // A deploy that changed the page's files restarts the server: the page reloads itself then
+  // (checked on every reconnect, and every VERSION_CHECK_MS in case a balancer hid the restart).
+  function checkVersion() {
+    window.fetch("/page/version/", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (response.redirected) return { version: null };
+        return response.ok ? response.json() : { version: boot.version };
+      })
+      .then(function (answer) {
+        if (answer.version !== boot.version) window.location.reload();
+      })
+      .catch(function () {});
+  }
+
+  // Wall mode keeps the screen on where the browser allows it (the Screen Wake Lock API).
+  function keepScreenOn() {
+    if (!boot.wall || !navigator.wakeLock) return;
+    navigator.wakeLock.request("screen").catch(function () {});
+  }
+
   function scheduleReconnect() {
     if (state.stopped) return;
     state.attempt += 1;
@@ -473,8 +421,15 @@
     }
   }, 1000);
 
+  window.DashNotify.init(document.getElementById("notify-toggle"));
+  updateAlertCount();
   renderHistorical(state.data.historical || {});
   refreshAges();
+  window.setInterval(checkVersion, VERSION_CHECK_MS);
+  keepScreenOn();
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") keepScreenOn();
+  });
   setConnection("reconnecting", "Connecting…");
   connect();
 })();
