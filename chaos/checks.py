@@ -100,6 +100,7 @@ class Sampler:
         return self
 
     def stop(self) -> None:
+        """Stop sampling and close the open runs (idempotent)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(30)

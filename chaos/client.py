@@ -89,6 +89,7 @@ class Client:
     connected: bool = False
     connections: int = 0
     disconnects: list[float] = field(default_factory=list)
+    received: int = 0
     resubscribes: int = 0
     not_recovered: int = 0
     gaps: int = 0
@@ -128,6 +129,8 @@ class Client:
                     await self._follow(socket, stop)
             except (OSError, TimeoutError, InvalidHandshake, WebSocketException):
                 url_index += 1  # the other web process, as a load balancer would pick
+            except (KeyError, TypeError, ValueError) as exc:  # a message not as the contract says
+                self.errors.append(f"{exc.__class__.__name__}: {exc}")
             self.connected, self._socket = False, None
             if not stop.is_set():
                 self.disconnects.append(time.monotonic())
@@ -153,6 +156,7 @@ class Client:
                 continue
             last = time.monotonic()
             message = json.loads(raw)
+            self.received += 1
             await self._apply(socket, message, last)
 
     async def _resubscribe(self, socket: ClientConnection, scope: str) -> None:
@@ -175,7 +179,11 @@ class Client:
                 if state.epoch is not None:
                     await self._resubscribe(socket, known)
         elif kind == "status":
+            was_down = self.sources_down
             self.sources_down = any(value != "ok" for value in message["sources"].values())
+            if was_down and not self.sources_down:  # as the page: resync every scope
+                for known in self.scopes:
+                    await self._resubscribe(socket, known)
         elif kind == "ack_result" and not message["ok"]:
             self.errors.append(f"ack refused: {message.get('reason')}")
         elif scope in self.scopes:

@@ -63,7 +63,10 @@ class Load:
             connected = sum(c.connected for c in self.clients)
             synced = sum(c.synced() for c in self.clients)
             errors = [e for c in self.clients for e in c.errors][:3]
-            raise AssertionError(f"{exc}: {connected} connected, {synced} synced; {errors}") from None
+            received = sum(c.received for c in self.clients)
+            raise AssertionError(
+                f"{exc}: {connected} connected, {synced} synced, {received} messages; {errors}"
+            ) from None
 
     def wait_until(self, condition: Callable[[], bool], timeout_s: float, what: str) -> float:
         """Seconds until `condition()` held; AssertionError after `timeout_s`."""
@@ -75,6 +78,8 @@ class Load:
         return time.monotonic() - started
 
     def stop(self) -> None:
-        if self._stop is not None:
+        """Close every client (idempotent)."""
+        if self._stop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
+        if self._thread.is_alive():
+            self._thread.join(30)

@@ -17,6 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
+
 from chaos import django_env, report
 from devstack.services import unwind_on_sigterm
 
@@ -40,6 +43,29 @@ def back_live_s(load: Any, since: float) -> float | None:
 
 
 def run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]:
+    """One row; a row that could not run at all (the load never synced, the fault raised) is
+    a failed row saying why, and the matrix goes on."""
+    try:
+        return _run_row(chaos, row, clients, speed)
+    except (AssertionError, OSError, PyMongoError, RedisError) as exc:
+        from chaos.faults import ROWS
+
+        return {
+            "row": row,
+            "name": ROWS[row][0],
+            "server": chaos.server,
+            "passed": False,
+            "alerts_lost": None,
+            "back_live_s": None,
+            "unmarked_wrong_s": None,
+            "final_mismatches": None,
+            "clients": clients,
+            "speed": speed,
+            "failures": [f"the row could not run: {exc.__class__.__name__}: {exc}"[:2000]],
+        }
+
+
+def _run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]:
     from chaos import checks
     from chaos.faults import ROWS
     from chaos.load import Load
@@ -50,28 +76,29 @@ def run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]:
     db = chaos.stack.mongo()
     load = Load(clients, chaos.tokens, chaos.ws_urls, [chaos.http_url(n) for n in ("web-1", "web-2")])
     simulator = SimulatorThread(db, speed, seed=row).start()
-    sampler = None
+    sampler = checks.Sampler(db, load.clients)
     try:
         load.start()
         # Alerts count from here: a snapshot carries no alerts, so one written before a client
         # was subscribed reaches it only through the alert list it may fetch.
         started_wall = datetime.now(UTC)
-        sampler = checks.Sampler(db, load.clients).start()
+        sampler.start()
         time.sleep(WARM_S)
         result = fault(chaos, load)
         back = back_live_s(load, result.ended_at)
         time.sleep(3.0)
-    finally:
         simulator.stop()
         stopped_wall = datetime.now(UTC)
-        if sampler is not None:
-            time.sleep(checks.FINAL_SETTLE_S)
-            sampler.stop()
-    written = checks.written_alerts(db, started_wall, stopped_wall - timedelta(seconds=1))
-    lost = checks.lost_alerts(load.clients, written, ALL_DEPARTMENTS)
-    mismatches = checks.final_mismatches(db, load.clients, stopped_wall)
-    load.stop()
-    longest = sampler.longest() if sampler else None
+        time.sleep(checks.FINAL_SETTLE_S)
+        sampler.stop()
+        written = checks.written_alerts(db, started_wall, stopped_wall - timedelta(seconds=1))
+        lost = checks.lost_alerts(load.clients, written, ALL_DEPARTMENTS)
+        mismatches = checks.final_mismatches(db, load.clients, stopped_wall)
+    finally:
+        simulator.stop()
+        sampler.stop()
+        load.stop()
+    longest = sampler.longest()
     went_back = [
         f"client {c.index} {n}: {s.went_back[0]}"
         for c in load.clients
@@ -105,8 +132,8 @@ def run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]:
         "final_mismatches": len(mismatches),
         "clients": clients,
         "speed": speed,
-        "samples": sampler.samples if sampler else 0,
-        "samples_without_truth": sampler.unanswered if sampler else 0,
+        "samples": sampler.samples,
+        "samples_without_truth": sampler.unanswered,
         "reconnects": sum(len(c.disconnects) for c in load.clients),
         "not_recovered": sum(c.not_recovered for c in load.clients),
         "simulator_failed_steps": simulator.failed_steps,

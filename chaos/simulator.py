@@ -40,5 +40,7 @@ class SimulatorThread:
                 self.failed_steps += 1
 
     def stop(self) -> None:
+        """Stop stepping (idempotent)."""
         self._stop.set()
-        self._thread.join(30)
+        if self._thread.is_alive():
+            self._thread.join(30)
