@@ -19,7 +19,8 @@ the longest is at most one critical interval (5 s).
 
 **Alerts lost.** The valid alerts written to MongoDB while the row ran, for the departments a
 client may see, that the client neither received (an `alert` message, live or replayed) nor
-recovered (the alert list it fetched after a refused recovery).
+recovered (the alert list it fetched after a refused recovery) within ALERT_WAIT_S of the
+load's end.
 
 **Final values.** After the simulator stops and FINAL_SETTLE_S passes, each client's critical
 tier, and its standard tier when computed after the stop, is compared with a recomputation.
@@ -48,6 +49,8 @@ CRITICAL_INTERVAL_S = float(interval_s("critical"))
 STALE_AFTER_S = 2 * CRITICAL_INTERVAL_S
 FINAL_SETTLE_S = 8.0
 POISON_KIND = "chaos_poison"
+# How long after the load stops an alert may still arrive before it counts as lost.
+ALERT_WAIT_S = 60.0
 
 
 @dataclass
@@ -193,18 +196,22 @@ def lost_alerts(
 
 def final_mismatches(db: Database, clients: list[Client], stopped_at: datetime) -> list[str]:
     """Each client's final critical (and, if computed after the stop, standard) tier against a
-    recomputation; one line per difference."""
+    recomputation from MongoDB's final state as at the tier's own `computed_at` (the numbers
+    that depend on the time, "active in the last 15 minutes", move without any write); one
+    line per difference."""
     found: list[str] = []
-    truths: dict[tuple[str, str, bool], dict[str, Any]] = {}
+    truths: dict[tuple[str, str, bool, str], dict[str, Any]] = {}
     for client in clients:
         for scope, state in client.scopes.items():
             for tier in ("critical", "standard"):
                 shown = state.tiers.get(tier, {})
                 if tier == "standard" and _computed(shown) < stopped_at:
                     continue
-                key = (scope, tier, client.with_revenue)
+                key = (scope, tier, client.with_revenue, str(shown.get("computed_at")))
                 if key not in truths:
-                    truths[key] = recompute(db, scope, tier, with_revenue=client.with_revenue)
+                    truths[key] = recompute(
+                        db, scope, tier, with_revenue=client.with_revenue, now=_computed(shown)
+                    )
                 if without_time(shown) != truths[key]:
                     differing = _differences(without_time(shown), truths[key])
                     found.append(
@@ -215,4 +222,20 @@ def final_mismatches(db: Database, clients: list[Client], stopped_at: datetime) 
 
 
 def _computed(data: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(str(data.get("computed_at", "1970-01-01T00:00:00+00:00")))
+    return datetime.fromisoformat(
+        str(data.get("computed_at", "1970-01-01T00:00:00+00:00")).replace("Z", "+00:00")
+    )
+
+
+def wait_for_alerts(
+    db: Database, clients: list[Client], since: datetime, until: datetime, departments: tuple[str, ...]
+) -> tuple[dict[str, str], dict[str, int], float]:
+    """(alerts written, alerts still missing, seconds waited): waits up to ALERT_WAIT_S for every
+    client to receive or recover every alert it may see; what is missing then is lost."""
+    started = time.monotonic()
+    while True:
+        written = written_alerts(db, since, until)
+        lost = lost_alerts(clients, written, departments)
+        if not lost or time.monotonic() - started > ALERT_WAIT_S:
+            return written, lost, time.monotonic() - started
+        time.sleep(1.0)

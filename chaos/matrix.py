@@ -91,8 +91,9 @@ def _run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]
         stopped_wall = datetime.now(UTC)
         time.sleep(checks.FINAL_SETTLE_S)
         sampler.stop()
-        written = checks.written_alerts(db, started_wall, stopped_wall - timedelta(seconds=1))
-        lost = checks.lost_alerts(load.clients, written, ALL_DEPARTMENTS)
+        written, lost, alert_wait_s = checks.wait_for_alerts(
+            db, load.clients, started_wall, stopped_wall - timedelta(seconds=1), ALL_DEPARTMENTS
+        )
         mismatches = checks.final_mismatches(db, load.clients, stopped_wall)
     finally:
         simulator.stop()
@@ -127,6 +128,7 @@ def _run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]
         "alerts_lost": len(lost),
         "alert_deliveries_missing": sum(lost.values()),
         "alerts_written": len(written),
+        "alert_wait_s": round(alert_wait_s, 1),
         "back_live_s": None if back is None else round(back, 2),
         "unmarked_wrong_s": round(longest.seconds, 1) if longest else 0.0,
         "final_mismatches": len(mismatches),

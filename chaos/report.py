@@ -36,3 +36,12 @@ def write(rows: list[dict[str, Any]], path: Path = RESULTS, **extra: Any) -> Non
     """`{"rows": [...], **extra}` to `path` (written after every row, so a cut run keeps its rows)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"rows": rows, **extra}, indent=2) + "\n")
+
+
+def main() -> None:
+    """Print the table of the last run (var/chaos/results.json), for docs/RELIABILITY.md."""
+    print(table(json.loads(RESULTS.read_text())["rows"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ environment before importing this module's users.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pymongo.database import Database
@@ -22,8 +23,12 @@ def without_time(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if key != "computed_at"}
 
 
-def recompute(db: Database, scope: str, tier: str, *, with_revenue: bool) -> dict[str, Any]:
-    """The tier of `scope` ("hospital" or "dept:<CODE>") from MongoDB now, as the class sees it,
-    without `computed_at`. Raises what pymongo raises when MongoDB does not answer."""
-    data = compute_tier(parse_scope(scope), tier, db=db)
+def recompute(
+    db: Database, scope: str, tier: str, *, with_revenue: bool, now: datetime | None = None
+) -> dict[str, Any]:
+    """The tier of `scope` ("hospital" or "dept:<CODE>") from MongoDB as it is, computed as at
+    `now` (by default the present; "active in the last 15 minutes" and "today" depend on it), as
+    the class sees it, without `computed_at`. Raises what pymongo raises when MongoDB does not
+    answer."""
+    data = compute_tier(parse_scope(scope), tier, db=db, now=now)
     return without_time(redact(tier, data, with_revenue=with_revenue))
