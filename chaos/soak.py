@@ -5,9 +5,10 @@
 Samples every process's RSS and open descriptors, Redis's memory, keys and channel-layer
 subscriptions, and the logs' error lines; at the end, alerts lost and the p99 delivery latency
 of each 5-minute window. Pass: after the warm-up (the first fifth of the run, at least 1
-minute) each process's RSS grows less than 10 % (or less than RSS_SLACK_MIB), Redis's keys and subscriptions and the open
-descriptors stay within 10 % (+5), no error line, no alert lost, and no 5-minute window's p99
-above twice the first's. Writes var/chaos/soak.json (`rows`: the samples) and var/chaos/soak.png.
+minute) each process's RSS grows less than 10 % (or less than RSS_SLACK_MIB), Redis's keys
+and subscriptions and the open descriptors stay within 10 % (+5), no error line, no alert
+lost, and no 5-minute window's p99 above twice the first's. Writes var/chaos/soak.json
+(`rows`: the samples) and var/chaos/soak.png.
 """
 
 from __future__ import annotations
