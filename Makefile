@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Settings need these at import time; lint and type checks connect to nothing.
 LINT_ENV := DASH_ENV=test REDIS_URL=redis://127.0.0.1:1/0 MONGO_URL=mongodb://127.0.0.1:1
 
-.PHONY: bootstrap demo test lint format bench bench-metrics vendor-js clean
+.PHONY: bootstrap demo test lint format bench bench-metrics vendor-js chaos soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -48,5 +48,15 @@ bench-metrics: bootstrap
 vendor-js: bootstrap
 	$(PY) -m devstack.vendor_js $(VENDOR_JS_ARGS)
 
+# The fault matrix of docs/RELIABILITY.md: every built row under load on daphne and uvicorn
+# (about 2 min a row). CHAOS_ARGS picks rows, servers, clients: --rows 1,3 --servers uvicorn --clients 50.
+chaos: bootstrap
+	$(PY) -m chaos.matrix $(CHAOS_ARGS)
+
+# SOAK_MINUTES (default 30) with 1,000 clients and the simulator at 10×: var/chaos/soak.json and soak.png.
+SOAK_MINUTES ?= 30
+soak: bootstrap
+	SOAK_MINUTES=$(SOAK_MINUTES) $(PY) -m chaos.soak $(SOAK_ARGS)
+
 clean:
-	rm -rf $(VENV) var/bench var/screenshots bench/loadgen/node_modules bench/peers/socketio/node_modules
+	rm -rf $(VENV) var/bench var/chaos var/screenshots bench/loadgen/node_modules bench/peers/socketio/node_modules

@@ -1,0 +1,241 @@
+"""What is checked after (and during) each fault.
+
+**Truth over time.** Every SAMPLE_S the sampler recomputes the critical tier of every scope a
+client follows from MongoDB (chaos/truth.py), one scope after the other; T(t) is the truth of a
+scope whose computation ended at t. A round of samples starts at r and ends at e; a client's
+critical tile, read at e, *matches* when it equals some T(t) with r - GRACE_S <= t <= e: a change
+in MongoDB may take GRACE_S to reach the tile (the watcher's 100 ms coalescing window plus
+delivery under load) before the tile counts as wrong. While MongoDB does not answer there is no
+truth, and no round is judged.
+
+**Marked.** A tile is marked as possibly out of date when the client is not connected or is
+resyncing the scope (the page shows "reconnecting"), when its last `status` named a source
+down, when the scope's last snapshot had `stale: true` and no update came since, or when the
+tile's `computed_at` is more than two critical intervals old (the contract's `stale`, §3.5).
+
+**Unmarked-wrong window.** A run of consecutive samples at which a client's tile did not match
+and was not marked; its length is (last - first sample time) + SAMPLE_S. The row passes when
+the longest is at most one critical interval (5 s).
+
+**Alerts lost.** The valid alerts written to MongoDB while the row ran, for the departments a
+client may see, that the client neither received (an `alert` message, live or replayed) nor
+recovered (the alert list it fetched after a refused recovery) within ALERT_WAIT_S of the
+load's end.
+
+**Final values.** After the simulator stops and FINAL_SETTLE_S passes, each client's critical
+tier, and its standard tier when computed after the stop, is compared with a recomputation.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+from chaos.client import Client
+from chaos.truth import recompute, without_time
+from dashboard.protocol.tiers import interval_s
+
+SAMPLE_S = 1.0
+GRACE_S = 2.0
+CRITICAL_INTERVAL_S = float(interval_s("critical"))
+STALE_AFTER_S = 2 * CRITICAL_INTERVAL_S
+FINAL_SETTLE_S = 8.0
+POISON_KIND = "chaos_poison"
+# How long after the load stops an alert may still arrive before it counts as lost.
+ALERT_WAIT_S = 60.0
+
+
+@dataclass
+class WrongWindow:
+    client: int
+    scope: str
+    started: float
+    ended: float
+    # The fields that differed from the latest truth at the window's last sample.
+    differing: str = ""
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started + SAMPLE_S
+
+
+def _age_s(data: dict[str, Any]) -> float:
+    computed = data.get("computed_at")
+    if not isinstance(computed, str):
+        return float("inf")
+    return time.time() - datetime.fromisoformat(computed).timestamp()
+
+
+def marked(client: Client, scope: str) -> bool:
+    """Whether the client shows the scope's critical tile as possibly out of date now."""
+    state = client.scopes.get(scope)
+    if state is None or not client.connected or state.resyncing or client.sources_down:
+        return True
+    critical = state.tiers.get("critical", {})
+    return state.snapshot_stale or _age_s(critical) > STALE_AFTER_S
+
+
+@dataclass
+class Sampler:
+    """Samples the truth and every client's critical tiles in a thread (see the module doc)."""
+
+    db: Database
+    clients: list[Client]
+    history: dict[str, deque[tuple[float, dict[str, Any]]]] = field(default_factory=dict)
+    open_runs: dict[tuple[int, str], tuple[float, float, str]] = field(default_factory=dict)
+    windows: list[WrongWindow] = field(default_factory=list)
+    samples: int = 0
+    unanswered: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Sampler:
+        self._thread = threading.Thread(target=self._run, name="chaos-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop sampling and close the open runs (idempotent)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+        for (index, scope), (first, last, differing) in self.open_runs.items():
+            self.windows.append(WrongWindow(index, scope, first, last, differing))
+        self.open_runs.clear()
+
+    def longest(self) -> WrongWindow | None:
+        return max(self.windows, key=lambda w: w.seconds, default=None)
+
+    def _run(self) -> None:
+        scopes = sorted({scope for client in self.clients for scope in client.scopes})
+        while not self._stop.wait(SAMPLE_S):
+            round_started = time.monotonic()
+            try:
+                for scope in scopes:
+                    truth = recompute(self.db, scope, "critical", with_revenue=True)
+                    self.history.setdefault(scope, deque(maxlen=30)).append((time.monotonic(), truth))
+            except PyMongoError:
+                self.unanswered += 1
+                continue
+            self._judge(round_started, time.monotonic())
+
+    def _judge(self, round_started: float, now: float) -> None:
+        self.samples += 1
+        for client in self.clients:
+            for scope, state in list(client.scopes.items()):
+                shown = without_time(state.tiers.get("critical", {}))
+                recent = [truth for at, truth in self.history.get(scope, ()) if at >= round_started - GRACE_S]
+                key = (client.index, scope)
+                if shown in recent or marked(client, scope) or not recent:
+                    if key in self.open_runs:
+                        first, last, differing = self.open_runs.pop(key)
+                        self.windows.append(WrongWindow(client.index, scope, first, last, differing))
+                    continue
+                first, _last, _differing = self.open_runs.get(key, (now, now, ""))
+                self.open_runs[key] = (first, now, _differences(shown, recent[-1] if recent else {}))
+
+
+def _differences(shown: dict[str, Any], truth: dict[str, Any]) -> str:
+    """`group.field shown≠truth` for each differing number of a critical tier."""
+    found = []
+    for group in sorted(set(shown) | set(truth)):
+        ours, theirs = shown.get(group, {}), truth.get(group, {})
+        if not isinstance(ours, dict) or not isinstance(theirs, dict):
+            found.append(f"{group} {ours}≠{theirs}")
+            continue
+        found += [
+            f"{group}.{name} {ours.get(name)}≠{theirs.get(name)}"
+            for name in sorted(set(ours) | set(theirs))
+            if ours.get(name) != theirs.get(name)
+        ]
+    return ", ".join(found)
+
+
+def written_alerts(db: Database, since: datetime, until: datetime) -> dict[str, str]:
+    """The valid alerts created in [since, until): id → department (poison documents left out)."""
+    cursor = db.alerts.find(
+        {"created_at": {"$gte": since, "$lt": until}, "kind": {"$ne": POISON_KIND}},
+        {"department": 1},
+    )
+    return {str(doc["_id"]): str(doc.get("department")) for doc in cursor if isinstance(doc["_id"], ObjectId)}
+
+
+def describe_lost(db: Database, lost: dict[str, int]) -> list[str]:
+    """One line per lost alert: id, department, creation time, how many clients missed it."""
+    lines = []
+    for alert_id, missed_by in sorted(lost.items()):
+        doc = db.alerts.find_one({"_id": ObjectId(alert_id)}) or {}
+        lines.append(f"{alert_id} {doc.get('department')} {doc.get('created_at')} missed by {missed_by}")
+    return lines
+
+
+def lost_alerts(
+    clients: list[Client], written: dict[str, str], departments: tuple[str, ...]
+) -> dict[str, int]:
+    """Alert id → how many clients that may see it neither received nor recovered it."""
+    lost: dict[str, int] = {}
+    for client in clients:
+        visible = set(client.visible_departments(departments))
+        for alert_id, department in written.items():
+            if (
+                department in visible
+                and alert_id not in client.alerts
+                and alert_id not in client.recovered_alerts
+            ):
+                lost[alert_id] = lost.get(alert_id, 0) + 1
+    return lost
+
+
+def final_mismatches(db: Database, clients: list[Client], stopped_at: datetime) -> list[str]:
+    """Each client's final critical (and, if computed after the stop, standard) tier against a
+    recomputation from MongoDB's final state as at the tier's own `computed_at` (the numbers
+    that depend on the time, "active in the last 15 minutes", move without any write); one
+    line per difference."""
+    found: list[str] = []
+    truths: dict[tuple[str, str, bool, str], dict[str, Any]] = {}
+    for client in clients:
+        for scope, state in client.scopes.items():
+            for tier in ("critical", "standard"):
+                shown = state.tiers.get(tier, {})
+                if tier == "standard" and _computed(shown) < stopped_at:
+                    continue
+                key = (scope, tier, client.with_revenue, str(shown.get("computed_at")))
+                if key not in truths:
+                    truths[key] = recompute(
+                        db, scope, tier, with_revenue=client.with_revenue, now=_computed(shown)
+                    )
+                if without_time(shown) != truths[key]:
+                    differing = _differences(without_time(shown), truths[key])
+                    found.append(
+                        f"client {client.index} ({client.username}) {scope} {tier} "
+                        f"computed {_age_s(shown):.0f} s ago: {differing}"
+                    )
+    return found
+
+
+def _computed(data: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(
+        str(data.get("computed_at", "1970-01-01T00:00:00+00:00")).replace("Z", "+00:00")
+    )
+
+
+def wait_for_alerts(
+    db: Database, clients: list[Client], since: datetime, until: datetime, departments: tuple[str, ...]
+) -> tuple[dict[str, str], dict[str, int], float]:
+    """(alerts written, alerts still missing, seconds waited): waits up to ALERT_WAIT_S for every
+    client to receive or recover every alert it may see; what is missing then is lost."""
+    started = time.monotonic()
+    while True:
+        written = written_alerts(db, since, until)
+        lost = lost_alerts(clients, written, departments)
+        if not lost or time.monotonic() - started > ALERT_WAIT_S:
+            return written, lost, time.monotonic() - started
+        time.sleep(1.0)

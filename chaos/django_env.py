@@ -1,0 +1,17 @@
+"""Django's settings for the runner's own process: it recomputes tiers with the service's code,
+which reads the hospital's time zone from them. It connects to nothing through them: every
+MongoDB read goes to the stack's database given explicitly."""
+
+from __future__ import annotations
+
+import os
+
+
+def setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hospital_dash.settings")
+    os.environ.setdefault("DASH_ENV", "test")
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:1/0")
+    os.environ.setdefault("MONGO_URL", "mongodb://127.0.0.1:1")
+    import django
+
+    django.setup()

@@ -1,0 +1,184 @@
+"""The stack under test: our own Redis and MongoDB wire server, so faults can stop, freeze and
+restart them, and the Procfile's processes twice over where the service runs them twice
+(two web processes, two watchers), plus one Celery worker and beat.
+
+Users: one admin, one viewer and three department users (ER; ICU; CARD and PED), each allowed
+as many connections as the load needs.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from devstack.hospital_model import DEPARTMENTS
+from devstack.seed import seed_hospital
+from devstack.services import ManagedProcess, free_port, start_mongo, start_redis
+from tests.support.live_stack import LiveStack
+
+PASSWORD = "chaos-password-not-secret-1"  # noqa: S105 (throwaway users of a throwaway stack)
+# username → (role, departments)
+USERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "chaos_admin": ("admin", ()),
+    "chaos_viewer": ("viewer", ()),
+    "chaos_er": ("department", ("ER",)),
+    "chaos_icu": ("department", ("ICU",)),
+    "chaos_card_ped": ("department", ("CARD", "PED")),
+}
+ALL_DEPARTMENTS = tuple(code for code, _name, _weight in DEPARTMENTS)
+WARM_ATTEMPTS = 5
+# Every scope some user of USERS follows by default.
+FOLLOWED_SCOPES = ("hospital", "dept:ER", "dept:ICU", "dept:CARD", "dept:PED")
+WEB_NAMES = ("web-1", "web-2")
+WATCHER_NAMES = ("watcher-1", "watcher-2")
+
+
+@dataclass
+class ChaosStack:
+    """A running stack; `redis_proc` and `mongo_proc` change when a fault restarts them."""
+
+    root: Path
+    server: str
+    stack: LiveStack
+    redis_proc: ManagedProcess
+    redis_port: int
+    mongo_proc: ManagedProcess
+    mongo_port: int
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ws_urls(self) -> list[str]:
+        return [f"ws://127.0.0.1:{self.stack.port_of(name)}/ws/dashboard/" for name in WEB_NAMES]
+
+    def http_url(self, name: str = "web-1") -> str:
+        return f"http://127.0.0.1:{self.stack.port_of(name)}"
+
+    def restart(self, name: str) -> None:
+        """Start a stopped Procfile process again under its name, with its port if it has one."""
+        proc = self.stack.processes[name]
+        entry = name.split("-")[0]
+        env = {"PORT": proc.env["PORT"]} if proc.env and entry == "web" else None
+        proc.stop()
+        self.stack.start(entry, as_name=name, env=env)
+
+    def kill(self, name: str) -> None:
+        self.stack.processes[name].signal(signal.SIGKILL)
+
+    def start_redis_empty(self) -> None:
+        """Stop Redis and start an empty one on the same port (its dump deleted)."""
+        self.redis_proc.stop()
+        shutil.rmtree(self.root / "redis", ignore_errors=True)
+        self.redis_proc, _url = start_redis(self.root / "redis", port=self.redis_port)
+
+    def stop_mongo(self) -> None:
+        self.mongo_proc.stop()
+
+    def start_mongo(self) -> None:
+        """Start the MongoDB wire server again on its port and data directory."""
+        self.mongo_proc, _url = start_mongo(self.root / "mongo", port=self.mongo_port)
+
+    def pids(self) -> dict[str, int]:
+        """Every process of the stack by name (the Procfile processes run under `sh -c exec`)."""
+        named = {name: proc.pid for name, proc in self.stack.processes.items() if proc.alive()}
+        named["redis"] = self.redis_proc.pid
+        named["mongo"] = self.mongo_proc.pid
+        return named
+
+    def log_lines(self) -> dict[str, list[str]]:
+        """Each Procfile process's log, as lines."""
+        return {
+            name: proc.log_path.read_text(errors="replace").splitlines() if proc.log_path.exists() else []
+            for name, proc in self.stack.processes.items()
+        }
+
+
+def warm(chaos: ChaosStack) -> None:
+    """Ask once for the snapshot of every scope the load follows, as a first visitor would, so
+    each tier is cached before many clients ask at once (beat computes the historical tier
+    only 5 minutes after it starts; until then every snapshot computes it from MongoDB)."""
+    for scope in FOLLOWED_SCOPES:
+        for attempt in range(WARM_ATTEMPTS):
+            try:
+                status, body = chaos.stack.get_json(
+                    f"/api/snapshot/?scope={scope}", chaos.tokens["chaos_admin"]
+                )
+            except OSError:  # a cold snapshot on a busy machine can outlast the client's 10 s
+                assert attempt < WARM_ATTEMPTS - 1, f"no snapshot of {scope}"
+                continue
+            assert status == 200, (scope, status, body)
+            break
+
+
+def _prepare(stack: LiveStack) -> None:
+    migrated = stack.manage("migrate", "--noinput")
+    assert migrated.returncode == 0, migrated.stderr
+    for username, (role, departments) in USERS.items():
+        stack.create_user(username, PASSWORD, role, ",".join(departments))
+    names = dict((code, name) for code, name, _weight in DEPARTMENTS)
+    created = stack.manage(
+        "shell",
+        "-c",
+        "from dashboard.models import Department\n"
+        f"for code, name in {sorted(names.items())!r}: "
+        "Department.objects.get_or_create(code=code, defaults={'name': name})",
+    )
+    assert created.returncode == 0, created.stderr
+    seed_hospital(stack.mongo(), now=datetime.now(UTC), rng=random.Random(15))
+    indexed = stack.manage("ensure_indexes")
+    assert indexed.returncode == 0, indexed.stderr
+
+
+@contextmanager
+def chaos_stack(root: Path, server: str, *, escalate_after_s: int = 300) -> Iterator[ChaosStack]:
+    """Everything started and ready on `server` (daphne or uvicorn); stopped on exit."""
+    root.mkdir(parents=True, exist_ok=True)
+    redis_port, mongo_port = free_port(), free_port()
+    redis_proc, redis_url = start_redis(root / "redis", port=redis_port)
+    mongo_proc, mongo_url = start_mongo(root / "mongo", port=mongo_port)
+    stack = LiveStack(
+        root=root / "stack",
+        redis_url=redis_url,
+        mongo_url=mongo_url,
+        database_url=os.environ.get("DATABASE_URL"),
+    )
+    stack.env.update(
+        WEB_SERVER=server,
+        MAX_CONNECTIONS_PER_USER="100000",
+        JWT_ACCESS_LIFETIME_S="7200",
+        ALERT_ESCALATE_AFTER_S=str(escalate_after_s),
+        WORKER_CONCURRENCY="2",
+    )
+    chaos = ChaosStack(root, server, stack, redis_proc, redis_port, mongo_proc, mongo_port)
+    try:
+        _prepare(stack)
+        # web-1 on the stack's own port, so LiveStack's HTTP helpers reach it.
+        for name, port in zip(WEB_NAMES, (stack.web_port, free_port()), strict=True):
+            stack.start("web", as_name=name, env={"PORT": str(port)})
+        stack.start("worker", "beat")
+        for name in WATCHER_NAMES:
+            stack.start("watcher", as_name=name)
+        for name in WEB_NAMES:
+            stack.wait_for_web(name=name, port=stack.port_of(name))
+        stack.wait_for_log("worker", "ready")
+        deadline = time.monotonic() + 60
+        while not stack.redis().get("dash:watch:lease"):
+            assert time.monotonic() < deadline, f"no watcher took the lease:\n{stack.logs()}"
+            time.sleep(0.2)
+        chaos.tokens = {username: stack.access_token(username, PASSWORD) for username in USERS}
+        warm(chaos)
+        yield chaos
+    finally:
+        for proc in reversed(list(stack.processes.values())):
+            proc.stop()
+        stack.processes.clear()
+        chaos.mongo_proc.stop()
+        chaos.redis_proc.stop()
+        stack.database.drop()
