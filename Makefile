@@ -39,7 +39,8 @@ test: bootstrap lint
 bench: bootstrap
 	$(PY) -m bench.run $(BENCH_ARGS)
 
-# Tier computation times at 10,000 and 1,000,000 patients on the embedded MongoDB (docs/BENCHMARKS.md).
+# Tier and per-event costs (flow measures included) at 10,000 and 100,000 patients on the embedded
+# MongoDB, with the MongoDB commands each change event costs (docs/BENCHMARKS.md; about 30 min).
 bench-metrics: bootstrap
 	$(PY) -m bench.metrics $(BENCH_METRICS_ARGS)
 
