@@ -69,7 +69,10 @@ class OutboxWebSocketProtocol(WebSocketProtocol):
         if binary or gate is None:
             super().serverSend(content, binary)
             return
-        if self.too_slow:
+        if self.too_slow or self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
+            # The socket is closing (a client's close frame, a dropped connection daphne has not
+            # been told of yet): nothing more can reach this client, which resumes with `since`
+            # when it comes back. autobahn would raise, and the hub would log a push as failed.
             return
         if not gate.paused and not self.outbox:
             self._write_text(content)

@@ -83,7 +83,7 @@ class OutboxWebSocketProtocol(WebSocketsSansIOProtocol):
             await super().send(message)
             return
         if self.disconnected or self.close_sent:
-            return  # daphne drops what is sent to a closed socket too; the hub must not see an error
+            return  # as on daphne (daphne_protocol.py), a closing socket drops pushes quietly
         if kind == "websocket.close":
             if self.paused_since is None:
                 await super().send(message)
