@@ -140,6 +140,15 @@ def with_flow(snapshot: dict[str, Any], seq: int) -> dict[str, Any]:
     return {**snapshot, "seq": seq, "data": data}
 
 
+def without_flow(snapshot: dict[str, Any], seq: int) -> dict[str, Any]:
+    """The snapshot as a server without the contract §8 keys would send it."""
+    data = json.loads(json.dumps(snapshot["data"]))
+    data["critical"].pop("flow", None)
+    data["standard"].pop("flow", None)
+    data["historical"].pop("outlook", None)
+    return {**snapshot, "seq": seq, "data": data}
+
+
 def tile_text(page: Page, key: str, part: str = "value") -> str:
     return page.inner_text(f'.tile[data-key="{key}"] [data-{part}]')
 
@@ -326,8 +335,9 @@ def test_flow_measures_outlook_and_wording_render_from_pushed_messages(
         page.locator('.tile[data-key="standard.flow.lwbs_share"]').get_attribute("class") or ""
     )
 
-    # A server that does not send the new keys: dashes and "no data", not stale numbers.
-    server.send({**snapshot, "seq": snapshot["seq"] + 5})
+    # A server that does not send the new keys (one not yet upgraded): dashes and "no data",
+    # not stale numbers.
+    server.send(without_flow(snapshot, snapshot["seq"] + 5))
     expect(page.locator('.tile[data-key="critical.flow.boarding"] [data-value]')).to_have_text(NO_DATA)
     assert tile_text(page, "standard.flow.lwbs_share") == NO_DATA
     assert tile_text(page, "standard.flow.lwbs_share", "age") == "no data"
