@@ -282,3 +282,24 @@ def test_boarding_follows_change_events_without_a_rebuild(flow_hospital) -> None
 def maintained_boarding_now(department: str) -> dict:
     since = maintained.boarding_since([department])[department]
     return flow.boarding(since, NOW)
+
+
+def test_a_cleaning_stamped_far_in_the_future_does_not_erase_todays_cleanings(
+    flow_hospital, redis_client
+) -> None:
+    today, hostile = ObjectId(), ObjectId()
+    room_change(today, "ER", "cleaning", utc(2026, 3, 29, 9, 0))
+    room_change(today, "ER", "available", utc(2026, 3, 29, 9, 20))
+    # A broken clock in the main application: the room has been available since the year 9000.
+    room_change(hostile, "ER", "cleaning", utc(2026, 3, 29, 10, 0))
+    room_change(hostile, "ER", "available", utc(2026, 3, 29, 10, 5), status_changed_at=utc(9000, 1, 1))
+    assert flow.standard_flow(flow_hospital, "ER", now=NOW, tz=TZ)["bed_turnaround_median_min"] == 20.0
+    assert redis_client.hget("dash:skipped", "rooms.status_changed_at") == "1"
+    # A few seconds ahead of the change event is a clock's skew, not a broken value.
+    room_change(hostile, "ER", "cleaning", utc(2026, 3, 29, 11, 0))
+    room_change(
+        hostile, "ER", "available", utc(2026, 3, 29, 11, 9, 30), status_changed_at=utc(2026, 3, 29, 11, 10)
+    )
+    assert (
+        flow.standard_flow(flow_hospital, "ER", now=NOW, tz=TZ)["bed_turnaround_median_min"] == 15.0
+    )  # 20, 10
