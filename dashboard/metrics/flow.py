@@ -30,19 +30,21 @@ LOS_WINDOW = timedelta(days=7)
 LWBS = "lwbs"
 # What the boarding and discharge queries read of each patient.
 BOARDING_FIELDS = ("department", "status", "boarding_since")
+# `admitted_at` too: a `boarding_since` before it is invalid (documents.NOT_BEFORE).
+BOARDING_PROJECTION = dict.fromkeys((*BOARDING_FIELDS, "admitted_at"), 1)
 DISCHARGE_FIELDS = ("department", "status", "admitted_at", "discharged_at", "disposition")
 
 
 def boarding_times(db: Database, department: str | None) -> dict[str, list[float]]:
     """`boarding_since` (POSIX seconds) of the scope's boarding patients, by department.
 
-    Boarding: status `admitted` and a valid, non-null `boarding_since`. Checked without
-    counting (as every critical-tier query: the watcher counts invalid values). Raises what
-    pymongo raises.
+    Boarding: status `admitted` and a valid, non-null `boarding_since` (not before `admitted_at`).
+    Checked without counting (as every critical-tier query: the watcher counts invalid values).
+    Raises what pymongo raises.
     """
     found: dict[str, list[float]] = defaultdict(list)
     query = scope_filter(department, status="admitted", boarding_since={"$ne": None})
-    for doc in db[mongo.PATIENTS].find(query, dict.fromkeys(BOARDING_FIELDS, 1)):
+    for doc in db[mongo.PATIENTS].find(query, BOARDING_PROJECTION):
         checked = documents.check(mongo.PATIENTS, doc, BOARDING_FIELDS)
         since = boarding_since(checked)
         if checked.get("department") is not None and since is not None:

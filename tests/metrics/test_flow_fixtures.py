@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from bson import ObjectId
 
+from dashboard.alerts import thresholds
 from dashboard.metrics import flow, maintained, turnaround
 from dashboard.metrics.contributions import contribution
 from dashboard.metrics.critical import compute_critical
@@ -303,3 +304,22 @@ def test_a_cleaning_stamped_far_in_the_future_does_not_erase_todays_cleanings(
     assert (
         flow.standard_flow(flow_hospital, "ER", now=NOW, tz=TZ)["bed_turnaround_median_min"] == 15.0
     )  # 20, 10
+
+
+def test_a_boarding_since_before_admission_is_skipped_and_raises_no_threshold_alert(
+    flow_hospital, boarding, settings
+) -> None:
+    settings.THRESHOLD_BOARDING_HOURS = 4
+    # Waiting for a bed since the year 1, or since an hour before the patient came in.
+    flow_hospital.patients.insert_many(
+        [
+            patient("NEURO", "admitted", utc(2026, 3, 29, 12, 0), boarding_since=utc(1, 1, 5)),
+            patient("NEURO", "admitted", utc(2026, 3, 29, 12, 0), boarding_since=utc(2026, 3, 29, 11, 0)),
+        ]
+    )
+    critical = {"rooms": {"occupancy_rate": 0.5}, "flow": boarding(flow_hospital, "NEURO")}
+    assert critical["flow"] == {"boarding": 0, "boarding_longest_min": 0, "boarding_median_min": 0}
+    assert thresholds.evaluate("NEURO", critical, now=NOW) == []
+    before = skipped.counts().get(("patients", "boarding_since"), 0)
+    maintained.rebuild(flow_hospital, TZ)
+    assert skipped.counts()[("patients", "boarding_since")] - before == 3  # "yesterday" and these two
