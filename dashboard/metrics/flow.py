@@ -21,7 +21,7 @@ from pymongo.database import Database
 from redis.exceptions import RedisError
 
 from dashboard.metrics import turnaround
-from dashboard.metrics.contributions import boarding_since
+from dashboard.metrics.contributions import CLOCK_SKEW_S, boarding_since
 from dashboard.metrics.filters import scope_filter
 from dashboard.metrics.timewindows import Windows
 from dashboard.sources import documents, mongo
@@ -54,8 +54,11 @@ def boarding_times(db: Database, department: str | None) -> dict[str, list[float
 
 def boarding(since: Iterable[float], now: datetime) -> dict[str, Any]:
     """`critical.flow`: the count of boarding patients and the longest and median minutes since
-    `boarding_since` at `now` (to 0.1 min; a time in the future counts as 0), 0 and 0 when none."""
-    minutes = sorted(max(0.0, (now.timestamp() - at) / 60) for at in since)
+    `boarding_since` at `now` (to 0.1 min), 0 and 0 when none. A `boarding_since` up to
+    CLOCK_SKEW_S ahead of `now` counts, for 0 minutes; one further ahead is a broken value and
+    does not count (the watcher counts it as skipped when it sees it)."""
+    latest = now.timestamp() + CLOCK_SKEW_S
+    minutes = sorted(max(0.0, (now.timestamp() - at) / 60) for at in since if at <= latest)
     return {
         "boarding": len(minutes),
         "boarding_longest_min": round(minutes[-1], 1) if minutes else 0,

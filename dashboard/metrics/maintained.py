@@ -23,7 +23,7 @@ from pymongo.database import Database
 from redis.exceptions import RedisError
 
 from dashboard.metrics import turnaround
-from dashboard.metrics.contributions import Contribution, contribution
+from dashboard.metrics.contributions import CLOCK_SKEW_S, Contribution, contribution
 from dashboard.metrics.critical import ACTIVE_WINDOW, Counts
 from dashboard.sources import documents, mongo, redis_store, skipped
 from dashboard.sources.documents import FIELDS, ROOM_STATUSES
@@ -31,9 +31,6 @@ from dashboard.sources.documents import FIELDS, ROOM_STATUSES
 logger = logging.getLogger(__name__)
 
 REBUILD_BATCH = 5_000
-# A cleaning may end this long after the moment it is seen ending (clocks of the hospital's
-# application and of MongoDB differ a little); a later end is a broken `status_changed_at`.
-CLOCK_SKEW_S = 300.0
 
 
 def _memory(collection: str) -> str:
@@ -89,6 +86,9 @@ def apply(
     if new is not None and new.status is not None:
         new = _room_since(old, new, seen_at)
     ended = _ended_cleaning(member, old, new, seen_at)
+    if new is not None and new.boarding_at is not None and new.boarding_at > seen_at + CLOCK_SKEW_S:
+        # Kept (it boards once its time comes), but not boarding now (flow.boarding): counted.
+        skipped.record(mongo.PATIENTS, "boarding_since", member, "watcher")
     deltas: dict[str, Counter[str]] = defaultdict(Counter)
     if old is not None:
         deltas[old.department].subtract(old.counters)

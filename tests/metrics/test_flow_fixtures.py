@@ -323,3 +323,27 @@ def test_a_boarding_since_before_admission_is_skipped_and_raises_no_threshold_al
     before = skipped.counts().get(("patients", "boarding_since"), 0)
     maintained.rebuild(flow_hospital, TZ)
     assert skipped.counts()[("patients", "boarding_since")] - before == 3  # "yesterday" and these two
+
+
+def test_a_boarding_since_far_ahead_of_now_is_no_boarding_and_raises_no_threshold_alert(
+    flow_hospital, boarding, settings
+) -> None:
+    settings.THRESHOLD_BOARDING_COUNT = 1
+    admitted = utc(2026, 3, 29, 12, 0)
+    ahead = [utc(2026, 3, 29, 14, 1), utc(2027, 3, 29), utc(9000, 1, 1)]  # a minute (skew), a year, ages
+    flow_hospital.patients.insert_many(
+        [patient("NEURO", "admitted", admitted, boarding_since=at) for at in ahead]
+    )
+    critical = {"rooms": {"occupancy_rate": 0.5}, "flow": boarding(flow_hospital, "NEURO")}
+    # A minute ahead is a clock's skew: boarding, for 0 minutes. The others are broken values.
+    assert critical["flow"] == {"boarding": 1, "boarding_longest_min": 0, "boarding_median_min": 0}
+    assert thresholds.evaluate("NEURO", critical, now=NOW) == []
+
+
+def test_the_watcher_counts_a_boarding_since_far_ahead_of_its_change(flow_hospital) -> None:
+    before = skipped.counts().get(("patients", "boarding_since"), 0)
+    for at in (utc(2026, 3, 29, 14, 1), utc(9000, 1, 1)):
+        doc = {"_id": ObjectId(), **patient("NEURO", "admitted", utc(2026, 3, 29), boarding_since=at)}
+        known = contribution("patients", documents.read("patients", doc, "watcher"), TZ)
+        maintained.apply("patients", doc["_id"], known, at=NOW)
+    assert skipped.counts()[("patients", "boarding_since")] - before == 1
