@@ -20,6 +20,10 @@ from dashboard.sources import mongo
 from dashboard.sources.documents import Checked
 
 CURRENT_PATIENT = ("admitted", "outpatient")
+# How far a source time may lie ahead of the moment it is read or seen changing (the clocks of
+# the hospital's application and of this service differ a little): `boarding_since` and
+# `status_changed_at` further ahead are broken values (docs/METRICS.md "Patient flow").
+CLOCK_SKEW_S = 300.0
 
 
 @dataclass(frozen=True)

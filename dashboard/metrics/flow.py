@@ -21,7 +21,7 @@ from pymongo.database import Database
 from redis.exceptions import RedisError
 
 from dashboard.metrics import turnaround
-from dashboard.metrics.contributions import boarding_since
+from dashboard.metrics.contributions import CLOCK_SKEW_S, boarding_since
 from dashboard.metrics.filters import scope_filter
 from dashboard.metrics.timewindows import Windows
 from dashboard.sources import documents, mongo
@@ -30,19 +30,21 @@ LOS_WINDOW = timedelta(days=7)
 LWBS = "lwbs"
 # What the boarding and discharge queries read of each patient.
 BOARDING_FIELDS = ("department", "status", "boarding_since")
+# `admitted_at` too: a `boarding_since` before it is invalid (documents.NOT_BEFORE).
+BOARDING_PROJECTION = dict.fromkeys((*BOARDING_FIELDS, "admitted_at"), 1)
 DISCHARGE_FIELDS = ("department", "status", "admitted_at", "discharged_at", "disposition")
 
 
 def boarding_times(db: Database, department: str | None) -> dict[str, list[float]]:
     """`boarding_since` (POSIX seconds) of the scope's boarding patients, by department.
 
-    Boarding: status `admitted` and a valid, non-null `boarding_since`. Checked without
-    counting (as every critical-tier query: the watcher counts invalid values). Raises what
-    pymongo raises.
+    Boarding: status `admitted` and a valid, non-null `boarding_since` (not before `admitted_at`).
+    Checked without counting (as every critical-tier query: the watcher counts invalid values).
+    Raises what pymongo raises.
     """
     found: dict[str, list[float]] = defaultdict(list)
     query = scope_filter(department, status="admitted", boarding_since={"$ne": None})
-    for doc in db[mongo.PATIENTS].find(query, dict.fromkeys(BOARDING_FIELDS, 1)):
+    for doc in db[mongo.PATIENTS].find(query, BOARDING_PROJECTION):
         checked = documents.check(mongo.PATIENTS, doc, BOARDING_FIELDS)
         since = boarding_since(checked)
         if checked.get("department") is not None and since is not None:
@@ -52,8 +54,11 @@ def boarding_times(db: Database, department: str | None) -> dict[str, list[float
 
 def boarding(since: Iterable[float], now: datetime) -> dict[str, Any]:
     """`critical.flow`: the count of boarding patients and the longest and median minutes since
-    `boarding_since` at `now` (to 0.1 min; a time in the future counts as 0), 0 and 0 when none."""
-    minutes = sorted(max(0.0, (now.timestamp() - at) / 60) for at in since)
+    `boarding_since` at `now` (to 0.1 min), 0 and 0 when none. A `boarding_since` up to
+    CLOCK_SKEW_S ahead of `now` counts, for 0 minutes; one further ahead is a broken value and
+    does not count (the watcher counts it as skipped when it sees it)."""
+    latest = now.timestamp() + CLOCK_SKEW_S
+    minutes = sorted(max(0.0, (now.timestamp() - at) / 60) for at in since if at <= latest)
     return {
         "boarding": len(minutes),
         "boarding_longest_min": round(minutes[-1], 1) if minutes else 0,

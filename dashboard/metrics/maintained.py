@@ -23,9 +23,9 @@ from pymongo.database import Database
 from redis.exceptions import RedisError
 
 from dashboard.metrics import turnaround
-from dashboard.metrics.contributions import Contribution, contribution
+from dashboard.metrics.contributions import CLOCK_SKEW_S, Contribution, contribution
 from dashboard.metrics.critical import ACTIVE_WINDOW, Counts
-from dashboard.sources import documents, mongo, redis_store
+from dashboard.sources import documents, mongo, redis_store, skipped
 from dashboard.sources.documents import FIELDS, ROOM_STATUSES
 
 logger = logging.getLogger(__name__)
@@ -48,12 +48,20 @@ def _room_since(old: Contribution | None, new: Contribution, at: float) -> Contr
 
 
 def _ended_cleaning(
-    member: str, old: Contribution | None, new: Contribution | None
+    member: str, old: Contribution | None, new: Contribution | None, seen_at: float
 ) -> turnaround.Cleaning | None:
-    """The cleaning a room's change ends (`cleaning` -> `available`, both times known), if any."""
+    """The cleaning a room's change ends (`cleaning` -> `available`, both times known), if any.
+
+    `seen_at` (POSIX s) is when the change happened. A cleaning said to end more than
+    CLOCK_SKEW_S after it is not recorded: its `status_changed_at` is counted and logged as
+    skipped by "turnaround" (recorded, it would outlive and trim away every real cleaning).
+    """
     if old is None or new is None or old.status != "cleaning" or new.status != "available":
         return None
     if old.status_at is None or new.status_at is None or new.status_at < old.status_at:
+        return None
+    if new.status_at > seen_at + CLOCK_SKEW_S:
+        skipped.record(mongo.ROOMS, "status_changed_at", member, "turnaround")
         return None
     return turnaround.Cleaning(new.department, member, old.status_at, new.status_at)
 
@@ -73,12 +81,14 @@ def apply(
     member = str(document_id)
     raw = client.hget(_memory(collection), member)
     old = Contribution.loads(raw) if raw else None
+    happened = at or datetime.now(UTC)
+    seen_at = (happened if happened.tzinfo else happened.replace(tzinfo=UTC)).timestamp()
     if new is not None and new.status is not None:
-        happened = at or datetime.now(UTC)
-        new = _room_since(
-            old, new, (happened if happened.tzinfo else happened.replace(tzinfo=UTC)).timestamp()
-        )
-    ended = _ended_cleaning(member, old, new)
+        new = _room_since(old, new, seen_at)
+    ended = _ended_cleaning(member, old, new, seen_at)
+    if new is not None and new.boarding_at is not None and new.boarding_at > seen_at + CLOCK_SKEW_S:
+        # Kept (it boards once its time comes), but not boarding now (flow.boarding): counted.
+        skipped.record(mongo.PATIENTS, "boarding_since", member, "watcher")
     deltas: dict[str, Counter[str]] = defaultdict(Counter)
     if old is not None:
         deltas[old.department].subtract(old.counters)
@@ -161,7 +171,7 @@ def rebuild(
                 remembered_room = Contribution.loads(before[member])
                 if known.status_at is None and remembered_room.status == known.status:
                     known = replace(known, status_at=remembered_room.status_at)
-                ended = _ended_cleaning(member, remembered_room, known)
+                ended = _ended_cleaning(member, remembered_room, known, datetime.now(UTC).timestamp())
                 if ended is not None:
                     cleanings.append(ended)
             batch[member] = known.dumps()

@@ -25,6 +25,9 @@ be null or absent (a patient not yet discharged, a bill not yet paid, a member n
 an alert not yet acknowledged); so may the optional patient-flow fields of contract §8,
 `patients.boarding_since` (a date), `patients.disposition` (a string) and
 `rooms.status_changed_at` (a date). Every other field is required.
+
+One rule compares two fields (NOT_BEFORE): a patient's `boarding_since` before its valid
+`admitted_at` is invalid.
 """
 
 from __future__ import annotations
@@ -172,6 +175,12 @@ RULES: Final[dict[str, dict[str, Rule]]] = {
         "acknowledged_by": nullable(text),
     },
 }
+# A date that may not precede another date of the same document: (collection, field) -> the
+# earlier field. A patient waits for an inpatient bed from admission on, so a `boarding_since`
+# before `admitted_at` (a year-1 date, a clock gone back) is invalid; were it valid, it would
+# be a boarding time of centuries and raise a threshold alert. When the earlier field is itself
+# invalid or absent, nothing is compared.
+NOT_BEFORE: Final[dict[tuple[str, str], str]] = {(mongo.PATIENTS, "boarding_since"): "admitted_at"}
 # Every field of §1 per collection, for projections.
 FIELDS: Final[dict[str, tuple[str, ...]]] = {collection: tuple(rules) for collection, rules in RULES.items()}
 
@@ -209,11 +218,21 @@ def check(collection: str, doc: Mapping[str, Any], fields: Iterable[str] | None 
     invalid: list[str] = []
     for field in fields if fields is not None else rules:
         normalized = rules[field](doc.get(field))
-        if normalized is INVALID:
+        if normalized is INVALID or _before_its_earlier_field(collection, field, normalized, doc):
             invalid.append(field)
         else:
             values[field] = normalized
     return Checked(collection, doc.get("_id"), values, tuple(invalid))
+
+
+def _before_its_earlier_field(collection: str, field: str, normalized: Any, doc: Mapping[str, Any]) -> bool:
+    """True when NOT_BEFORE names an earlier field for `field`, and both dates are valid and
+    `field`'s comes first (the earlier field is checked here whether or not it was asked for)."""
+    earlier_field = NOT_BEFORE.get((collection, field))
+    if earlier_field is None or not isinstance(normalized, datetime):
+        return False
+    earlier = RULES[collection][earlier_field](doc.get(earlier_field))
+    return isinstance(earlier, datetime) and normalized < earlier
 
 
 def read(collection: str, doc: Mapping[str, Any], where: str, fields: Iterable[str] | None = None) -> Checked:

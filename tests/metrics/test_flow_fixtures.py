@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from bson import ObjectId
 
+from dashboard.alerts import thresholds
 from dashboard.metrics import flow, maintained, turnaround
 from dashboard.metrics.contributions import contribution
 from dashboard.metrics.critical import compute_critical
@@ -282,3 +283,67 @@ def test_boarding_follows_change_events_without_a_rebuild(flow_hospital) -> None
 def maintained_boarding_now(department: str) -> dict:
     since = maintained.boarding_since([department])[department]
     return flow.boarding(since, NOW)
+
+
+def test_a_cleaning_stamped_far_in_the_future_does_not_erase_todays_cleanings(
+    flow_hospital, redis_client
+) -> None:
+    today, hostile = ObjectId(), ObjectId()
+    room_change(today, "ER", "cleaning", utc(2026, 3, 29, 9, 0))
+    room_change(today, "ER", "available", utc(2026, 3, 29, 9, 20))
+    # A broken clock in the main application: the room has been available since the year 9000.
+    room_change(hostile, "ER", "cleaning", utc(2026, 3, 29, 10, 0))
+    room_change(hostile, "ER", "available", utc(2026, 3, 29, 10, 5), status_changed_at=utc(9000, 1, 1))
+    assert flow.standard_flow(flow_hospital, "ER", now=NOW, tz=TZ)["bed_turnaround_median_min"] == 20.0
+    assert redis_client.hget("dash:skipped", "rooms.status_changed_at") == "1"
+    # A few seconds ahead of the change event is a clock's skew, not a broken value.
+    room_change(hostile, "ER", "cleaning", utc(2026, 3, 29, 11, 0))
+    room_change(
+        hostile, "ER", "available", utc(2026, 3, 29, 11, 9, 30), status_changed_at=utc(2026, 3, 29, 11, 10)
+    )
+    assert (
+        flow.standard_flow(flow_hospital, "ER", now=NOW, tz=TZ)["bed_turnaround_median_min"] == 15.0
+    )  # 20, 10
+
+
+def test_a_boarding_since_before_admission_is_skipped_and_raises_no_threshold_alert(
+    flow_hospital, boarding, settings
+) -> None:
+    settings.THRESHOLD_BOARDING_HOURS = 4
+    # Waiting for a bed since the year 1, or since an hour before the patient came in.
+    flow_hospital.patients.insert_many(
+        [
+            patient("NEURO", "admitted", utc(2026, 3, 29, 12, 0), boarding_since=utc(1, 1, 5)),
+            patient("NEURO", "admitted", utc(2026, 3, 29, 12, 0), boarding_since=utc(2026, 3, 29, 11, 0)),
+        ]
+    )
+    critical = {"rooms": {"occupancy_rate": 0.5}, "flow": boarding(flow_hospital, "NEURO")}
+    assert critical["flow"] == {"boarding": 0, "boarding_longest_min": 0, "boarding_median_min": 0}
+    assert thresholds.evaluate("NEURO", critical, now=NOW) == []
+    before = skipped.counts().get(("patients", "boarding_since"), 0)
+    maintained.rebuild(flow_hospital, TZ)
+    assert skipped.counts()[("patients", "boarding_since")] - before == 3  # "yesterday" and these two
+
+
+def test_a_boarding_since_far_ahead_of_now_is_no_boarding_and_raises_no_threshold_alert(
+    flow_hospital, boarding, settings
+) -> None:
+    settings.THRESHOLD_BOARDING_COUNT = 1
+    admitted = utc(2026, 3, 29, 12, 0)
+    ahead = [utc(2026, 3, 29, 14, 1), utc(2027, 3, 29), utc(9000, 1, 1)]  # a minute (skew), a year, ages
+    flow_hospital.patients.insert_many(
+        [patient("NEURO", "admitted", admitted, boarding_since=at) for at in ahead]
+    )
+    critical = {"rooms": {"occupancy_rate": 0.5}, "flow": boarding(flow_hospital, "NEURO")}
+    # A minute ahead is a clock's skew: boarding, for 0 minutes. The others are broken values.
+    assert critical["flow"] == {"boarding": 1, "boarding_longest_min": 0, "boarding_median_min": 0}
+    assert thresholds.evaluate("NEURO", critical, now=NOW) == []
+
+
+def test_the_watcher_counts_a_boarding_since_far_ahead_of_its_change(flow_hospital) -> None:
+    before = skipped.counts().get(("patients", "boarding_since"), 0)
+    for at in (utc(2026, 3, 29, 14, 1), utc(9000, 1, 1)):
+        doc = {"_id": ObjectId(), **patient("NEURO", "admitted", utc(2026, 3, 29), boarding_since=at)}
+        known = contribution("patients", documents.read("patients", doc, "watcher"), TZ)
+        maintained.apply("patients", doc["_id"], known, at=NOW)
+    assert skipped.counts()[("patients", "boarding_since")] - before == 1

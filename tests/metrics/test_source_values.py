@@ -16,6 +16,7 @@ import pytest
 from bson import Decimal128, Int64
 from pymongo.database import Database
 
+from dashboard.alerts import thresholds
 from dashboard.metrics import maintained, registry, runner
 from dashboard.metrics.critical import compute_critical, critical_by_department
 from dashboard.metrics.historical import compute_historical
@@ -184,3 +185,48 @@ def test_a_tier_that_cannot_be_encoded_is_never_cached_and_the_snapshot_serves_t
     assert snapshot["stale"] is True
     assert snapshot["data"]["standard"] == good
     assert tier_cache.load_tiers(scope, ["standard"])["standard"] is None
+
+
+def test_non_finite_and_out_of_range_values_in_the_patient_flow_fields(
+    mongo_db: Database, redis_client, settings
+) -> None:
+    settings.THRESHOLD_BOARDING_COUNT = 0
+    settings.THRESHOLD_BOARDING_HOURS = 1
+    admitted = NOW - timedelta(hours=2)
+    hostile = [float("nan"), float("inf"), Decimal128("NaN"), YEAR_ONE, YEAR_9999, "today", 7, "x" * 100_000]
+    mongo_db.patients.insert_many(
+        [
+            {
+                "department": "ER",
+                "status": "admitted",
+                "is_emergency": False,
+                "admitted_at": admitted,
+                "boarding_since": marker(index),
+            }
+            for index in range(len(hostile))
+        ]
+        + [
+            {
+                "department": "ER",
+                "status": "discharged",
+                "is_emergency": False,
+                "admitted_at": admitted,
+                "discharged_at": TODAY,
+                "disposition": marker(index),
+            }
+            for index in range(len(hostile))
+        ]
+    )
+    db = Injecting(mongo_db, hostile)
+    for department in ("ER", None):
+        tiers = every_tier(db, department)
+        # YEAR_9999 is invalid (a day from the end of time); none of them is a boarding patient.
+        assert tiers["compute_critical"]["flow"] == {
+            "boarding": 0,
+            "boarding_longest_min": 0,
+            "boarding_median_min": 0,
+        }
+        flow = tiers["compute_standard"]["flow"]
+        assert (flow["discharges_today"], flow["lwbs_today"], flow["los_avg_h_7d"]) == (8, 0, 1.0)
+    assert thresholds.evaluate("ER", every_tier(db, "ER")["compute_critical"], now=NOW) == []
+    assert mongo_db.alerts.count_documents({}) == 0

@@ -74,3 +74,9 @@ def test_while_redis_does_not_answer_an_admin_gets_503(client, reported, monkeyp
     response = client.get("/system-health/")
     assert response.status_code == 503
     assert response.json()["code"] == "unavailable"
+
+
+def test_the_admins_figures_are_never_kept_by_a_cache(client, reported) -> None:
+    response = logged_in(client, "ada", "admin").get("/system-health/")
+    assert response.status_code == 200
+    assert {"private", "no-store"} <= {part.strip() for part in response["Cache-Control"].split(",")}
