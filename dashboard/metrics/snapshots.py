@@ -1,6 +1,7 @@
 """Snapshots: all three tiers of a scope as one message (contract §4 `snapshot`), in three states.
 
-- Normal: the tiers cached in Redis; a tier Redis lacks is computed from MongoDB and cached.
+- Normal: the tiers cached in Redis; a tier Redis lacks is computed from MongoDB and cached,
+  once for all the snapshots that ask for it at the same time (dashboard/metrics/cold_tiers.py).
 - Redis unavailable: every tier is computed from MongoDB directly. There is no sequence
   without Redis, so the snapshot carries the epoch `direct` and seq 0; clients resync when
   Redis is back and the epoch changes.
@@ -17,6 +18,7 @@ from typing import Any
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
+from dashboard.metrics import cold_tiers
 from dashboard.metrics.runner import UnencodableTier, compute_tier
 from dashboard.protocol import messages
 from dashboard.protocol.errors import Unavailable
@@ -80,8 +82,7 @@ def snapshot_message(scope: Scope, *, with_revenue: bool) -> messages.Snapshot:
         tier_data = cached[tier]
         if tier_data is None:
             try:
-                tier_data = compute_tier(scope, tier)
-                tier_cache.store_tier(scope, tier, tier_data)
+                tier_data = cold_tiers.fill_tier(scope, tier)
             except (PyMongoError, UnencodableTier):
                 degraded = True
                 tier_data = tier_cache.load_last_known(scope, tier)

@@ -69,6 +69,11 @@ def tier_run_lock_key(scope: Scope, tier: str) -> str:
     return f"dash:lock:tier:{scope.key}:{tier}"
 
 
+def snapshot_fill_lock_key(scope: Scope, tier: str) -> str:
+    """Held by the one process computing a tier the cache lacks (dashboard/metrics/cold_tiers.py)."""
+    return f"dash:lock:fill:{scope.key}:{tier}"
+
+
 def connection_leases_key(user_id: int) -> str:
     """The user's open connections, a sorted set of connection ids by lease time."""
     return f"dash:conns:{user_id}"

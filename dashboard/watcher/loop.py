@@ -237,19 +237,23 @@ class Watcher:
             StreamReader(self.db, name, self._saved_token(name, out), out, stop)
             for name in mongo.WATCHED_COLLECTIONS
         ]
+        started = time.monotonic()
         for reader in readers:
             reader.start()
-        deadline = time.monotonic() + STREAMS_OPEN_TIMEOUT_S
+        deadline = started + STREAMS_OPEN_TIMEOUT_S
         for reader in readers:
             reader.settled.wait(max(0.0, deadline - time.monotonic()))
         opened = sum(reader.is_open for reader in readers)
+        settled = time.monotonic()
         # Rebuilt after the streams opened: a change during the rebuild still arrives as an event.
         remembered, _ = actions.rebuild_counters(self.db, self.tz)
         logger.info(
-            "%d of %d change streams open; counters rebuilt from %d documents",
+            "%d of %d change streams open in %.1f s; counters rebuilt from %d documents in %.1f s",
             opened,
             len(readers),
+            settled - started,
             remembered,
+            time.monotonic() - settled,
         )
         return readers
 
@@ -271,6 +275,7 @@ class Watcher:
         next_housekeeping = self.clock()
         drift = DriftCheck(self.db, self.tz, settings.WATCH_DRIFT_CHECK_S, clock=self.clock)
         batch = Batch()
+        active_since: float | None = time.monotonic()
         try:
             readers = self._start_readers(readers_stop, items)
             while not self.stop.is_set():
@@ -301,6 +306,11 @@ class Watcher:
                         # The batch stays: its scopes stay dirty and its tokens unsaved.
                         self._flush_failed(batch, exc)
                         continue
+                    if batch.published and active_since is not None:
+                        logger.info(
+                            "first publication %.1f s after taking the lease", time.monotonic() - active_since
+                        )
+                        active_since = None
                     if done:
                         batch = Batch()
         finally:
