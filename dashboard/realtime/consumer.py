@@ -76,6 +76,29 @@ class Subscription:
         self.epoch, self.seq, self.last_sent_at = epoch, seq, time.monotonic()
 
 
+# Pushes whose content a snapshot does not carry: a snapshot's tiers replace every earlier
+# `update`, but the client learns of an alert or an acknowledgement only from its message.
+NOT_IN_SNAPSHOTS = frozenset({"alert", "alert_acknowledged"})
+
+
+def covered_seq(epoch: str, seq: int, held: Iterable[dict[str, Any]]) -> int:
+    """The seq a snapshot read at (epoch, seq) may claim, given the pushes held meanwhile.
+
+    The connection joins the scope's group before the snapshot reads its position, so an
+    alert published in between is both held and at or below the position; claiming that
+    position would make the client drop the alert as already applied, and the snapshot does
+    not carry it. The snapshot then claims the seq just before the first such push, and the
+    held pushes from there on (contiguous: the hub hands every push over in order from the
+    join on) are sent after it. `held` are hub events (`epoch`, `seq`, `kind`).
+    """
+    missing = [
+        int(event["seq"])
+        for event in held
+        if event["epoch"] == epoch and event["seq"] <= seq and event.get("kind") in NOT_IN_SNAPSHOTS
+    ]
+    return min(missing) - 1 if missing else seq
+
+
 class DashboardConsumer(AsyncWebsocketConsumer):
     # Set in connect(); `registered` is True from the moment the connection holds a place.
     registered: bool = False
@@ -401,7 +424,11 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             await self._send_message(messages.status(states))
             await self._release(scope)
             return
-        self.subscriptions[scope].sent(snapshot["epoch"], snapshot["seq"])
+        subscription = self.subscriptions[scope]
+        covered = covered_seq(snapshot["epoch"], snapshot["seq"], subscription.held or [])
+        if covered != snapshot["seq"]:
+            snapshot = {**snapshot, "seq": covered}
+        subscription.sent(snapshot["epoch"], covered)
         await self._send_message(snapshot)
         await self._release(scope)
 

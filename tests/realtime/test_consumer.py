@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 import pytest
@@ -366,3 +367,58 @@ async def test_pushes_during_a_snapshot_are_held_then_only_newer_ones_sent_in_or
     await consumer.dashboard_push({"scope": "dept:ER", "epoch": "e1", "seq": 7, "text": "update 7"})
     assert sent[-1] == "update 7"
     await consumer._leave(scope)
+
+
+@pytest.mark.parametrize("path", ["connect", "subscribe without recovery"])
+async def test_an_alert_published_while_a_snapshot_is_read_is_still_delivered(
+    ws_users, monkeypatch, path: str
+) -> None:
+    # The connection joins the scope's group, then the snapshot reads its position: an alert
+    # published in between is held and at or below that position, yet not in the snapshot.
+    from dashboard.realtime import consumer as consumer_module
+
+    real_snapshot = consumer_module.snapshot_message
+    published: list[int] = []
+
+    def alert_in_between(scope: Scope, *, with_revenue: bool) -> Any:
+        if not published:
+            published.append(publish.publish_alert(Scope("ER"), sample_alert("in-between")).seq)
+            time.sleep(0.3)  # the hub hands the push to the connection, which holds it
+        return real_snapshot(scope, with_revenue=with_revenue)
+
+    if path == "connect":
+        monkeypatch.setattr(consumer_module, "snapshot_message", alert_in_between)
+    socket, _, _ = await open_socket(bearer(ws_users["er"]))
+    await socket.recv()
+    first = await socket.recv()
+    if path != "connect":
+        monkeypatch.setattr(consumer_module, "snapshot_message", alert_in_between)
+        await socket.send(
+            {"type": "subscribe", "scope": "dept:ER", "since": {"epoch": "other", "seq": first["seq"]}}
+        )
+        assert await socket.recv() == {"type": "subscribed", "scope": "dept:ER", "recovered": False}
+    snapshot = await socket.recv() if path != "connect" else first
+    assert snapshot["type"] == "snapshot"
+    alert = await socket.recv()
+    assert (alert["type"], alert["alert"]["id"]) == ("alert", "in-between")
+    assert alert["seq"] == published[0] == snapshot["seq"] + 1
+    await socket.communicator.disconnect()
+
+
+async def test_a_snapshot_claims_only_what_it_carries() -> None:
+    held = [
+        {"epoch": "e1", "seq": 5, "kind": "update"},
+        {"epoch": "e1", "seq": 6, "kind": "alert"},
+        {"epoch": "e1", "seq": 7, "kind": "alert_acknowledged"},
+        {"epoch": "e1", "seq": 8, "kind": "update"},
+    ]
+    assert consumer_covered(held, seq=8) == 5
+    assert consumer_covered(held[:1], seq=8) == 8  # a snapshot's tiers replace updates
+    assert consumer_covered(held, seq=5) == 5  # the alerts came after the position
+    assert consumer_covered([{**e, "epoch": "e0"} for e in held], seq=8) == 8
+
+
+def consumer_covered(held: list[dict[str, Any]], *, seq: int) -> int:
+    from dashboard.realtime.consumer import covered_seq
+
+    return covered_seq("e1", seq, held)
