@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from bson import ObjectId
 from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import PASSWORD
@@ -153,6 +154,29 @@ def test_after_daphne_restarts_the_page_reconnects_and_catches_up(site: LiveStac
     site.wait_for_web()
     expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=20_000)
     expect(page.locator(EMERGENCY_TILE)).to_have_text(f"{before + 1:,}", timeout=5_000)
+
+
+def test_alerts_raised_or_acknowledged_while_the_page_was_away_are_right_after_it_reconnects(
+    site: LiveStack, open_session
+) -> None:
+    # On reconnect the server sends a snapshot, which carries no alerts: the page reads the
+    # alert list again.
+    page = open_session("ada").page
+    answered = raise_alert(site, "ER", "Browser test: answered while away")
+    expect(page.locator(f'[data-alert-id="{answered}"]')).to_be_visible(timeout=3_000)
+    site.processes["web"].stop()
+    expect(page.locator("#connection")).to_have_attribute(
+        "data-state", re.compile("reconnecting|offline"), timeout=5_000
+    )
+    raised = raise_alert(site, "ICU", "Browser test: raised while away")
+    acknowledged = {"acknowledged_at": datetime.now(UTC), "acknowledged_by": "ben"}
+    site.mongo().alerts.update_one({"_id": ObjectId(answered)}, {"$set": acknowledged})
+    time.sleep(1.0)  # the watcher publishes both while no web process serves the page
+    site.start("web")
+    site.wait_for_web()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=20_000)
+    expect(page.locator(f'[data-alert-id="{raised}"]')).to_be_visible(timeout=5_000)
+    expect(page.locator(f'[data-alert-id="{answered}"]')).to_have_count(0, timeout=5_000)
 
 
 def test_keyboard_alone_reaches_the_filter_and_the_acknowledge_buttons(site: LiveStack, open_session) -> None:

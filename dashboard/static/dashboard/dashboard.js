@@ -212,6 +212,37 @@
     window.DashNotify.alertArrived(alert);
   }
 
+  // A snapshot carries no alerts: alerts published before its seq (while the page was away, or
+  // in a gap the replay history no longer covered) reach the page only through the alert list,
+  // read again after every snapshot and reconciled with the panel. An alert that arrives while
+  // the list is on its way is kept.
+  var ALERT_LIST_LIMIT = 200;
+
+  function refreshAlerts() {
+    var shownBefore = {};
+    Array.prototype.forEach.call(alertList.children, function (item) {
+      shownBefore[item.dataset.alertId] = true;
+    });
+    var url = "/api/alerts/?scope=" + encodeURIComponent(state.scope) + "&state=open";
+    window.fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.ok && !response.redirected ? response.json() : null;
+      })
+      .then(function (answer) {
+        if (!answer || !Array.isArray(answer.alerts)) return;
+        var open = {};
+        answer.alerts.slice().reverse().forEach(function (alert) {
+          open[alert.id] = true;
+          addAlert(alert);
+        });
+        if (answer.alerts.length >= ALERT_LIST_LIMIT) return; // a capped list cannot tell what was acknowledged
+        Object.keys(shownBefore).forEach(function (alertId) {
+          if (!open[alertId]) removeAlert(alertId);
+        });
+      })
+      .catch(function () {});
+  }
+
   function markEscalated(item) {
     if (item.querySelector(".alert-escalated")) return;
     var badge = document.createElement("span");
@@ -292,6 +323,7 @@
         renderTier(tier, message.data[tier], previous[tier]);
       });
       refreshAges();
+      refreshAlerts();
     },
     update: function (message) {
       if (!inOrder(message)) return;
