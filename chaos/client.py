@@ -5,8 +5,9 @@ Per scope it keeps the `epoch` and `seq` last applied and the three tiers shown.
 epoch or a heartbeat ahead makes it resubscribe with `since`; while that is outstanding,
 messages that do not fit are dropped. A closed connection is opened again (on the other web
 process when this one refuses, as behind a load balancer) and every scope is resubscribed with
-`since`. After a snapshot that replaced a recovery it had asked for, it fetches the scope's
-alerts over HTTP (`GET /api/alerts/?state=all`): those are the alerts it "recovered".
+`since`. After every snapshot it fetches the scope's alerts over HTTP
+(`GET /api/alerts/?state=all`), as the page reads its alert list after a snapshot: those are
+the alerts it "recovered".
 
 Alerts are recorded by id whatever their position (deduplicated by id, §3.4); each message's
 delivery latency is its arrival minus its `generated_at` (one machine, one clock).
@@ -196,6 +197,7 @@ class Client:
         if kind == "alert":
             self.alerts.setdefault(message["alert"]["id"], now)
         if kind == "snapshot":
+            asyncio.get_running_loop().run_in_executor(None, self._recover_alerts, scope)
             state.epoch, state.seq, state.resyncing = message["epoch"], message["seq"], False
             state.snapshot_stale = bool(message["stale"])
             state.tiers = dict(message["data"])
@@ -204,7 +206,6 @@ class Client:
             state.resyncing = not message["recovered"]
             if not message["recovered"]:
                 self.not_recovered += 1
-                asyncio.get_running_loop().run_in_executor(None, self._recover_alerts, scope)
         elif kind == "heartbeat":
             if not state.resyncing and (message["epoch"] != state.epoch or message["seq"] > state.seq):
                 self.gaps += 1
