@@ -10,6 +10,7 @@ import psutil
 import redis
 
 from chaos.stack import ChaosStack
+from dashboard.sources.redis_store import HISTORY_PATTERN
 
 ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback \(most recent call last\)")
 
@@ -35,8 +36,12 @@ def process_sample(pid: int) -> tuple[float, int]:
 
 
 def redis_sample(client: redis.Redis) -> dict[str, int]:
-    """Redis's used memory (bytes), its keys (every database) and the pub/sub channels the
-    channel layer's groups are subscribed to, with their subscriber count."""
+    """Redis's used memory (bytes), the part of it the replay histories hold (bytes) and the
+    longest history (messages), its keys (every database) and the pub/sub channels the channel
+    layer's groups are subscribed to, with their subscriber count."""
+    histories = list(client.scan_iter(HISTORY_PATTERN, count=1000))
+    history_bytes = sum(int(client.memory_usage(key) or 0) for key in histories)
+    longest = max((int(client.zcard(key)) for key in histories), default=0)
     info = client.info()
     keys = sum(
         int(value["keys"])
@@ -47,6 +52,8 @@ def redis_sample(client: redis.Redis) -> dict[str, int]:
     memberships = sum(count for _name, count in client.pubsub_numsub(*channels)) if channels else 0
     return {
         "redis_memory": int(info["used_memory"]),
+        "redis_history_memory": history_bytes,
+        "redis_history_longest": longest,
         "redis_keys": keys,
         "layer_channels": len(channels),
         "layer_memberships": int(memberships),
