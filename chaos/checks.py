@@ -5,8 +5,9 @@ client follows from MongoDB (chaos/truth.py), one scope after the other; T(t) is
 scope whose computation ended at t. A round of samples starts at r and ends at e; a client's
 critical tile, read at e, *matches* when it equals some T(t) with r - GRACE_S <= t <= e: a change
 in MongoDB may take GRACE_S to reach the tile (the watcher's 100 ms coalescing window plus
-delivery under load) before the tile counts as wrong. While MongoDB does not answer there is no
-truth, and no round is judged.
+delivery under load) before the tile counts as wrong. While MongoDB (or Redis, which holds the
+bed cleanings the turnaround median is computed from) does not answer there is no truth, and
+no round is judged.
 
 **Marked.** A tile is marked as possibly out of date when the client is not connected or is
 resyncing the scope (the page shows "reconnecting"), when its last `status` named a source
@@ -38,6 +39,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 
 from chaos.client import Client
 from chaos.truth import recompute, without_time
@@ -122,7 +124,7 @@ class Sampler:
                 for scope in scopes:
                     truth = recompute(self.db, scope, "critical", with_revenue=True)
                     self.history.setdefault(scope, deque(maxlen=30)).append((time.monotonic(), truth))
-            except PyMongoError:
+            except (PyMongoError, RedisError):
                 self.unanswered += 1
                 continue
             self._judge(round_started, time.monotonic())

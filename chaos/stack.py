@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from chaos import django_env
 from devstack.hospital_model import DEPARTMENTS
 from devstack.seed import seed_hospital
 from devstack.services import ManagedProcess, free_port, start_mongo, start_redis
@@ -142,6 +143,7 @@ def chaos_stack(root: Path, server: str, *, escalate_after_s: int = 300) -> Iter
     root.mkdir(parents=True, exist_ok=True)
     redis_port, mongo_port = free_port(), free_port()
     redis_proc, redis_url = start_redis(root / "redis", port=redis_port)
+    django_env.use_redis(redis_url)
     mongo_proc, mongo_url = start_mongo(root / "mongo", port=mongo_port)
     stack = LiveStack(
         root=root / "stack",

@@ -1,6 +1,8 @@
 """The numbers as they are in MongoDB, recomputed from scratch with the service's own compute
 functions (`dashboard.metrics.runner.compute_tier`, the registry's tiers), and what a client
-of each visibility class may see of them (`dashboard.stream.visibility.redact`).
+of each visibility class may see of them (`dashboard.stream.visibility.redact`). One number
+comes from Redis, as in the service: the bed turnaround median, computed from the cleanings the
+watcher records there (no MongoDB field keeps a room's past states).
 
 Needs Django's settings (the hospital's time zone): the runner sets them up from the stack's
 environment before importing this module's users.
