@@ -337,6 +337,17 @@ def clear_live() -> None:
     redis_store.client().delete(redis_store.MAINTAINED_LIVE_KEY)
 
 
+def lapsed() -> bool:
+    """True once after the live mark went away (the watcher killed, stuck, stopped or
+    rebuilding), for the one caller that notices first; False while it is there or already
+    reported. Raises RedisError."""
+    client = redis_store.client()
+    if client.exists(redis_store.MAINTAINED_LIVE_KEY):
+        client.set(redis_store.MAINTAINED_SEEN_LIVE_KEY, "1")
+        return False
+    return bool(client.delete(redis_store.MAINTAINED_SEEN_LIVE_KEY))
+
+
 def is_live() -> bool:
     """True while an active watcher keeps the counters up to date."""
     try:
