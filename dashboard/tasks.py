@@ -9,7 +9,7 @@ from celery import shared_task
 
 from dashboard.access import audit
 from dashboard.alerts import thresholds
-from dashboard.metrics import runner
+from dashboard.metrics import maintained, runner
 from dashboard.protocol.scopes import Scope
 from dashboard.stream import tier_cache
 
@@ -29,6 +29,21 @@ def run_tier(tier: str) -> int:
             # One scope's failure must not starve the others; the next tick retries it.
             logger.exception("tier %s of %s failed", tier, scope)
     return published
+
+
+@shared_task(ignore_result=True)
+def critical_on_lapse() -> int:
+    """Run the critical tier at once when the watcher's counters stopped being live; returns
+    the scopes published (0 when nothing lapsed).
+
+    Beat runs it every second. Until the next critical run the tiles would keep what the
+    counters said, which no longer follows MongoDB, and look fresh (their `computed_at` less
+    than two intervals old), so the recomputation from MongoDB is not left to the next tick.
+    """
+    if not maintained.lapsed():
+        return 0
+    logger.warning("the maintained counters are no longer live; recomputing the critical tier now")
+    return int(run_tier("critical"))
 
 
 def _check_thresholds(scope: Scope) -> None:

@@ -240,6 +240,12 @@ CELERY_BEAT_SCHEDULE = {
     }
     for tier, interval in TIER_INTERVAL_S.items()
 }
+# The critical tier recomputed from MongoDB as soon as the watcher's counters stop being live.
+CELERY_BEAT_SCHEDULE["critical-on-lapse"] = {
+    "task": "dashboard.tasks.critical_on_lapse",
+    "schedule": 1.0,
+    "options": {"expires": 1.0},
+}
 CELERY_BEAT_SCHEDULE["prune-access-log"] = {
     "task": "dashboard.tasks.prune_access_log",
     "schedule": 86400.0,

@@ -6,12 +6,18 @@ documents' contributions, because every change replaces one contribution and adj
 counters by the difference in one transaction. The work per event is a few Redis commands,
 whatever the size of the collections. Only the active watcher writes here; the tier runs
 read the counters while the watcher marks them live. A full rebuild from MongoDB sets them up
-when a watcher becomes active, and repairs them when the drift check finds them wrong.
+and leaves a completion mark naming their format (`counters_format`); a watcher that becomes
+active keeps them instead when that mark is there and every stream resumes from its saved
+token (dashboard/watcher/loop.py). A rebuild also repairs them when the drift check finds
+them wrong.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -22,15 +28,46 @@ from zoneinfo import ZoneInfo
 from pymongo.database import Database
 from redis.exceptions import RedisError
 
-from dashboard.metrics import turnaround
+from dashboard.metrics import contributions, turnaround
 from dashboard.metrics.contributions import CLOCK_SKEW_S, Contribution, contribution
 from dashboard.metrics.critical import ACTIVE_WINDOW, Counts
-from dashboard.sources import documents, mongo, redis_store, skipped
+from dashboard.sources import date_range, documents, mongo, redis_store, skipped
 from dashboard.sources.documents import FIELDS, ROOM_STATUSES
 
 logger = logging.getLogger(__name__)
 
 REBUILD_BATCH = 5_000
+# Bumped when what the counters hold changes in a way the modules' text does not show.
+COUNTERS_VERSION = 1
+# The modules whose code decides a document's contribution and how the counters keep it.
+_FORMAT_MODULES = (contributions, documents, date_range)
+
+
+def counters_format(tz: ZoneInfo) -> str:
+    """The format of the counters this code keeps, as the completion mark names it.
+
+    `v<COUNTERS_VERSION> <12 hex digits> <time zone>`: the digest covers the source of the
+    modules that compute contributions and of this one, so any deploy that changes them (and
+    any change of TIME_ZONE, which keys the days) gives another format and the next watcher
+    rebuilds. Raises OSError when a module's source cannot be read.
+    """
+    return f"v{COUNTERS_VERSION} {_source_digest()} {tz.key}"
+
+
+@functools.cache
+def _source_digest() -> str:
+    digest = hashlib.sha256()
+    for module in (*_FORMAT_MODULES, sys.modules[__name__]):
+        with open(str(module.__file__), "rb") as source:
+            digest.update(source.read())
+    return digest.hexdigest()[:12]
+
+
+def completed_format() -> str | None:
+    """The format named by the completion mark, None when no complete rebuild stands behind
+    the counters (none yet, one interrupted, or Redis restarted empty); raises RedisError."""
+    raw = redis_store.client().get(redis_store.MAINTAINED_COMPLETE_KEY)
+    return str(raw) if raw else None
 
 
 def _memory(collection: str) -> str:
@@ -142,11 +179,17 @@ def rebuild(
     anyway is handed to `skip` and counts nowhere; the rebuild goes on. A room keeps the start
     of its status from its remembered contribution, and a cleaning it remembers that the
     document's `status_changed_at` shows ended is recorded (dashboard/metrics/turnaround.py).
-    The counters are not live again until the watcher says so. Raises what MongoDB or Redis
-    raise when they cannot be reached.
+    The counters are not live again until the watcher says so. The completion mark is taken
+    away first and set again (to `counters_format(tz)`) in the final transaction, when every
+    watched collection was rebuilt or the counters were complete in this format before; a
+    rebuild cut short therefore leaves no mark. Raises what MongoDB or Redis raise when they
+    cannot be reached.
     """
     client = redis_store.client()
     clear_live()
+    fmt = counters_format(tz)
+    was_complete = completed_format() == fmt
+    client.delete(redis_store.MAINTAINED_COMPLETE_KEY)
     totals: dict[str, Counter[str]] = defaultdict(Counter)
     sets = _Sets()
     # Cleanings that ended while no watcher saw them, when status_changed_at tells when.
@@ -202,6 +245,8 @@ def rebuild(
         pipe.zadd(redis_store.maintained_boarding_key(department), members)
     for cleaning in cleanings:
         turnaround.record(pipe, cleaning)
+    if was_complete or rebuilt >= set(mongo.WATCHED_COLLECTIONS):
+        pipe.set(redis_store.MAINTAINED_COMPLETE_KEY, fmt)
     pipe.execute()
     return remembered
 
@@ -290,6 +335,17 @@ def mark_live(ttl_s: float) -> None:
 def clear_live() -> None:
     """The counters are no longer maintained: tier runs recompute from MongoDB; raises RedisError."""
     redis_store.client().delete(redis_store.MAINTAINED_LIVE_KEY)
+
+
+def lapsed() -> bool:
+    """True once after the live mark went away (the watcher killed, stuck, stopped or
+    rebuilding), for the one caller that notices first; False while it is there or already
+    reported. Raises RedisError."""
+    client = redis_store.client()
+    if client.exists(redis_store.MAINTAINED_LIVE_KEY):
+        client.set(redis_store.MAINTAINED_SEEN_LIVE_KEY, "1")
+        return False
+    return bool(client.delete(redis_store.MAINTAINED_SEEN_LIVE_KEY))
 
 
 def is_live() -> bool:

@@ -101,6 +101,10 @@ def watcher_token_key(collection: str) -> str:
 # The critical counters the watcher maintains from change events (dashboard/metrics/maintained.py).
 MAINTAINED_DEPARTMENTS_KEY = "dash:maint:departments"
 MAINTAINED_LIVE_KEY = "dash:maint:live"
+# Set while a check found the counters live; its deletion tells one check that the mark lapsed.
+MAINTAINED_SEEN_LIVE_KEY = "dash:maint:seen-live"
+# The format of the counters a complete rebuild left, kept while events maintain them.
+MAINTAINED_COMPLETE_KEY = "dash:maint:complete"
 
 
 def maintained_memory_key(collection: str) -> str:

@@ -245,17 +245,49 @@ class Watcher:
             reader.settled.wait(max(0.0, deadline - time.monotonic()))
         opened = sum(reader.is_open for reader in readers)
         settled = time.monotonic()
+        why = self._why_rebuild(readers)
+        if why is None:
+            logger.info(
+                "%d of %d change streams open in %.1f s; counters kept from the previous watcher "
+                "(every stream resumed from its saved token, completion mark %s)",
+                opened,
+                len(readers),
+                settled - started,
+                maintained.counters_format(self.tz),
+            )
+            return readers
         # Rebuilt after the streams opened: a change during the rebuild still arrives as an event.
         remembered, _ = actions.rebuild_counters(self.db, self.tz)
         logger.info(
-            "%d of %d change streams open in %.1f s; counters rebuilt from %d documents in %.1f s",
+            "%d of %d change streams open in %.1f s; counters rebuilt from %d documents in %.1f s (%s)",
             opened,
             len(readers),
             settled - started,
             remembered,
             time.monotonic() - settled,
+            why,
         )
         return readers
+
+    def _why_rebuild(self, readers: list[StreamReader]) -> str | None:
+        """Why the counters left in Redis cannot be kept; None when they can.
+
+        They can when a complete rebuild of this format (maintained.counters_format) stands
+        behind them and every stream is open and goes on from its saved token: every event
+        since then arrives again, and applying an event replaces its document's remembered
+        contribution (maintained.apply), so the ones the previous watcher had already applied
+        change nothing the second time.
+        """
+        missing = [reader.collection for reader in readers if not (reader.is_open and reader.resumes)]
+        if missing:
+            return f"no usable resume token for {', '.join(missing)}"
+        found = maintained.completed_format()
+        expected = maintained.counters_format(self.tz)
+        if found is None:
+            return "no completion mark"
+        if found != expected:
+            return f"completion mark of format {found!r}, not {expected!r}"
+        return None
 
     @staticmethod
     def _saved_token(collection: str, out: queue.Queue[StreamItem]) -> dict[str, Any] | None:
@@ -276,6 +308,9 @@ class Watcher:
         drift = DriftCheck(self.db, self.tz, settings.WATCH_DRIFT_CHECK_S, clock=self.clock)
         batch = Batch()
         active_since: float | None = time.monotonic()
+        # Whether the queue was once empty since the streams opened: until then the counters
+        # may lack the changes made while no watcher was active, and are not marked live.
+        caught_up = False
         try:
             readers = self._start_readers(readers_stop, items)
             while not self.stop.is_set():
@@ -286,13 +321,16 @@ class Watcher:
                 now = self.clock()
                 if now >= next_housekeeping:
                     self._revive_dead_readers(readers, readers_stop, items)
-                    self._housekeep(readers, drift, idle=not batch.scopes() and items.empty())
+                    self._housekeep(
+                        readers, drift, idle=not batch.scopes() and items.empty(), caught_up=caught_up
+                    )
                     next_housekeeping = now + HOUSEKEEPING_EVERY_S
                 due_at = batch.due_at(self.coalesce_s)
                 wait_s = IDLE_POLL_S if due_at is None else due_at - now
                 try:
                     item = items.get(timeout=max(0.0, min(wait_s, IDLE_POLL_S)))
                 except queue.Empty:
+                    caught_up = True
                     if not batch.scopes():
                         stats.set_lag(0.0)
                 else:
@@ -420,10 +458,13 @@ class Watcher:
             revived.start()
             readers[index] = revived
 
-    def _housekeep(self, readers: list[StreamReader], drift: DriftCheck, *, idle: bool) -> None:
-        """Once a second: escalations, the counters' live mark, and the drift check when idle."""
+    def _housekeep(
+        self, readers: list[StreamReader], drift: DriftCheck, *, idle: bool, caught_up: bool
+    ) -> None:
+        """Once a second: escalations, the counters' live mark (once the events that waited at
+        activation are handled, while every stream is open), and the drift check when idle."""
         self._escalate()
-        if all(reader.is_open and reader.is_alive() for reader in readers):
+        if caught_up and all(reader.is_open and reader.is_alive() for reader in readers):
             self._quietly(lambda: maintained.mark_live(LIVE_TTL_S))
         else:
             self._quietly(maintained.clear_live)

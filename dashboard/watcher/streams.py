@@ -92,6 +92,9 @@ class StreamReader(threading.Thread):
         self.settled = threading.Event()
         self.is_open = False
         self.unsupported = False
+        # Whether the stream goes on from the resume point it was given: False without one, and
+        # once the server refused it (what happened since then is not in the stream).
+        self.resumes = token is not None or start_after is not None
 
     def run(self) -> None:
         try:
@@ -138,6 +141,7 @@ class StreamReader(threading.Thread):
             reason = f"{describe(exc)}, {MAX_DETERMINISTIC_TRIES} times at the same resume point"
         logger.error("change stream on %s cannot resume: %s; resyncing from now", self.collection, reason)
         self.token = self.start_after = None
+        self.resumes = False
         self.out.put(StreamItem(self.collection, "resync", reason=reason))
 
     def _failed(self, exc: Exception, attempt: int, rng: random.Random) -> int:

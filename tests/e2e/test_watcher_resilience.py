@@ -249,3 +249,54 @@ def test_a_year_one_discharge_date_in_chicago_holds_back_no_alert_and_crashes_no
     assert "OverflowError" not in log
     assert "dead-lettered" not in log
     web.processes["watcher-chicago-restarted"].stop()
+
+
+def test_a_standby_keeps_the_counters_of_a_watcher_killed_mid_batch_and_counts_nothing_twice(
+    web: LiveStack,
+) -> None:
+    redis, db = web.redis(), web.mongo()
+
+    def er_emergencies() -> tuple[int, int]:
+        """(the maintained counter, MongoDB's count) of ER's admitted emergency patients."""
+        counted = int(redis.hget("dash:maint:counts:ER", "emergency") or 0)
+        return counted, db.patients.count_documents(
+            {"department": "ER", "status": "admitted", "is_emergency": True}
+        )
+
+    web.start("watcher", as_name="watcher-dies", env={"WATCH_FAULT_HOLD_TOKEN_SAVE_S": "30"})
+    web.wait_for_log("watcher-dies", "6 of 6 change streams open")
+    deadline = time.monotonic() + 10
+    while not redis.exists("dash:maint:live") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    counted_before, stored_before = er_emergencies()
+    now = datetime.now(UTC)
+    db.patients.insert_many(
+        [
+            {
+                "department": "ER",
+                "status": "admitted",
+                "is_emergency": True,
+                "admitted_at": now,
+                "discharged_at": None,
+            }
+            for _ in range(3)
+        ]
+    )
+    # Applied to the counters and published; killed before the tokens past them are saved.
+    web.wait_for_log("watcher-dies", "holding the token save")
+    web.processes["watcher-dies"].signal(signal.SIGKILL)
+    web.processes["watcher-dies"].stop()
+    assert er_emergencies()[0] > counted_before, "the dead watcher applied none of the inserts"
+
+    time.sleep(6)  # the dead holder's lease expires
+    web.start("watcher", as_name="watcher-keeps")
+    web.wait_for_log("watcher-keeps", "counters kept from the previous watcher")
+    deadline = time.monotonic() + 10
+    while er_emergencies()[0] != counted_before + 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    counted_after, stored_after = er_emergencies()
+    assert stored_after == stored_before + 3
+    assert counted_after == counted_before + 3, f"replayed inserts counted again:\n{web.logs()}"
+    time.sleep(1.5)  # every replayed event handled: still once
+    assert er_emergencies()[0] == counted_before + 3
+    web.processes["watcher-keeps"].stop()

@@ -1,0 +1,60 @@
+"""The critical tier is recomputed from MongoDB as soon as the watcher's counters stop being live.
+
+Real Redis and MongoDB wire server; the task is called as beat would call it, once a second.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from django.conf import settings
+from pymongo.database import Database
+
+from dashboard import tasks
+from dashboard.metrics import maintained
+from dashboard.models import Department
+from dashboard.protocol.scopes import Scope
+from dashboard.sources import redis_store
+from dashboard.stream import tier_cache
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def er_emergencies() -> Any:
+    critical = tier_cache.load_tiers(Scope("ER"), ("critical",))["critical"] or {}
+    return critical.get("patients", {}).get("emergency")
+
+
+def test_a_lapsed_mark_recomputes_the_critical_tier_once_at_the_next_check(
+    mongo_db: Database, redis_client: Any
+) -> None:
+    Department.objects.create(code="ER", name="Emergency")
+    # The counters say 5 emergencies; MongoDB has one, admitted after the watcher died.
+    redis_store.client().hset(
+        redis_store.maintained_counts_key("ER"), mapping={"emergency": 5, "admitted": 5}
+    )
+    redis_store.client().sadd(redis_store.MAINTAINED_DEPARTMENTS_KEY, "ER")
+    mongo_db.patients.insert_one(
+        {"department": "ER", "status": "admitted", "is_emergency": True, "admitted_at": datetime.now(UTC)}
+    )
+    maintained.mark_live(30)
+    assert tasks.critical_on_lapse() == 0, "published while the counters were live"
+    assert er_emergencies() is None
+    maintained.clear_live()  # as the watcher's stop, or the mark's expiry after a kill
+    assert tasks.critical_on_lapse() == 2, "the hospital and ER were not recomputed"
+    assert er_emergencies() == 1
+    assert tasks.critical_on_lapse() == 0, "one lapse, one recomputation"
+
+
+def test_without_a_watcher_ever_live_the_check_does_nothing(mongo_db: Database, redis_client: Any) -> None:
+    Department.objects.create(code="ER", name="Emergency")
+    assert tasks.critical_on_lapse() == 0
+    assert er_emergencies() is None
+
+
+def test_beat_runs_the_check_every_second() -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["critical-on-lapse"]
+    assert entry["task"] == "dashboard.tasks.critical_on_lapse"
+    assert entry["schedule"] == 1.0
