@@ -84,6 +84,8 @@ class Client:
     scopes: dict[str, ScopeState] = field(default_factory=dict)
     alerts: dict[str, float] = field(default_factory=dict)
     recovered_alerts: set[str] = field(default_factory=set)
+    # Alert id → when (Unix time, this machine's clock) its escalation first arrived.
+    escalations: dict[str, float] = field(default_factory=dict)
     acknowledged: dict[str, tuple[str, str]] = field(default_factory=dict)
     sources_down: bool = False
     connected: bool = False
@@ -195,6 +197,8 @@ class Client:
         kind = message["type"]
         if kind == "alert":
             self.alerts.setdefault(message["alert"]["id"], now)
+            if message["alert"].get("escalated"):
+                self.escalations.setdefault(message["alert"]["id"], time.time())
         if kind == "snapshot":
             state.epoch, state.seq, state.resyncing = message["epoch"], message["seq"], False
             state.snapshot_stale = bool(message["stale"])
