@@ -85,6 +85,8 @@ class Client:
     scopes: dict[str, ScopeState] = field(default_factory=dict)
     alerts: dict[str, float] = field(default_factory=dict)
     recovered_alerts: set[str] = field(default_factory=set)
+    # Alert id → when (Unix time, this machine's clock) its escalation first arrived.
+    escalations: dict[str, float] = field(default_factory=dict)
     acknowledged: dict[str, tuple[str, str]] = field(default_factory=dict)
     sources_down: bool = False
     connected: bool = False
@@ -196,6 +198,8 @@ class Client:
         kind = message["type"]
         if kind == "alert":
             self.alerts.setdefault(message["alert"]["id"], now)
+            if message["alert"].get("escalated"):
+                self.escalations.setdefault(message["alert"]["id"], time.time())
         if kind == "snapshot":
             asyncio.get_running_loop().run_in_executor(None, self._recover_alerts, scope)
             state.epoch, state.seq, state.resyncing = message["epoch"], message["seq"], False

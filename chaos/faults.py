@@ -8,19 +8,33 @@ from __future__ import annotations
 import json
 import random
 import signal
+import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bson import ObjectId
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+from websockets.sync.client import connect as ws_connect
 
 from chaos.checks import POISON_KIND
 from chaos.load import Load
-from chaos.stack import WATCHER_NAMES, WEB_NAMES, ChaosStack
+from chaos.stack import PASSWORD, WATCHER_NAMES, WEB_NAMES, ChaosStack
+from devstack.debian_packages import ensure_command
 
 REDIS_FREEZE_S = 10.0
 MONGO_STOP_S = 30.0
+MONGO_READ_ONLY_S = 30.0
+# Where row 7 probes whether MongoDB takes writes.
+PROBE_COLLECTION = "chaos_write_probe"
+# Row 8: how far ahead the processes' wall clock runs, and for how long.
+CLOCK_AHEAD_S = 300
+CLOCK_AHEAD_FOR_S = 40.0
 
 
 @dataclass
@@ -154,6 +168,233 @@ def stop_mongo(stack: ChaosStack, load: Load) -> FaultResult:
     return result
 
 
+def _ack_over_ws(stack: ChaosStack, alert_id: str) -> dict[str, object]:
+    """The `ack_result` of one `ack_alert` sent by the admin on a connection of its own."""
+    request_id = f"chaos-{random.randrange(10**9)}"
+    with ws_connect(
+        stack.ws_urls[0],
+        additional_headers={"Authorization": f"Bearer {stack.tokens['chaos_admin']}"},
+        open_timeout=20,
+        max_size=2**22,
+    ) as socket:
+        socket.send(json.dumps({"type": "ack_alert", "alert_id": alert_id, "request_id": request_id}))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            message = json.loads(socket.recv(timeout=max(0.1, deadline - time.monotonic())))
+            if message.get("request_id") == request_id:
+                return dict(message)
+    return {"type": "none", "error": "no answer within 20 s"}
+
+
+def _write_refused(db: Database) -> str | None:
+    """The error of a probe write to a scratch collection, or None when it was written."""
+    try:
+        db[PROBE_COLLECTION].insert_one({"probe": True, "at": datetime.now(UTC)})
+    except PyMongoError as exc:
+        return f"{exc.__class__.__name__}: {exc}"[:300]
+    return None
+
+
+def read_only_mongo_storage(stack: ChaosStack, load: Load) -> FaultResult:
+    """Row 7: the storage under the MongoDB wire server refuses writes for MONGO_READ_ONLY_S.
+
+    The fault is the kernel's: `chattr +i` on the server's data directory, database files and
+    write-ahead logs (ChaosStack.mongo_storage_read_only), so every write fails inside the
+    server as it would on a file system remounted read-only, and the server answers each write
+    with its error (nx-27017: `WriteError` code 8, "disk I/O error"); reads go on. Remounting
+    the directory read-only is not possible while the server holds its files open for writing
+    (EBUSY), and ext4's forced read-only state (an error with `errors=remount-ro`) cannot be
+    undone without unmounting, so the row uses the immutable flag. Meanwhile an
+    acknowledgement over HTTP must answer 503 `unavailable`, one over the WebSocket
+    `ack_result` `ok: false, reason: "unavailable"`, neither may be recorded, and snapshots
+    and alert lists must still be served.
+    """
+    db = stack.stack.mongo()
+    open_alert = db.alerts.find_one({"acknowledged_at": None, "kind": {"$ne": POISON_KIND}})
+    assert open_alert is not None, "the seeded hospital has open alerts"
+    alert_id = str(open_alert["_id"])
+    result = FaultResult(time.monotonic())
+    stack.mongo_storage_read_only()
+    started = time.monotonic()
+    try:
+        refused = _write_refused(db)
+        if refused is None:
+            result.failures.append("a write succeeded on the read-only storage: the fault did not take")
+        result.notes.append(f"a probe write on the read-only storage: {refused}")
+        time.sleep(3.0)
+        status, body = _ack_over_http(stack, alert_id)
+        result.notes.append(f"ack over HTTP: {status} {body}")
+        if status != 503 or body.get("reason") != "unavailable":
+            result.failures.append(f"ack over HTTP on read-only storage answered {status} {body}")
+        answer = _ack_over_ws(stack, alert_id)
+        result.notes.append(f"ack over the WebSocket: {answer}")
+        if answer.get("ok") is not False or answer.get("reason") != "unavailable":
+            result.failures.append(f"ack over the WebSocket on read-only storage answered {answer}")
+        for path in ("/api/snapshot/?scope=hospital", "/api/alerts/?scope=hospital&state=open"):
+            read_status, _read = stack.stack.get_json(path, stack.tokens["chaos_admin"])
+            result.notes.append(f"GET {path} on read-only storage: {read_status}")
+            if read_status != 200:
+                result.failures.append(f"GET {path} answered {read_status} while MongoDB could be read")
+        told = sum(1 for c in load.clients if c.sources_down)
+        result.notes.append(f"{told} of {len(load.clients)} clients told a source is down")
+        time.sleep(max(0.0, MONGO_READ_ONLY_S - (time.monotonic() - started)))
+    finally:
+        stack.mongo_storage_writable()
+    result.ended_at = time.monotonic()
+    again = db.alerts.find_one({"_id": open_alert["_id"]})
+    if again is None or again.get("acknowledged_at") is not None or again.get("acknowledged_by") is not None:
+        result.failures.append(f"an acknowledgement refused on read-only storage was recorded: {again}")
+    refused = _write_refused(db)
+    if refused is not None:
+        result.failures.append(f"writes still refused after the storage was made writable: {refused}")
+    db[PROBE_COLLECTION].drop()
+    return result
+
+
+def _clock_ahead_env(stack: ChaosStack) -> dict[str, str]:
+    """The environment that starts a process with its wall clock CLOCK_AHEAD_S ahead.
+
+    chaos/clock_ahead.c, compiled here and preloaded, shifts CLOCK_REALTIME (`time.time()`,
+    `datetime.now()`) and leaves the monotonic clock, and so every timeout and timed wait,
+    alone. Debian's libfaketime (0.9.10) cannot run these processes: under it Python 3.11
+    hangs in every timed wait when the monotonic clock is faked (`threading.Event.wait`,
+    wolfcw/libfaketime#390) and fails every `time.sleep` with EINVAL when it is not
+    (FAKETIME_DONT_FAKE_MONOTONIC, wolfcw/libfaketime#426).
+    """
+    compiler = ensure_command(Path("/usr/bin/gcc"), "gcc")
+    library = stack.root / "libclockahead.so"
+    source = Path(__file__).with_name("clock_ahead.c")
+    subprocess.run(
+        [str(compiler), "-shared", "-fPIC", "-O2", "-o", str(library), str(source), "-ldl"], check=True
+    )
+    return {"LD_PRELOAD": str(library), "CHAOS_CLOCK_OFFSET_S": str(CLOCK_AHEAD_S)}
+
+
+def _swap_watchers(stack: ChaosStack, env: dict[str, str] | None) -> str:
+    """Restart both watchers with `env` (the stack's own when None), standby first, so the lease
+    passes to a restarted one; returns the name of the watcher that holds it then."""
+    active = _active_watcher(stack)
+    standby = next(name for name in WATCHER_NAMES if name != active)
+    stack.restart(standby, env)
+    # A graceful stop releases the lease at once: the restarted standby takes it.
+    stack.stack.processes[active].stop()
+    deadline = time.monotonic() + 30
+    while _lease_holder_pid(stack) != stack.stack.processes[standby].pid:
+        assert time.monotonic() < deadline, f"{standby} did not take the lease within 30 s"
+        time.sleep(0.2)
+    stack.restart(active, env)
+    return standby
+
+
+def _lease_holder_pid(stack: ChaosStack) -> int | None:
+    holder = stack.stack.redis().get("dash:watch:lease") or ""
+    for proc in stack.stack.processes.values():
+        if str(proc.pid) in holder:
+            return proc.pid
+    return None
+
+
+def _token_at(base_url: str, username: str) -> str:
+    """A fresh access JWT for `username` issued by the web process at `base_url`."""
+    request = urllib.request.Request(  # noqa: S310 (the stack's own http:// URL)
+        f"{base_url}/api/auth/token/",
+        data=json.dumps({"username": username, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310 (http://127.0.0.1)
+        return str(json.loads(response.read())["access"])
+
+
+def _get_at(base_url: str, path: str, token: str) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(  # noqa: S310 (the stack's own http:// URL)
+        f"{base_url}{path}", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310 (http://127.0.0.1)
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def _probe_alert(created_at: datetime, department: str) -> dict[str, object]:
+    return {
+        "department": department,
+        "severity": "critical",
+        "kind": "chaos_clock",
+        "message": "row 8: escalation probe",
+        "created_at": created_at,
+        "acknowledged_at": None,
+        "acknowledged_by": None,
+    }
+
+
+def clock_ahead(stack: ChaosStack, load: Load) -> FaultResult:
+    """Row 8: the watchers and web-2 run with their wall clocks CLOCK_AHEAD_S ahead for
+    CLOCK_AHEAD_FOR_S.
+
+    The watchers escalate alerts and publish the critical tier within a second of a change;
+    web-2 checks tokens and marks snapshots stale. The fault is the time those processes read
+    from the C library (_clock_ahead_env), the monotonic clock left alone; the other
+    processes and MongoDB keep the machine's clock. While they run ahead, two alerts are
+    written as now (escalation is due ALERT_ESCALATE_AFTER_S later) and one already due; no
+    client may receive an escalation before its alert is due, and the due one must escalate
+    (or the check saw no escalation round). Tokens: one issued by web-1 (right clock) must be
+    accepted by web-2 (ahead); what web-1 says of one issued by web-2, and whether web-2 marks
+    fresh snapshots stale, are noted. Then every process runs on the right clock again.
+    """
+    env = _clock_ahead_env(stack)
+    escalate_after = timedelta(seconds=int(stack.stack.env["ALERT_ESCALATE_AFTER_S"]))
+    result = FaultResult(time.monotonic())
+    stack.restart(WEB_NAMES[1], env)
+    stack.stack.wait_for_web(name=WEB_NAMES[1], port=stack.stack.port_of(WEB_NAMES[1]))
+    skewed_watcher = _swap_watchers(stack, env)
+    started = time.monotonic()
+    result.notes.append(f"{skewed_watcher} holds the lease; it and web-2 run {CLOCK_AHEAD_S} s ahead")
+    db = stack.stack.mongo()
+    now = datetime.now(UTC)
+    fresh = [db.alerts.insert_one(_probe_alert(now, code)).inserted_id for code in ("ER", "ICU")]
+    due = db.alerts.insert_one(_probe_alert(now - escalate_after - timedelta(seconds=10), "ER")).inserted_id
+
+    web_1, web_2 = stack.http_url(WEB_NAMES[0]), stack.http_url(WEB_NAMES[1])
+    status, _body = _get_at(web_2, "/api/snapshot/?scope=hospital", _token_at(web_1, "chaos_admin"))
+    result.notes.append(f"a token of web-1 (right clock) at web-2 (ahead): HTTP {status}")
+    if status != 200:
+        result.failures.append(f"web-2 (ahead) refused a valid token of web-1: HTTP {status}")
+    status, body = _get_at(web_1, "/api/snapshot/?scope=hospital", _token_at(web_2, "chaos_admin"))
+    result.notes.append(f"a token of web-2 (ahead) at web-1 (right clock): HTTP {status} {body}")
+    for name, url in ((WEB_NAMES[0], web_1), (WEB_NAMES[1], web_2)):
+        status, body = _get_at(url, "/api/snapshot/?scope=hospital", stack.tokens["chaos_admin"])
+        stale, age = body.get("stale"), body.get("age_s")
+        result.notes.append(f"snapshot at {name}: HTTP {status} stale={stale} age_s={age}")
+
+    time.sleep(max(0.0, CLOCK_AHEAD_FOR_S - (time.monotonic() - started)))
+    escalated_at: dict[str, float] = {}
+    for client in load.clients:
+        for alert_id, at in client.escalations.items():
+            escalated_at[alert_id] = min(at, escalated_at.get(alert_id, at))
+    early = []
+    for alert_id, at in sorted(escalated_at.items()):
+        key = ObjectId(alert_id) if ObjectId.is_valid(alert_id) else alert_id  # threshold alerts: strings
+        doc = db.alerts.find_one({"_id": key}, {"created_at": 1}) or {}
+        created = doc.get("created_at")
+        if isinstance(created, datetime):
+            due_at = created.replace(tzinfo=UTC) + escalate_after
+            if at < due_at.timestamp() - 1.0:
+                early.append(f"{alert_id} escalated {due_at.timestamp() - at:.0f} s early")
+    result.notes.append(f"escalations received: {len(escalated_at)}; early: {len(early)}")
+    if early:
+        result.failures.append(f"alerts escalated early: {early[:5]}")
+    if str(due) not in escalated_at:
+        result.failures.append("the alert already due was not escalated: no escalation round was seen")
+    result.notes.append(f"probe alerts {[str(i) for i in fresh]} fresh, {due} due")
+    stack.restart(WEB_NAMES[1])
+    stack.stack.wait_for_web(name=WEB_NAMES[1], port=stack.stack.port_of(WEB_NAMES[1]))
+    _swap_watchers(stack, None)
+    result.ended_at = time.monotonic()
+    return result
+
+
 def kill_half_the_clients(stack: ChaosStack, load: Load) -> FaultResult:
     """Row 9: half the clients' connections cut at once; they reconnect with the same `since`."""
     chosen = random.Random(9).sample(load.clients, len(load.clients) // 2)
@@ -214,12 +455,12 @@ ROWS: dict[int, tuple[str, Callable[[ChaosStack, Load], FaultResult]]] = {
     4: ("restart Redis empty", restart_redis_empty),
     5: ("freeze Redis 10 s", freeze_redis),
     6: ("stop MongoDB 30 s", stop_mongo),
+    7: ("MongoDB storage read-only 30 s", read_only_mongo_storage),
+    8: ("watchers and web-2 clock 5 min ahead", clock_ahead),
     9: ("kill 50 % of clients", kill_half_the_clients),
     12: ("poison documents", poison_documents),
 }
 NOT_BUILT = {
-    7: "MongoDB storage read-only or full",
-    8: "a process's clock 5 minutes ahead",
     10: "ack race: two tabs and HTTP",
     11: "partition between a web process and Redis",
 }

@@ -12,9 +12,10 @@ import os
 import random
 import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ WARM_ATTEMPTS = 5
 # Every scope some user of USERS follows by default.
 FOLLOWED_SCOPES = ("hospital", "dept:ER", "dept:ICU", "dept:CARD", "dept:PED")
 WEB_NAMES = ("web-1", "web-2")
+CHATTR = shutil.which("chattr") or "/usr/bin/chattr"
 WATCHER_NAMES = ("watcher-1", "watcher-2")
 
 
@@ -62,13 +64,14 @@ class ChaosStack:
     def http_url(self, name: str = "web-1") -> str:
         return f"http://127.0.0.1:{self.stack.port_of(name)}"
 
-    def restart(self, name: str) -> None:
-        """Start a stopped Procfile process again under its name, with its port if it has one."""
+    def restart(self, name: str, env: dict[str, str] | None = None) -> None:
+        """Stop a Procfile process and start it again under its name, with its port if it has
+        one and the stack's environment plus `env` (nothing of an earlier restart's `env`)."""
         proc = self.stack.processes[name]
         entry = name.split("-")[0]
-        env = {"PORT": proc.env["PORT"]} if proc.env and entry == "web" else None
+        own = {"PORT": proc.env["PORT"]} if proc.env and entry == "web" else {}
         proc.stop()
-        self.stack.start(entry, as_name=name, env=env)
+        self.stack.start(entry, as_name=name, env={**own, **(env or {})})
 
     def kill(self, name: str) -> None:
         self.stack.processes[name].signal(signal.SIGKILL)
@@ -84,7 +87,26 @@ class ChaosStack:
 
     def start_mongo(self) -> None:
         """Start the MongoDB wire server again on its port and data directory."""
-        self.mongo_proc, _url = start_mongo(self.root / "mongo", port=self.mongo_port)
+        self.mongo_proc, _url = start_mongo(self.mongo_dir, port=self.mongo_port)
+
+    @property
+    def mongo_dir(self) -> Path:
+        """The MongoDB wire server's data directory: one SQLite file (with its WAL) per database."""
+        return self.root / "mongo"
+
+    def mongo_storage_read_only(self) -> None:
+        """Make the storage under the MongoDB wire server refuse writes: `chattr +i` on its data
+        directory, each database file and each write-ahead log. The kernel then refuses every
+        write to them, through the descriptors the server already holds too (EPERM), and every
+        new file; reads go on. The shared-memory index (`*.db-shm`) stays writable: the server
+        maps it, and readers write to it. Raises CalledProcessError when chattr fails (a file
+        system without the immutable flag)."""
+        files = sorted(self.mongo_dir.glob("*.db")) + sorted(self.mongo_dir.glob("*.db-wal"))
+        subprocess.run([CHATTR, "+i", *map(str, files), str(self.mongo_dir)], check=True)
+
+    def mongo_storage_writable(self) -> None:
+        """Undo mongo_storage_read_only (idempotent)."""
+        subprocess.run([CHATTR, "-R", "-i", str(self.mongo_dir)], check=True)
 
     def pids(self) -> dict[str, int]:
         """Every process of the stack by name (the Procfile processes run under `sh -c exec`)."""
@@ -182,5 +204,9 @@ def chaos_stack(root: Path, server: str, *, escalate_after_s: int = 300) -> Iter
             proc.stop()
         stack.processes.clear()
         chaos.mongo_proc.stop()
+        # A row that stopped half-way may have left the storage immutable, which would keep
+        # the temporary directory from being removed.
+        with suppress(OSError, subprocess.CalledProcessError):
+            chaos.mongo_storage_writable()
         chaos.redis_proc.stop()
         stack.database.drop()

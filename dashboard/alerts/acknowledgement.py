@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 from dashboard.access.permissions import Access
 from dashboard.alerts.documents import ALERT_FIELDS, InvalidAlert, skipped_alert, validated_alert
-from dashboard.protocol.errors import DashboardError, ErrorCode
+from dashboard.protocol.errors import DashboardError, ErrorCode, Unavailable
 from dashboard.protocol.messages import iso
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, department_scope
 from dashboard.sources import mongo
@@ -24,6 +24,7 @@ from dashboard.stream import publish
 
 # What validated_alert reads, the acknowledgement itself among it.
 ACK_PROJECTION = dict.fromkeys(ALERT_FIELDS, 1)
+NOT_WRITTEN = "the hospital database did not write the acknowledgement"
 
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ def acknowledge(access: Access, alert_id: str) -> Acknowledgement:
 
     Raises AlertNotFound for an id that is no alert, or no valid one (which no client was
     shown; it is counted and logged), AlertForbidden when `access` may not acknowledge it, and
-    Unavailable when MongoDB cannot confirm it (then nothing is reported as done). Once the
+    Unavailable when MongoDB cannot confirm it, or refuses to write it (then nothing is
+    reported as done). Once the
     acknowledgement is written it is reported done even if Redis cannot push it: the next
     snapshot and listing show it.
     """
@@ -108,4 +110,14 @@ def _write(access: Access, alert_id: str) -> tuple[dict[str, Any], dict[str, Any
     )
     if acknowledged is not None:
         return doc, acknowledged, acknowledged
-    return doc, None, alerts.find_one({"_id": key}, {"acknowledged_at": 1, "acknowledged_by": 1}) or doc
+    first = alerts.find_one({"_id": key}, {"acknowledged_at": 1, "acknowledged_by": 1})
+    if first is None:
+        raise AlertNotFound
+    if first.get("acknowledged_at") is None:
+        # Nothing was updated, yet the alert is still unacknowledged: the write failed without
+        # saying so (nx-27017 answers a findAndModify its storage refused as "no match",
+        # docs/MONGODB_COMPATIBILITY.md). Reporting the first acknowledgement would report
+        # one that does not exist.
+        logger.warning("alert %s not acknowledged: MongoDB did not write it", alert_id)
+        raise Unavailable(NOT_WRITTEN)
+    return doc, None, first

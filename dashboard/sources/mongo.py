@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime
 
 from django.conf import settings
 from pymongo import MongoClient, ReadPreference
@@ -55,3 +56,14 @@ def hospital_db(name: str | None = None) -> Database:
 def primary_db(name: str | None = None) -> Database:
     """The hospital database on the primary, for the few writes and change streams."""
     return client().get_database(name or settings.MONGO_DB, read_preference=ReadPreference.PRIMARY)
+
+
+def server_now(db: Database) -> datetime:
+    """The time on MongoDB's clock (`hello`'s `localTime`, aware UTC, to the millisecond): the
+    clock that times alerts against their `created_at` whatever this host's clock says (the
+    acknowledgement's `$currentDate` is MongoDB's clock too). This host's clock when the server
+    does not say. Raises what pymongo raises when MongoDB does not answer."""
+    local_time = db.command("hello").get("localTime")
+    if not isinstance(local_time, datetime):
+        return datetime.now(UTC)
+    return local_time if local_time.tzinfo is not None else local_time.replace(tzinfo=UTC)

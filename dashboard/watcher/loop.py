@@ -485,7 +485,9 @@ class Watcher:
 
     def _escalate(self) -> None:
         try:
-            for doc in self.escalations.due(datetime.now(UTC)):
+            # MongoDB's clock, not this host's: a watcher whose clock runs ahead would
+            # escalate every alert that early (chaos row 8, docs/RELIABILITY.md).
+            for doc in self.escalations.due(mongo.server_now(self.db)):
                 if actions.push_new_alert(doc, escalated=True):
                     logger.warning("escalated unacknowledged alert %s", doc["_id"])
                 self.escalations.settle(doc)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from dashboard.access.permissions import Access
 from dashboard.alerts import acknowledgement
+from dashboard.protocol.errors import Unavailable
 from dashboard.sources import redis_store
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -65,3 +69,26 @@ def test_viewer_and_other_departments_may_not_acknowledge(mongo_db, alert_id: st
 def test_unknown_alert_is_not_found(alert_id: str, bad_id: str) -> None:
     with pytest.raises(acknowledgement.AlertNotFound):
         acknowledgement.acknowledge(access("admin"), bad_id)
+
+
+def test_an_acknowledgement_the_storage_refuses_is_unavailable_and_not_recorded(
+    mongo_db, alert_id: str, test_tmp: Path
+) -> None:
+    # The storage refuses writes for real: the test database's SQLite file and write-ahead log
+    # under the test MongoDB wire server made immutable (reads go on; the shared-memory index,
+    # which the server maps, stays writable). The server answers the findAndModify as if
+    # nothing matched.
+    stem = test_tmp / "mongo" / mongo_db.name
+    files = [str(path) for path in (stem.with_suffix(".db"), stem.with_suffix(".db-wal")) if path.exists()]
+    assert files[:1] == [str(stem.with_suffix(".db"))], files
+    chattr = shutil.which("chattr") or "/usr/bin/chattr"
+    subprocess.run([chattr, "+i", *files], check=True)
+    try:
+        with pytest.raises(Unavailable):
+            acknowledgement.acknowledge(access("admin"), alert_id)
+    finally:
+        subprocess.run([chattr, "-i", *files], check=True)
+    stored = mongo_db.alerts.find_one()
+    assert (stored["acknowledged_at"], stored["acknowledged_by"]) == (None, None)
+    assert redis_store.client().zcard("dash:hist:dept.ER:basic") == 0
+    assert acknowledgement.acknowledge(access("admin"), alert_id).by == "ada"

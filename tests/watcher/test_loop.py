@@ -220,6 +220,36 @@ def test_unacknowledged_alerts_escalate_once_even_across_restarts(hospital: Data
     )
 
 
+class FiveMinutesAhead(datetime):
+    """The watcher host's wall clock, 5 minutes ahead of MongoDB's."""
+
+    @classmethod
+    def now(cls, tz: Any = None) -> FiveMinutesAhead:
+        return cls.fromtimestamp(time.time() + 300, tz)
+
+
+def test_a_watcher_whose_clock_runs_ahead_escalates_nothing_early(
+    hospital: Database, settings, monkeypatch
+) -> None:
+    settings.ALERT_ESCALATE_AFTER_S = 60
+    monkeypatch.setattr(loop, "datetime", FiveMinutesAhead)
+    overdue = insert_alert(hospital, severity="critical", age_s=90)
+    fresh = insert_alert(hospital, severity="critical", age_s=0)
+
+    def escalated() -> list[str]:
+        return [m["alert"]["id"] for m in published(HOSPITAL_SCOPE, "alert") if m["alert"].get("escalated")]
+
+    stop = threading.Event()
+    thread = start_watcher(hospital, stop)
+    try:
+        wait_until(lambda: overdue in escalated())
+        time.sleep(2.5)  # two more escalation rounds, at least
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert fresh not in escalated(), "escalated 60 s early: timed on the watcher's clock, not MongoDB's"
+
+
 def test_backoff_is_capped_exponential_with_full_jitter() -> None:
     rng = random.Random(1)
     for attempt in range(12):
