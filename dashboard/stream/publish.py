@@ -78,14 +78,27 @@ return found
 
 # Sets KEYS[1] to ARGV[1] (epoch ms, kept ARGV[2] s) and returns 1, unless it already holds a
 # later time: then returns 0. Equal times pass, so publishing one computation again is allowed.
+# A time more than ARGV[3] ms ahead of Redis's own clock (a producer whose clock runs ahead) is
+# published but recorded as Redis's time plus ARGV[3], and 2 is returned: otherwise it would
+# hold back every rightly stamped computation until the real time caught up with it.
 _CLAIM_NEWEST = """
 local last = redis.call('GET', KEYS[1])
 if last and tonumber(ARGV[1]) < tonumber(last) then
   return 0
 end
+local now = redis.call('TIME')
+local latest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[3])
+if tonumber(ARGV[1]) > latest then
+  redis.call('SET', KEYS[1], latest, 'EX', ARGV[2])
+  return 2
+end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return 1
 """
+# How far ahead of Redis's clock a tier's `computed_at` may be before it stops counting as the
+# newest (clocks kept by NTP differ by milliseconds; this is for a clock that is wrong).
+CLOCK_AHEAD_ALLOWANCE_S = 10.0
+_CLAIMED_AHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -225,14 +238,25 @@ def _computed_at_ms(data: dict[str, Any]) -> int:
 
 
 def _newest_so_far(scope: Scope, tier: str, computed_ms: int) -> bool:
-    """Record `computed_ms` as the tier's last published computation unless a later one was."""
+    """Record `computed_ms` as the tier's last published computation unless a later one was;
+    a time ahead of Redis's clock by more than CLOCK_AHEAD_ALLOWANCE_S is logged and recorded
+    as Redis's time plus that allowance."""
     claimed = redis_store.client().eval(
         _CLAIM_NEWEST,
         1,
         redis_store.published_computed_at_key(scope, tier),
         computed_ms,
         tier_cache.LAST_KNOWN_TTL_S,
+        round(CLOCK_AHEAD_ALLOWANCE_S * 1000),
     )
+    if claimed == _CLAIMED_AHEAD:
+        logger.warning(
+            "the %s tier of %s is stamped more than %.0f s ahead of Redis's clock: "
+            "the clock of the process that computed it runs ahead",
+            tier,
+            scope,
+            CLOCK_AHEAD_ALLOWANCE_S,
+        )
     return bool(claimed)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -193,3 +195,23 @@ def test_a_tier_without_a_readable_computed_at_is_refused(redis_client, computed
     with pytest.raises(ValueError, match="computed_at"):
         publish.publish_tier(Scope("ER"), "standard", {**STANDARD, "computed_at": computed_at})
     assert publish.position(Scope("ER")).seq == 0
+
+
+def test_a_tier_stamped_by_a_clock_far_ahead_holds_back_the_right_ones_only_briefly(
+    redis_client, monkeypatch, caplog
+) -> None:
+    # A producer whose clock runs 5 minutes ahead used to hold back every rightly stamped
+    # tier for those 5 minutes (row 8 of the fault matrix).
+    monkeypatch.setattr(publish, "CLOCK_AHEAD_ALLOWANCE_S", 0.5)
+    scope = Scope("ER")
+    now = datetime.now(UTC)
+    ahead = {**STANDARD, "computed_at": (now + timedelta(minutes=5)).isoformat()}
+    assert publish.publish_tier(scope, "standard", ahead) is not None
+    assert "ahead of Redis's clock" in caplog.text
+    time.sleep(1.0)
+    right = {**STANDARD, "computed_at": datetime.now(UTC).isoformat()}
+    assert publish.publish_tier(scope, "standard", right) is not None
+    assert tier_cache.load_tiers(scope, ("standard",))["standard"] == right
+    # Within the allowance the order still holds.
+    older = {**STANDARD, "computed_at": (datetime.now(UTC) - timedelta(seconds=2)).isoformat()}
+    assert publish.publish_tier(scope, "standard", older) is None
