@@ -1,6 +1,7 @@
 """The stack under test: our own Redis and MongoDB wire server, so faults can stop, freeze and
 restart them, and the Procfile's processes twice over where the service runs them twice
-(two web processes, two watchers), plus one Celery worker and beat.
+(two web processes, two watchers), plus one Celery worker and beat. web-2 reaches Redis through
+a proxy that row 11 cuts (chaos/partition.py); every other process reaches it directly.
 
 Users: one admin, one viewer and three department users (ER; ICU; CARD and PED), each allowed
 as many connections as the load needs.
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from chaos.partition import Partition
 from devstack.hospital_model import DEPARTMENTS
 from devstack.seed import seed_hospital
 from devstack.services import ManagedProcess, free_port, start_mongo, start_redis
@@ -28,6 +30,8 @@ PASSWORD = "chaos-password-not-secret-1"  # noqa: S105 (throwaway users of a thr
 # username → (role, departments)
 USERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "chaos_admin": ("admin", ()),
+    # A second admin: row 10's second tab, so each of its three acknowledgements has its own `by`.
+    "chaos_admin_2": ("admin", ()),
     "chaos_viewer": ("viewer", ()),
     "chaos_er": ("department", ("ER",)),
     "chaos_icu": ("department", ("ICU",)),
@@ -39,11 +43,14 @@ WARM_ATTEMPTS = 5
 FOLLOWED_SCOPES = ("hospital", "dept:ER", "dept:ICU", "dept:CARD", "dept:PED")
 WEB_NAMES = ("web-1", "web-2")
 WATCHER_NAMES = ("watcher-1", "watcher-2")
+# The web process whose Redis connections pass through `ChaosStack.partition`.
+PARTITIONED_WEB = WEB_NAMES[1]
 
 
 @dataclass
 class ChaosStack:
-    """A running stack; `redis_proc` and `mongo_proc` change when a fault restarts them."""
+    """A running stack; `redis_proc` and `mongo_proc` change when a fault restarts them.
+    `partition` stands between PARTITIONED_WEB and Redis."""
 
     root: Path
     server: str
@@ -52,6 +59,7 @@ class ChaosStack:
     redis_port: int
     mongo_proc: ManagedProcess
     mongo_port: int
+    partition: Partition
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -62,10 +70,11 @@ class ChaosStack:
         return f"http://127.0.0.1:{self.stack.port_of(name)}"
 
     def restart(self, name: str) -> None:
-        """Start a stopped Procfile process again under its name, with its port if it has one."""
+        """Start a stopped Procfile process again under its name, with the environment it had
+        (a web process's port, web-2's Redis through the partition)."""
         proc = self.stack.processes[name]
         entry = name.split("-")[0]
-        env = {"PORT": proc.env["PORT"]} if proc.env and entry == "web" else None
+        env = dict(proc.env) if proc.env else None
         proc.stop()
         self.stack.start(entry, as_name=name, env=env)
 
@@ -156,12 +165,18 @@ def chaos_stack(root: Path, server: str, *, escalate_after_s: int = 300) -> Iter
         ALERT_ESCALATE_AFTER_S=str(escalate_after_s),
         WORKER_CONCURRENCY="2",
     )
-    chaos = ChaosStack(root, server, stack, redis_proc, redis_port, mongo_proc, mongo_port)
+    partition = Partition(redis_port, root / "partition.log").start()
+    chaos = ChaosStack(root, server, stack, redis_proc, redis_port, mongo_proc, mongo_port, partition)
     try:
         _prepare(stack)
         # web-1 on the stack's own port, so LiveStack's HTTP helpers reach it.
         for name, port in zip(WEB_NAMES, (stack.web_port, free_port()), strict=True):
-            stack.start("web", as_name=name, env={"PORT": str(port)})
+            env = {"PORT": str(port)}
+            if name == PARTITIONED_WEB:
+                direct = stack.env["REDIS_URL"]
+                env["REDIS_URL"] = direct.replace(f"127.0.0.1:{redis_port}/", f"127.0.0.1:{partition.port}/")
+                assert env["REDIS_URL"] != direct, direct
+            stack.start("web", as_name=name, env=env)
         stack.start("worker", "beat")
         for name in WATCHER_NAMES:
             stack.start("watcher", as_name=name)
@@ -181,4 +196,5 @@ def chaos_stack(root: Path, server: str, *, escalate_after_s: int = 300) -> Iter
         stack.processes.clear()
         chaos.mongo_proc.stop()
         chaos.redis_proc.stop()
+        partition.stop()
         stack.database.drop()
