@@ -1,6 +1,7 @@
 """Django's settings for the runner's own process: it recomputes tiers with the service's code,
-which reads the hospital's time zone from them. It connects to nothing through them: every
-MongoDB read goes to the stack's database given explicitly."""
+which reads the hospital's time zone from them. Every MongoDB read goes to the stack's
+database given explicitly; the one Redis read, bed turnaround, goes to the stack's Redis once
+`chaos.stack.chaos_stack` has started it."""
 
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ from chaos.checks import POISON_KIND
 from chaos.load import Load
 from chaos.stack import PARTITIONED_WEB, USERS, WATCHER_NAMES, WEB_NAMES, ChaosStack
 from dashboard.protocol.messages import iso
+from devstack.hospital_model import new_alert
 
 REDIS_FREEZE_S = 10.0
 MONGO_STOP_S = 30.0
@@ -337,21 +338,26 @@ def _judge_race(
 
 
 def ack_race(stack: ChaosStack, load: Load) -> FaultResult:
-    """Row 10: ACK_RACES times, one open alert acknowledged at the same moment from two tabs (on
+    """Row 10: ACK_RACES times, one new alert acknowledged at the same moment from two tabs (on
     both web processes) and over HTTP. One acknowledgement is recorded, all three answers are
     ok and tell its `by`/`at` (an already-acknowledged alert answers `ok: true` and keeps the
     first, contract §4), and every load client that sees the department applies exactly one
     `alert_acknowledged` with them on each scope it follows."""
-    db = stack.stack.mongo()
+    # Alerts of their own: the seeded hospital has few open ones in the departments the
+    # department users see, and the simulator writes about one a minute.
     departments = sorted({code for role, codes in USERS.values() if role == "department" for code in codes})
-    candidates = list(
-        db.alerts.find(
-            {"acknowledged_at": None, "kind": {"$ne": POISON_KIND}, "department": {"$in": departments}},
-            sort=[("created_at", -1)],
-            limit=ACK_RACES,
+    rng = random.Random(10)
+    candidates = [
+        new_alert(
+            rng,
+            created_at=datetime.now(UTC),
+            severity="warning",
+            department=departments[turn % len(departments)],
         )
-    )
-    assert len(candidates) == ACK_RACES, f"only {len(candidates)} open alerts to race on"
+        for turn in range(ACK_RACES)
+    ]
+    stack.stack.mongo().alerts.insert_many(candidates)
+    time.sleep(ACK_LISTEN_MORE_S)  # each reaches the clients as an `alert` first
     started = time.monotonic()
     result = FaultResult(started)
     for turn, alert in enumerate(candidates):

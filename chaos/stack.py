@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from django.conf import settings
+
 from chaos.partition import Partition
+from dashboard.sources import redis_store
 from devstack.hospital_model import DEPARTMENTS
 from devstack.seed import seed_hospital
 from devstack.services import ManagedProcess, free_port, start_mongo, start_redis
@@ -145,6 +148,14 @@ def _prepare(stack: LiveStack) -> None:
     assert indexed.returncode == 0, indexed.stderr
 
 
+def _truth_reads_redis(url: str) -> None:
+    """Point this process's Redis client at the stack's Redis: the recomputed truth
+    (chaos/truth.py) reads bed turnaround where the service keeps it, the cleanings the watcher
+    saw end, which MongoDB does not hold."""
+    settings.REDIS_URL = url
+    redis_store.client.cache_clear()
+
+
 @contextmanager
 def chaos_stack(root: Path, server: str, *, escalate_after_s: int = 300) -> Iterator[ChaosStack]:
     """Everything started and ready on `server` (daphne or uvicorn); stopped on exit."""
@@ -167,6 +178,7 @@ def chaos_stack(root: Path, server: str, *, escalate_after_s: int = 300) -> Iter
     )
     partition = Partition(redis_port, root / "partition.log").start()
     chaos = ChaosStack(root, server, stack, redis_proc, redis_port, mongo_proc, mongo_port, partition)
+    _truth_reads_redis(stack.env["REDIS_URL"])
     try:
         _prepare(stack)
         # web-1 on the stack's own port, so LiveStack's HTTP helpers reach it.
