@@ -203,7 +203,10 @@ def _tab(
             result: dict[str, Any] | None = None
             deadline = time.monotonic() + ACK_ANSWER_S
             while time.monotonic() < deadline:
-                message = json.loads(socket.recv(max(0.01, deadline - time.monotonic())))
+                try:
+                    message = json.loads(socket.recv(max(0.01, deadline - time.monotonic())))
+                except TimeoutError:
+                    break
                 if message["type"] == "ack_result" and message["request_id"] == request_id:
                     result = message
                 elif (

@@ -4,7 +4,7 @@ restart them, and the Procfile's processes twice over where the service runs the
 a proxy that row 11 cuts (chaos/partition.py); every other process reaches it directly.
 
 Users: one admin, one viewer and three department users (ER; ICU; CARD and PED), each allowed
-as many connections as the load needs.
+as many connections as the load needs, and a second admin for row 10's second tab.
 """
 
 from __future__ import annotations
