@@ -100,6 +100,9 @@ def _run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]
         sampler.stop()
         load.stop()
     longest = sampler.longest()
+    over = sorted(
+        (w for w in sampler.windows if w.seconds > checks.CRITICAL_INTERVAL_S), key=lambda w: -w.seconds
+    )
     went_back = [
         f"client {c.index} {n}: {s.went_back[0]}"
         for c in load.clients
@@ -140,6 +143,12 @@ def _run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]
         "not_recovered": sum(c.not_recovered for c in load.clients),
         "simulator_failed_steps": simulator.failed_steps,
         "notes": result.notes,
+        # Every unmarked-wrong window over the limit, longest first: whose, on which web process.
+        "unmarked_wrong_over": [
+            f"client {w.client} (home {load.clients[w.client].urls[load.clients[w.client].home]}) "
+            f"{w.scope} {w.seconds:.1f} s: {w.differing}"
+            for w in over[:20]
+        ],
         "lost": checks.describe_lost(db, lost),
         "mismatches": mismatches[:10],
         "failures": failures,
