@@ -70,7 +70,7 @@ def _run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]
     from chaos.faults import ROWS
     from chaos.load import Load
     from chaos.simulator import SimulatorThread
-    from chaos.stack import ALL_DEPARTMENTS
+    from chaos.stack import ALL_DEPARTMENTS, WEB_NAMES
 
     name, fault = ROWS[row]
     db = chaos.stack.mongo()
@@ -143,10 +143,11 @@ def _run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]
         "not_recovered": sum(c.not_recovered for c in load.clients),
         "simulator_failed_steps": simulator.failed_steps,
         "notes": result.notes,
-        # Every unmarked-wrong window over the limit, longest first: whose, on which web process.
+        # Every unmarked-wrong window over the limit, longest first: whose, on which web process,
+        # and when it began, in seconds from the end of the fault (negative: before it ended).
         "unmarked_wrong_over": [
-            f"client {w.client} (home {load.clients[w.client].urls[load.clients[w.client].home]}) "
-            f"{w.scope} {w.seconds:.1f} s: {w.differing}"
+            f"client {w.client} ({WEB_NAMES[load.clients[w.client].home]}) {w.scope} {w.seconds:.1f} s "
+            f"from {w.started - result.ended_at:+.1f} s: {w.differing}"
             for w in over[:20]
         ],
         "lost": checks.describe_lost(db, lost),
