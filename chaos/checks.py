@@ -4,10 +4,11 @@
 client follows from MongoDB (chaos/truth.py), one scope after the other; T(t) is the truth of a
 scope whose computation ended at t. A scope's tiles are read as soon as its computation, begun
 at s, ends at e (not at the end of the round: on a loaded machine a round of five scopes takes
-seconds, and a tile read then could already show writes its scope's truth had not seen); a
-client's critical tile *matches* when it equals some T(t) with s - GRACE_S <= t <= e: a change
-in MongoDB may take GRACE_S to reach the tile (the watcher's 100 ms coalescing window plus
-delivery under load) before the tile counts as wrong. Each truth is computed as at the newest
+seconds, and a tile read then could already show writes its scope's truth had not seen). A
+client's critical tile *matches* when, read at s or at e (a write during the computation, which
+takes seconds under load, may reach the tile before the truth's reads), it equals some T(t)
+with s - GRACE_S <= t <= e: a change in MongoDB may take GRACE_S to reach the tile (the
+watcher's 100 ms coalescing window plus delivery under load) before the tile counts as wrong. Each truth is computed as at the newest
 `computed_at` any client's tile of the scope shows, as the final values are: the numbers that
 move with the clock alone (minutes of boarding, staff active in the last 15 minutes) are those
 of the moment the tile was computed, not of a moment up to one critical interval later. While
@@ -125,12 +126,13 @@ class Sampler:
             try:
                 for scope in scopes:
                     started = time.monotonic()
+                    before = self._tiles(scope)
                     truth = recompute(
                         self.db, scope, "critical", with_revenue=True, now=self._newest_tile_time(scope)
                     )
                     now = time.monotonic()
                     self.history.setdefault(scope, deque(maxlen=30)).append((now, truth))
-                    self._judge(scope, started, now)
+                    self._judge(scope, started, now, before)
             except PyMongoError:
                 self.unanswered += 1
                 continue
@@ -145,9 +147,17 @@ class Sampler:
         ]
         return max(times, default=None)
 
-    def _judge(self, judged: str, started: float, now: float) -> None:
+    def _tiles(self, scope: str) -> dict[int, dict[str, Any]]:
+        """Client index → the numbers of the scope's critical tile it shows now."""
+        return {
+            client.index: without_time(state.tiers.get("critical", {}))
+            for client in self.clients
+            if (state := client.scopes.get(scope)) is not None
+        }
+
+    def _judge(self, judged: str, started: float, now: float, before: dict[int, dict[str, Any]]) -> None:
         """Every client's tile of the scope `judged`, whose truth was computed from `started`
-        to `now` (monotonic seconds)."""
+        to `now` (monotonic seconds); `before` holds the tiles as they were at `started`."""
         recent = [truth for at, truth in self.history.get(judged, ()) if at >= started - GRACE_S]
         for client in self.clients:
             state = client.scopes.get(judged)
@@ -155,7 +165,7 @@ class Sampler:
                 continue
             shown = without_time(state.tiers.get("critical", {}))
             key = (client.index, judged)
-            if shown in recent or marked(client, judged):
+            if shown in recent or before.get(client.index) in recent or marked(client, judged):
                 if key in self.open_runs:
                     first, last, differing = self.open_runs.pop(key)
                     self.windows.append(WrongWindow(client.index, judged, first, last, differing))
