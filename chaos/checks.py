@@ -2,12 +2,18 @@
 
 **Truth over time.** Every SAMPLE_S the sampler recomputes the critical tier of every scope a
 client follows from MongoDB (chaos/truth.py), one scope after the other; T(t) is the truth of a
-scope whose computation ended at t. A round of samples starts at r and ends at e; a client's
-critical tile, read at e, *matches* when it equals some T(t) with r - GRACE_S <= t <= e: a change
-in MongoDB may take GRACE_S to reach the tile (the watcher's 100 ms coalescing window plus
-delivery under load) before the tile counts as wrong. While MongoDB (or Redis, which holds the
-bed cleanings the turnaround median is computed from) does not answer there is no truth, and
-no round is judged.
+scope whose computation ended at t. A scope's tiles are read as soon as its computation, begun
+at s, ends at e (not at the end of the round: on a loaded machine a round of five scopes takes
+seconds, and a tile read then could already show writes its scope's truth had not seen). A
+client's critical tile *matches* when, read at s or at e (a write during the computation, which
+takes seconds under load, may reach the tile before the truth's reads), it equals some T(t)
+with s - GRACE_S <= t <= e: a change in MongoDB may take GRACE_S to reach the tile (the
+watcher's 100 ms coalescing window plus delivery under load) before the tile counts as wrong.
+Each truth is computed as at the newest `computed_at` any client's tile of the scope shows, as
+the final values are: the numbers that move with the clock alone (minutes of boarding, staff
+active in the last 15 minutes) are those of the moment the tile was computed, not of a moment
+up to one critical interval later. While MongoDB does not answer there is no truth, and the
+rest of that round is not judged.
 
 **Marked.** A tile is marked as possibly out of date when the client is not connected or is
 resyncing the scope (the page shows "reconnecting"), when its last `status` named a source
@@ -119,30 +125,55 @@ class Sampler:
     def _run(self) -> None:
         scopes = sorted({scope for client in self.clients for scope in client.scopes})
         while not self._stop.wait(SAMPLE_S):
-            round_started = time.monotonic()
             try:
                 for scope in scopes:
-                    truth = recompute(self.db, scope, "critical", with_revenue=True)
-                    self.history.setdefault(scope, deque(maxlen=30)).append((time.monotonic(), truth))
+                    started = time.monotonic()
+                    before = self._tiles(scope)
+                    truth = recompute(
+                        self.db, scope, "critical", with_revenue=True, now=self._newest_tile_time(scope)
+                    )
+                    now = time.monotonic()
+                    self.history.setdefault(scope, deque(maxlen=30)).append((now, truth))
+                    self._judge(scope, started, now, before)
             except (PyMongoError, RedisError):
                 self.unanswered += 1
                 continue
-            self._judge(round_started, time.monotonic())
+            self.samples += 1
 
-    def _judge(self, round_started: float, now: float) -> None:
-        self.samples += 1
+    def _newest_tile_time(self, scope: str) -> datetime | None:
+        """The latest `computed_at` of the scope's critical tile any client shows (None if none)."""
+        times = [
+            _computed(state.tiers["critical"])
+            for client in self.clients
+            if (state := client.scopes.get(scope)) is not None and "critical" in state.tiers
+        ]
+        return max(times, default=None)
+
+    def _tiles(self, scope: str) -> dict[int, dict[str, Any]]:
+        """Client index → the numbers of the scope's critical tile it shows now."""
+        return {
+            client.index: without_time(state.tiers.get("critical", {}))
+            for client in self.clients
+            if (state := client.scopes.get(scope)) is not None
+        }
+
+    def _judge(self, judged: str, started: float, now: float, before: dict[int, dict[str, Any]]) -> None:
+        """Every client's tile of the scope `judged`, whose truth was computed from `started`
+        to `now` (monotonic seconds); `before` holds the tiles as they were at `started`."""
+        recent = [truth for at, truth in self.history.get(judged, ()) if at >= started - GRACE_S]
         for client in self.clients:
-            for scope, state in list(client.scopes.items()):
-                shown = without_time(state.tiers.get("critical", {}))
-                recent = [truth for at, truth in self.history.get(scope, ()) if at >= round_started - GRACE_S]
-                key = (client.index, scope)
-                if shown in recent or marked(client, scope) or not recent:
-                    if key in self.open_runs:
-                        first, last, differing = self.open_runs.pop(key)
-                        self.windows.append(WrongWindow(client.index, scope, first, last, differing))
-                    continue
-                first, _last, _differing = self.open_runs.get(key, (now, now, ""))
-                self.open_runs[key] = (first, now, _differences(shown, recent[-1] if recent else {}))
+            state = client.scopes.get(judged)
+            if state is None:
+                continue
+            shown = without_time(state.tiers.get("critical", {}))
+            key = (client.index, judged)
+            if shown in recent or before.get(client.index) in recent or marked(client, judged):
+                if key in self.open_runs:
+                    first, last, differing = self.open_runs.pop(key)
+                    self.windows.append(WrongWindow(client.index, judged, first, last, differing))
+                continue
+            first, _last, _differing = self.open_runs.get(key, (now, now, ""))
+            self.open_runs[key] = (first, now, _differences(shown, recent[-1]))
 
 
 def _differences(shown: dict[str, Any], truth: dict[str, Any]) -> str:

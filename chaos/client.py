@@ -87,9 +87,14 @@ class Client:
     recovered_alerts: set[str] = field(default_factory=set)
     # Alert id → when (Unix time, this machine's clock) its escalation first arrived.
     escalations: dict[str, float] = field(default_factory=dict)
-    acknowledged: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # (scope, alert id) → the (`by`, `at`) of every `alert_acknowledged` applied, in order.
+    acknowledged: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
     sources_down: bool = False
+    # Every `status` received: (time.monotonic(), its `sources`).
+    statuses: list[tuple[float, dict[str, str]]] = field(default_factory=list)
     connected: bool = False
+    # The URL of the open connection (None while there is none).
+    url: str | None = None
     connections: int = 0
     disconnects: list[float] = field(default_factory=list)
     received: int = 0
@@ -127,14 +132,14 @@ class Client:
                     open_timeout=15,
                     max_size=2**22,
                 ) as socket:
-                    self._socket, self.connected, attempt = socket, True, 0
+                    self._socket, self.connected, self.url, attempt = socket, True, url, 0
                     self.connections += 1
                     await self._follow(socket, stop)
             except (OSError, TimeoutError, InvalidHandshake, WebSocketException):
                 url_index += 1  # the other web process, as a load balancer would pick
             except (KeyError, TypeError, ValueError) as exc:  # a message not as the contract says
                 self.errors.append(f"{exc.__class__.__name__}: {exc}")
-            self.connected, self._socket = False, None
+            self.connected, self._socket, self.url = False, None, None
             if not stop.is_set():
                 self.disconnects.append(time.monotonic())
                 for state in self.scopes.values():
@@ -182,6 +187,7 @@ class Client:
                 if state.epoch is not None:
                     await self._resubscribe(socket, known)
         elif kind == "status":
+            self.statuses.append((now, dict(message["sources"])))
             was_down = self.sources_down
             self.sources_down = any(value != "ok" for value in message["sources"].values())
             if was_down and not self.sources_down:  # as the page: resync every scope
@@ -234,7 +240,8 @@ class Client:
             state.tiers[tier] = message["data"]
             state.snapshot_stale = False
         elif kind == "alert_acknowledged":
-            self.acknowledged[message["alert_id"]] = (message["by"], message["at"])
+            key = (message["scope"], message["alert_id"])
+            self.acknowledged.setdefault(key, []).append((message["by"], message["at"]))
 
     def _recover_alerts(self, scope: str) -> None:
         base = self.http_urls[self.home % len(self.http_urls)]

@@ -1,8 +1,7 @@
 """Django's settings for the runner's own process: it recomputes tiers with the service's code,
 which reads the hospital's time zone from them. Every MongoDB read goes to the stack's
-database given explicitly; the one Redis read of a recomputation, the bed cleanings the
-watcher records (docs/METRICS.md, bed turnaround), goes to the stack's Redis once the stack
-names it (`use_redis`)."""
+database given explicitly; the one Redis read, bed turnaround, goes to the stack's Redis once
+`chaos.stack.chaos_stack` has started it."""
 
 from __future__ import annotations
 
@@ -17,13 +16,3 @@ def setup() -> None:
     import django
 
     django.setup()
-
-
-def use_redis(url: str) -> None:
-    """Point the service's Redis client in this process at `url` (the running stack's)."""
-    from django.conf import settings
-
-    from dashboard.sources import redis_store
-
-    settings.REDIS_URL = url
-    redis_store.client.cache_clear()

@@ -5,10 +5,12 @@ moment "back on live data" is measured from, and notes (findings the row checks 
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -16,16 +18,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bson import ObjectId
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
-from websockets.sync.client import connect as ws_connect
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import connect
 
 from chaos.checks import POISON_KIND
 from chaos.load import Load
-from chaos.stack import PASSWORD, WATCHER_NAMES, WEB_NAMES, ChaosStack
+from chaos.stack import PARTITIONED_WEB, PASSWORD, USERS, WATCHER_NAMES, WEB_NAMES, ChaosStack
+from dashboard.protocol.messages import iso
 from devstack.debian_packages import ensure_command
+from devstack.hospital_model import new_alert
 
 REDIS_FREEZE_S = 10.0
 MONGO_STOP_S = 30.0
@@ -35,6 +41,14 @@ PROBE_COLLECTION = "chaos_write_probe"
 # Row 8: how far ahead the processes' wall clock runs, and for how long.
 CLOCK_AHEAD_S = 300
 CLOCK_AHEAD_FOR_S = 40.0
+ACK_RACES = 5
+# How long an acknowledgement's three answers and its `alert_acknowledged` messages may take.
+ACK_ANSWER_S = 20.0
+# After a tab's first `alert_acknowledged`, how long it listens for a second one.
+ACK_LISTEN_MORE_S = 2.0
+PARTITION_S = 15.0
+# How long after the heal every client may take to be told its sources are ok again.
+STATUS_OK_WITHIN_S = 60.0
 
 
 @dataclass
@@ -171,7 +185,7 @@ def stop_mongo(stack: ChaosStack, load: Load) -> FaultResult:
 def _ack_over_ws(stack: ChaosStack, alert_id: str) -> dict[str, object]:
     """The `ack_result` of one `ack_alert` sent by the admin on a connection of its own."""
     request_id = f"chaos-{random.randrange(10**9)}"
-    with ws_connect(
+    with connect(
         stack.ws_urls[0],
         additional_headers={"Authorization": f"Bearer {stack.tokens['chaos_admin']}"},
         open_timeout=20,
@@ -395,6 +409,251 @@ def clock_ahead(stack: ChaosStack, load: Load) -> FaultResult:
     return result
 
 
+def _department_user(department: str) -> str:
+    return next(name for name, (role, codes) in USERS.items() if role == "department" and department in codes)
+
+
+@dataclass
+class AckAnswer:
+    """What one of the racing acknowledgements got back: `ok`, and the `by`/`at` it was told
+    (over HTTP the answer's own; in a tab, each `alert_acknowledged` of the alert it received
+    on `scope`); `error` when it got no answer at all."""
+
+    who: str
+    ok: bool = False
+    told: list[tuple[str, str]] = field(default_factory=list)
+    error: str = ""
+
+
+def _tab(
+    url: str, token: str, scope: str, alert_id: str, barrier: threading.Barrier, answer: AckAnswer
+) -> None:
+    """A dashboard tab: connects, waits for `scope`'s snapshot, then (with the others) sends
+    `ack_alert` and listens for its `ack_result` and the alert's `alert_acknowledged`."""
+    request_id = f"race-{answer.who}"
+    try:
+        with connect(url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=15) as socket:
+            while True:
+                message = json.loads(socket.recv(ACK_ANSWER_S))
+                if message["type"] == "snapshot" and message["scope"] == scope:
+                    break
+            barrier.wait(ACK_ANSWER_S)
+            socket.send(json.dumps({"type": "ack_alert", "alert_id": alert_id, "request_id": request_id}))
+            result: dict[str, Any] | None = None
+            deadline = time.monotonic() + ACK_ANSWER_S
+            while time.monotonic() < deadline:
+                try:
+                    message = json.loads(socket.recv(max(0.01, deadline - time.monotonic())))
+                except TimeoutError:
+                    break
+                if message["type"] == "ack_result" and message["request_id"] == request_id:
+                    result = message
+                elif (
+                    message["type"] == "alert_acknowledged"
+                    and message["alert_id"] == alert_id
+                    and message["scope"] == scope
+                ):
+                    answer.told.append((message["by"], message["at"]))
+                    deadline = min(deadline, time.monotonic() + ACK_LISTEN_MORE_S)
+            answer.ok = bool(result and result["ok"])
+            if result is None:
+                answer.error = "no ack_result"
+            elif not result["ok"]:
+                answer.error = f"ack_result {result}"
+    except (OSError, TimeoutError, threading.BrokenBarrierError, WebSocketException, KeyError) as exc:
+        answer.error = answer.error or f"{exc.__class__.__name__}: {exc}"
+        barrier.abort()
+
+
+def _http_ack(port: int, token: str, alert_id: str, barrier: threading.Barrier, answer: AckAnswer) -> None:
+    """`POST /api/alerts/<id>/ack/` on a connection opened before the barrier, sent at it."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=ACK_ANSWER_S)
+    try:
+        conn.connect()
+        barrier.wait(ACK_ANSWER_S)
+        conn.request(
+            "POST",
+            f"/api/alerts/{alert_id}/ack/",
+            body=b"{}",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        response = conn.getresponse()
+        body = json.loads(response.read() or b"{}")
+        answer.ok = response.status == 200 and body.get("ok") is True
+        if answer.ok:
+            answer.told.append((body["by"], body["at"]))
+        else:
+            answer.error = f"HTTP {response.status} {body}"
+    except (OSError, TimeoutError, threading.BrokenBarrierError, ValueError, KeyError) as exc:
+        answer.error = f"{exc.__class__.__name__}: {exc}"
+        barrier.abort()
+    finally:
+        conn.close()
+
+
+def _race(stack: ChaosStack, alert: dict[str, Any], turn: int) -> list[AckAnswer]:
+    """Two tabs (the department's user on one web process, a second admin on the other) and
+    `chaos_admin` over HTTP acknowledge `alert` at one barrier."""
+    alert_id, department = str(alert["_id"]), str(alert["department"])
+    first_web, second_web = WEB_NAMES[turn % 2], WEB_NAMES[(turn + 1) % 2]
+    barrier = threading.Barrier(3)
+    department_user = _department_user(department)
+    answers = [
+        AckAnswer(f"tab {department_user} on {first_web}"),
+        AckAnswer(f"tab chaos_admin_2 on {second_web}"),
+        AckAnswer(f"HTTP chaos_admin on {first_web}"),
+    ]
+    urls = dict(zip(WEB_NAMES, stack.ws_urls, strict=True))
+    threads = [
+        threading.Thread(
+            target=_tab,
+            args=(
+                urls[first_web],
+                stack.tokens[department_user],
+                f"dept:{department}",
+                alert_id,
+                barrier,
+                answers[0],
+            ),
+        ),
+        threading.Thread(
+            target=_tab,
+            args=(urls[second_web], stack.tokens["chaos_admin_2"], "hospital", alert_id, barrier, answers[1]),
+        ),
+        threading.Thread(
+            target=_http_ack,
+            args=(stack.stack.port_of(first_web), stack.tokens["chaos_admin"], alert_id, barrier, answers[2]),
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(3 * ACK_ANSWER_S)
+    return answers
+
+
+def _clients_told(load: Load, alert_id: str, department: str) -> dict[int, list[list[tuple[str, str]]]]:
+    """Client index → per scope it follows that covers `department`, the `alert_acknowledged`
+    (by, at) it applied for the alert."""
+    told = {}
+    for client in load.clients:
+        scopes = [scope for scope in client.scopes if scope in ("hospital", f"dept:{department}")]
+        if scopes:
+            told[client.index] = [client.acknowledged.get((scope, alert_id), []) for scope in scopes]
+    return told
+
+
+def _judge_race(
+    stack: ChaosStack, load: Load, alert: dict[str, Any], answers: list[AckAnswer], notes: list[str]
+) -> list[str]:
+    """The failures of one race: MongoDB's acknowledgement against the three answers and against
+    what the load's clients applied (adds what MongoDB recorded to `notes`)."""
+    alert_id, department = str(alert["_id"]), str(alert["department"])
+    stored = stack.stack.mongo().alerts.find_one({"_id": alert["_id"]}) or {}
+    at = stored.get("acknowledged_at")
+    recorded = (str(stored.get("acknowledged_by")), iso(at) if isinstance(at, datetime) else "none")
+    notes.append(f"{alert_id} ({department}): recorded {recorded}")
+    failures = []
+    for answer in answers:
+        if answer.error or not answer.ok:
+            failures.append(f"{alert_id}: {answer.who} answered {answer.error or 'ok: false'}")
+        elif answer.told != [recorded]:
+            failures.append(f"{alert_id}: {answer.who} was told {answer.told}, MongoDB has {recorded}")
+    try:
+        load.wait_until(
+            lambda: all(all(per_scope) for per_scope in _clients_told(load, alert_id, department).values()),
+            ACK_ANSWER_S,
+            f"every client told {alert_id} was acknowledged",
+        )
+    except AssertionError as exc:
+        failures.append(str(exc))
+    time.sleep(ACK_LISTEN_MORE_S)  # a second `alert_acknowledged` would come about now
+    wrong = {
+        index: told
+        for index, told in _clients_told(load, alert_id, department).items()
+        if any(per_scope != [recorded] for per_scope in told)
+    }
+    if wrong:
+        sample = sorted(wrong.items())[:3]
+        failures.append(f"{alert_id}: {len(wrong)} clients applied other than one {recorded}: {sample}")
+    return failures
+
+
+def ack_race(stack: ChaosStack, load: Load) -> FaultResult:
+    """Row 10: ACK_RACES times, one new alert acknowledged at the same moment from two tabs (on
+    both web processes) and over HTTP. One acknowledgement is recorded, all three answers are
+    ok and tell its `by`/`at` (an already-acknowledged alert answers `ok: true` and keeps the
+    first, contract §4), and every load client that sees the department applies exactly one
+    `alert_acknowledged` with them on each scope it follows."""
+    # Alerts of their own: the seeded hospital has few open ones in the departments the
+    # department users see, and the simulator writes about one a minute.
+    departments = sorted({code for role, codes in USERS.values() if role == "department" for code in codes})
+    rng = random.Random(10)
+    candidates = [
+        new_alert(
+            rng,
+            created_at=datetime.now(UTC),
+            severity="warning",
+            department=departments[turn % len(departments)],
+        )
+        for turn in range(ACK_RACES)
+    ]
+    stack.stack.mongo().alerts.insert_many(candidates)
+    time.sleep(ACK_LISTEN_MORE_S)  # each reaches the clients as an `alert` first
+    started = time.monotonic()
+    result = FaultResult(started)
+    for turn, alert in enumerate(candidates):
+        result.failures += _judge_race(stack, load, alert, _race(stack, alert, turn), result.notes)
+    result.ended_at = time.monotonic()
+    result.notes.append(f"{ACK_RACES} races in {result.ended_at - started:.1f} s")
+    return result
+
+
+def partition_web_from_redis(stack: ChaosStack, load: Load) -> FaultResult:
+    """Row 11: the path between PARTITIONED_WEB and Redis blackholed for PARTITION_S
+    (chaos/partition.py), then healed. Every client connected to it throughout is told by a
+    `status` that a source is down while it lasts, and every client is told all is ok again
+    within STATUS_OK_WITHIN_S of the heal."""
+    url = dict(zip(WEB_NAMES, stack.ws_urls, strict=True))[PARTITIONED_WEB]
+    behind = [c for c in load.clients if c.url == url]
+    stack.partition.cut()
+    cut_at = time.monotonic()
+    time.sleep(PARTITION_S)
+    stayed = [c for c in behind if c.url == url and not any(at > cut_at for at in c.disconnects)]
+    stack.partition.heal()
+    result = FaultResult(time.monotonic(), [f"{PARTITIONED_WEB} cut from Redis {PARTITION_S:.0f} s"])
+    told_after = [
+        min((at for at, sources in c.statuses if at > cut_at and sources.get("redis") != "ok"), default=None)
+        for c in stayed
+    ]
+    told = sorted(at - cut_at for at in told_after if at is not None)
+    result.notes.append(
+        f"{len(behind)} clients on {PARTITIONED_WEB}, {len(stayed)} stayed connected through the cut, "
+        f"{len(told)} told Redis was down"
+        + (f" {told[0]:.1f} to {told[-1]:.1f} s after the cut" if told else "")
+    )
+    if len(told) < len(stayed):
+        result.failures.append(
+            f"{len(stayed) - len(told)} clients of {PARTITIONED_WEB} never told Redis was down"
+        )
+    elsewhere = sum(
+        1
+        for c in load.clients
+        if c not in behind and any(at > cut_at and s.get("redis") != "ok" for at, s in c.statuses)
+    )
+    result.notes.append(f"{elsewhere} clients of other web processes told Redis was down")
+    try:
+        seconds = load.wait_until(
+            lambda: not any(c.sources_down for c in load.clients),
+            STATUS_OK_WITHIN_S,
+            "every client told all is ok",
+        )
+        result.notes.append(f"every client told all is ok {seconds:.1f} s after the heal")
+    except AssertionError as exc:
+        result.failures.append(str(exc))
+    return result
+
+
 def kill_half_the_clients(stack: ChaosStack, load: Load) -> FaultResult:
     """Row 9: half the clients' connections cut at once; they reconnect with the same `since`."""
     chosen = random.Random(9).sample(load.clients, len(load.clients) // 2)
@@ -458,9 +717,7 @@ ROWS: dict[int, tuple[str, Callable[[ChaosStack, Load], FaultResult]]] = {
     7: ("MongoDB storage read-only 30 s", read_only_mongo_storage),
     8: ("watchers and web-2 clock 5 min ahead", clock_ahead),
     9: ("kill 50 % of clients", kill_half_the_clients),
+    10: ("ack race: two tabs and HTTP", ack_race),
+    11: ("partition web-2 from Redis 15 s", partition_web_from_redis),
     12: ("poison documents", poison_documents),
-}
-NOT_BUILT = {
-    10: "ack race: two tabs and HTTP",
-    11: "partition between a web process and Redis",
 }

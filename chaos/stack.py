@@ -1,9 +1,10 @@
 """The stack under test: our own Redis and MongoDB wire server, so faults can stop, freeze and
 restart them, and the Procfile's processes twice over where the service runs them twice
-(two web processes, two watchers), plus one Celery worker and beat.
+(two web processes, two watchers), plus one Celery worker and beat. web-2 reaches Redis through
+a proxy that row 11 cuts (chaos/partition.py); every other process reaches it directly.
 
 Users: one admin, one viewer and three department users (ER; ICU; CARD and PED), each allowed
-as many connections as the load needs.
+as many connections as the load needs, and a second admin for row 10's second tab.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chaos import django_env
+from django.conf import settings
+
+from chaos.partition import Partition
+from dashboard.sources import redis_store
 from devstack.hospital_model import DEPARTMENTS
 from devstack.seed import seed_hospital
 from devstack.services import ManagedProcess, free_port, start_mongo, start_redis
@@ -30,6 +34,8 @@ PASSWORD = "chaos-password-not-secret-1"  # noqa: S105 (throwaway users of a thr
 # username → (role, departments)
 USERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "chaos_admin": ("admin", ()),
+    # A second admin: row 10's second tab, so each of its three acknowledgements has its own `by`.
+    "chaos_admin_2": ("admin", ()),
     "chaos_viewer": ("viewer", ()),
     "chaos_er": ("department", ("ER",)),
     "chaos_icu": ("department", ("ICU",)),
@@ -42,11 +48,14 @@ FOLLOWED_SCOPES = ("hospital", "dept:ER", "dept:ICU", "dept:CARD", "dept:PED")
 WEB_NAMES = ("web-1", "web-2")
 CHATTR = shutil.which("chattr") or "/usr/bin/chattr"
 WATCHER_NAMES = ("watcher-1", "watcher-2")
+# The web process whose Redis connections pass through `ChaosStack.partition`.
+PARTITIONED_WEB = WEB_NAMES[1]
 
 
 @dataclass
 class ChaosStack:
-    """A running stack; `redis_proc` and `mongo_proc` change when a fault restarts them."""
+    """A running stack; `redis_proc` and `mongo_proc` change when a fault restarts them.
+    `partition` stands between PARTITIONED_WEB and Redis."""
 
     root: Path
     server: str
@@ -55,7 +64,10 @@ class ChaosStack:
     redis_port: int
     mongo_proc: ManagedProcess
     mongo_port: int
+    partition: Partition
     tokens: dict[str, str] = field(default_factory=dict)
+    # Process name → the environment it was first started with beside the stack's.
+    launch_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def ws_urls(self) -> list[str]:
@@ -65,13 +77,13 @@ class ChaosStack:
         return f"http://127.0.0.1:{self.stack.port_of(name)}"
 
     def restart(self, name: str, env: dict[str, str] | None = None) -> None:
-        """Stop a Procfile process and start it again under its name, with its port if it has
-        one and the stack's environment plus `env` (nothing of an earlier restart's `env`)."""
+        """Stop a Procfile process and start it again under its name, with the environment it
+        was first started with (a web process's port, web-2's Redis through the partition) plus
+        `env` (nothing of an earlier restart's `env`)."""
         proc = self.stack.processes[name]
         entry = name.split("-")[0]
-        own = {"PORT": proc.env["PORT"]} if proc.env and entry == "web" else {}
         proc.stop()
-        self.stack.start(entry, as_name=name, env={**own, **(env or {})})
+        self.stack.start(entry, as_name=name, env={**self.launch_env.get(name, {}), **(env or {})})
 
     def kill(self, name: str) -> None:
         self.stack.processes[name].signal(signal.SIGKILL)
@@ -159,13 +171,20 @@ def _prepare(stack: LiveStack) -> None:
     assert indexed.returncode == 0, indexed.stderr
 
 
+def _truth_reads_redis(url: str) -> None:
+    """Point this process's Redis client at the stack's Redis: the recomputed truth
+    (chaos/truth.py) reads bed turnaround where the service keeps it, the cleanings the watcher
+    saw end, which MongoDB does not hold."""
+    settings.REDIS_URL = url
+    redis_store.client.cache_clear()
+
+
 @contextmanager
 def chaos_stack(root: Path, server: str, *, escalate_after_s: int = 300) -> Iterator[ChaosStack]:
     """Everything started and ready on `server` (daphne or uvicorn); stopped on exit."""
     root.mkdir(parents=True, exist_ok=True)
     redis_port, mongo_port = free_port(), free_port()
     redis_proc, redis_url = start_redis(root / "redis", port=redis_port)
-    django_env.use_redis(redis_url)
     mongo_proc, mongo_url = start_mongo(root / "mongo", port=mongo_port)
     stack = LiveStack(
         root=root / "stack",
@@ -180,12 +199,20 @@ def chaos_stack(root: Path, server: str, *, escalate_after_s: int = 300) -> Iter
         ALERT_ESCALATE_AFTER_S=str(escalate_after_s),
         WORKER_CONCURRENCY="2",
     )
-    chaos = ChaosStack(root, server, stack, redis_proc, redis_port, mongo_proc, mongo_port)
+    partition = Partition(redis_port, root / "partition.log").start()
+    chaos = ChaosStack(root, server, stack, redis_proc, redis_port, mongo_proc, mongo_port, partition)
+    _truth_reads_redis(stack.env["REDIS_URL"])
     try:
         _prepare(stack)
         # web-1 on the stack's own port, so LiveStack's HTTP helpers reach it.
         for name, port in zip(WEB_NAMES, (stack.web_port, free_port()), strict=True):
-            stack.start("web", as_name=name, env={"PORT": str(port)})
+            env = {"PORT": str(port)}
+            if name == PARTITIONED_WEB:
+                direct = stack.env["REDIS_URL"]
+                env["REDIS_URL"] = direct.replace(f"127.0.0.1:{redis_port}/", f"127.0.0.1:{partition.port}/")
+                assert env["REDIS_URL"] != direct, direct
+            stack.start("web", as_name=name, env=env)
+            chaos.launch_env[name] = env
         stack.start("worker", "beat")
         for name in WATCHER_NAMES:
             stack.start("watcher", as_name=name)
@@ -209,4 +236,5 @@ def chaos_stack(root: Path, server: str, *, escalate_after_s: int = 300) -> Iter
         with suppress(OSError, subprocess.CalledProcessError):
             chaos.mongo_storage_writable()
         chaos.redis_proc.stop()
+        partition.stop()
         stack.database.drop()
