@@ -26,6 +26,7 @@ from dashboard.metrics.timewindows import Windows
 from dashboard.sources.contract import SEVERITIES, is_department_code
 from dashboard.sources.date_range import LATEST_LOCALIZABLE
 from dashboard.sources.documents import MAX_BEDS, PATIENT_STATUSES, ROOM_STATUSES
+from dashboard.sources.mongo_compat import is_true, not_a_string
 
 ACTIVE_WINDOW = timedelta(minutes=15)
 
@@ -100,7 +101,7 @@ def critical_by_department(
                     "_id": "$department",
                     "admitted": _when({"$eq": ["$status", "admitted"]}),
                     "outpatient": _when({"$eq": ["$status", "outpatient"]}),
-                    "emergency": _when({"$eq": ["$is_emergency", True]}),
+                    "emergency": _when(is_true("$is_emergency")),
                 }
             },
         ],
@@ -116,7 +117,7 @@ def critical_by_department(
                     status={"$in": list(PATIENT_STATUSES)},
                 )
             },
-            {"$group": {"_id": "$department", "n": {"$sum": 1}}},
+            {"$group": {"_id": "$department", "n": _when(not_a_string("$admitted_at"))}},
         ],
     )
     discharged_today = _grouped(
@@ -128,7 +129,7 @@ def critical_by_department(
                     department, status="discharged", discharged_at={"$gte": w.day_start, "$lt": w.day_end}
                 )
             },
-            {"$group": {"_id": "$department", "n": {"$sum": 1}}},
+            {"$group": {"_id": "$department", "n": _when(not_a_string("$discharged_at"))}},
         ],
     )
     rooms = _grouped(
@@ -171,7 +172,7 @@ def critical_by_department(
         "staff",
         [
             {"$match": scope_filter(department)},
-            {"$group": {"_id": "$department", "on_duty": _when({"$eq": ["$on_duty", True]})}},
+            {"$group": {"_id": "$department", "on_duty": _when(is_true("$on_duty"))}},
         ],
     )
     # A $match, not an expression: the embedded MongoDB compares dates inside $expr as strings.
@@ -185,7 +186,7 @@ def critical_by_department(
                     department, last_active_at={"$gte": now - ACTIVE_WINDOW, "$lte": LATEST_LOCALIZABLE}
                 )
             },
-            {"$group": {"_id": "$department", "n": {"$sum": 1}}},
+            {"$group": {"_id": "$department", "n": _when(not_a_string("$last_active_at"))}},
         ],
     )
     result: dict[str, Counts] = defaultdict(dict)

@@ -16,6 +16,7 @@ from dashboard.metrics.timewindows import Windows
 from dashboard.sources import documents, mongo
 from dashboard.sources.contract import is_department_code
 from dashboard.sources.documents import APPOINTMENT_STATUSES
+from dashboard.sources.mongo_compat import not_a_string
 
 # What revenue reads of each bill; status and the window are in the query.
 BILL_FIELDS = ("department", "amount", "paid_at")
@@ -36,7 +37,18 @@ def appointments_today(db: Database, department: str | None, w: Windows) -> dict
         {
             "$group": {
                 "_id": "$department",
-                **{status: {"$sum": {"$cond": [{"$eq": ["$status", status]}, 1, 0]}} for status in counts},
+                **{
+                    status: {
+                        "$sum": {
+                            "$cond": [
+                                {"$and": [{"$eq": ["$status", status]}, not_a_string("$scheduled_at")]},
+                                1,
+                                0,
+                            ]
+                        }
+                    }
+                    for status in counts
+                },
             }
         },
     ]

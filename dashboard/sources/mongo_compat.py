@@ -63,6 +63,21 @@ def conjunction(conditions: dict[str, Any]) -> dict[str, Any]:
     return {"$and": [{field: condition} for field, condition in conditions.items()]}
 
 
+def is_true(value: str) -> dict[str, Any]:
+    """An aggregation expression: `value` (a field path such as "$on_duty") is the boolean
+    `true`. On MongoDB `$eq` alone says so; nx-27017's `$eq` also takes the integer 1 for
+    `true` (docs/MONGODB_COMPATIBILITY.md, deviation 21), so the type is asked too."""
+    return {"$and": [{"$eq": [{"$type": value}, "bool"]}, {"$eq": [value, True]}]}
+
+
+def not_a_string(value: str) -> dict[str, Any]:
+    """An aggregation expression: `value` (a field path) is not a string, for counting the
+    documents a date range matched. On MongoDB a range of dates matches dates only, so this
+    changes nothing; nx-27017's also matches strings, and its `$type` of a date is not "date"
+    (docs/MONGODB_COMPATIBILITY.md, deviation 27), so strings are what is left out."""
+    return {"$ne": [{"$type": value}, "string"]}
+
+
 def wait_out_early_empty_poll(
     took_s: float, stop: threading.Event, floor_s: float = EMPTY_POLL_FLOOR_S
 ) -> None:

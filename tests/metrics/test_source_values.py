@@ -230,3 +230,39 @@ def test_non_finite_and_out_of_range_values_in_the_patient_flow_fields(
         assert (flow["discharges_today"], flow["lwbs_today"], flow["los_avg_h_7d"]) == (8, 0, 1.0)
     assert thresholds.evaluate("ER", every_tier(db, "ER")["compute_critical"], now=NOW) == []
     assert mongo_db.alerts.count_documents({}) == 0
+
+
+def test_booleans_and_dates_of_the_wrong_type_count_nowhere(mongo_db: Database, redis_client) -> None:
+    # The poison documents of the fault matrix's row 12: MongoDB matches neither `1` nor "yes"
+    # to `true`, nor a string to a date range; nx-27017 did (docs/MONGODB_COMPATIBILITY.md).
+    recent = NOW - timedelta(minutes=1)
+    mongo_db.staff.insert_many(
+        [
+            {"department": "ER", "role": "nurse", "on_duty": True, "last_active_at": recent},
+            {"department": "ER", "role": "nurse", "on_duty": 1, "last_active_at": "now"},
+            {"department": "ER", "role": "nurse", "on_duty": "true", "last_active_at": recent.isoformat()},
+        ]
+    )
+    mongo_db.patients.insert_many(
+        [
+            {"department": "ER", "status": "admitted", "is_emergency": True, "admitted_at": TODAY},
+            {"department": "ER", "status": "admitted", "is_emergency": 1, "admitted_at": TODAY.isoformat()},
+            {"department": "ER", "status": "admitted", "is_emergency": "yes", "admitted_at": "today"},
+            {"department": "ER", "status": "discharged", "discharged_at": TODAY.isoformat()},
+        ]
+    )
+    mongo_db.appointments.insert_many(
+        [
+            {"department": "ER", "status": "scheduled", "scheduled_at": TODAY},
+            {"department": "ER", "status": "scheduled", "scheduled_at": TODAY.isoformat()},
+        ]
+    )
+    for department in ("ER", None):
+        standard = compute_standard(mongo_db, department, now=NOW, tz=TZ)
+        assert standard["appointments"]["today"] == 1, department
+        critical = compute_critical(mongo_db, department, now=NOW, tz=TZ)
+        assert critical["staff"] == {"on_duty": 1, "active_15m": 1}, department
+        assert critical["patients"]["emergency"] == 1, department
+        assert critical["patients"]["active"] == 3, department
+        assert critical["patients"]["new_today"] == 1, department
+        assert critical["patients"]["discharged_today"] == 0, department
