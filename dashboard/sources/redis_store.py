@@ -89,9 +89,10 @@ WATCHER_STATS_KEY = "dash:watch:stats"
 WATCHER_DEAD_LETTER_STREAM = "dash:watch:dead-letter"
 
 
-def alert_sent_key(alert_id: str, *, escalated: bool) -> str:
-    """Marks an alert (or its escalation) as pushed, so no watcher pushes it twice."""
-    return f"dash:alert-{'escalated' if escalated else 'sent'}:{alert_id}"
+def alerts_sent_key(*, escalated: bool) -> str:
+    """The sorted set of the alerts (or escalations) pushed, alert id → when (Unix seconds), so
+    no watcher pushes one twice; one key however many alerts, trimmed as it is written."""
+    return f"dash:alerts-{'escalated' if escalated else 'sent'}"
 
 
 def watcher_token_key(collection: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -90,20 +91,26 @@ def dead_letter(collection: str, event: dict[str, Any], reason: str) -> None:
 def push_new_alert(doc: dict[str, Any], *, escalated: bool = False) -> bool:
     """Publish an alert to its department and the hospital (escalations: the hospital only).
 
-    The sent-marker is written only after the publish, so a crash in between sends the alert
-    again after the restart (at least once) instead of never. Only the lease holder calls
-    this, so two watchers never race on one marker.
+    The alert is marked as sent (in one sorted set, kept ALERT_DEDUP_TTL_S) only after the
+    publish, so a crash in between sends it again after the restart (at least once) instead
+    of never. Only the lease holder calls this, so two watchers never race on one mark.
+    Returns False when it was sent already; raises RedisError when Redis fails.
     """
     payload = alert_payload(doc)
-    marker = redis_store.alert_sent_key(payload["id"], escalated=escalated)
-    if redis_store.client().exists(marker):
+    client = redis_store.client()
+    sent = redis_store.alerts_sent_key(escalated=escalated)
+    if client.zscore(sent, payload["id"]) is not None:
         return False
     if escalated:
         publish.publish_alert(HOSPITAL_SCOPE, {**payload, "escalated": True})
     else:
         for scope in (Scope(payload["department"]), HOSPITAL_SCOPE):
             publish.publish_alert(scope, payload)
-    redis_store.client().set(marker, "1", ex=ALERT_DEDUP_TTL_S)
+    now = time.time()
+    pipe = client.pipeline(transaction=False)
+    pipe.zadd(sent, {payload["id"]: now})
+    pipe.zremrangebyscore(sent, "-inf", f"({now - ALERT_DEDUP_TTL_S!r}")
+    pipe.execute()
     return True
 
 
