@@ -69,9 +69,8 @@ def acknowledge(access: Access, alert_id: str) -> Acknowledgement:
     Raises AlertNotFound for an id that is no alert, or no valid one (which no client was
     shown; it is counted and logged), AlertForbidden when `access` may not acknowledge it, and
     Unavailable when MongoDB cannot confirm it, or refuses to write it (then nothing is
-    reported as done). Once the
-    acknowledgement is written it is reported done even if Redis cannot push it: the next
-    snapshot and listing show it.
+    reported as done). Once the acknowledgement is written it is reported done even if Redis
+    cannot push it: the next snapshot and listing show it.
     """
     with unavailable_on_outage():
         doc, acknowledged, first = _write(access, alert_id)
