@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -263,11 +263,18 @@ def test_a_standby_keeps_the_counters_of_a_watcher_killed_mid_batch_and_counts_n
             {"department": "ER", "status": "admitted", "is_emergency": True}
         )
 
+    # A watcher without the fault first takes in what earlier tests left after the last saved
+    # tokens: the faulty one would otherwise hold its first batch, not the inserts below.
+    web.start("watcher", as_name="watcher-catches-up")
+    web.wait_for_log("watcher-catches-up", "6 of 6 change streams open")
+    wait_until(lambda: bool(redis.exists("dash:maint:live")), 20, "the counters live")
+    web.processes["watcher-catches-up"].stop()
+    wait_until(lambda: not redis.exists("dash:watch:lease"), 20, "the lease released")
     web.start("watcher", as_name="watcher-dies", env={"WATCH_FAULT_HOLD_TOKEN_SAVE_S": "30"})
     web.wait_for_log("watcher-dies", "6 of 6 change streams open")
-    deadline = time.monotonic() + 10
-    while not redis.exists("dash:maint:live") and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: bool(redis.exists("dash:maint:live")), 20, "the counters live again")
+    held_early = "holding the token save" in web.processes["watcher-dies"].log_path.read_text()
+    assert not held_early, "the faulty watcher held a batch before the inserts"
     counted_before, stored_before = er_emergencies()
     now = datetime.now(UTC)
     db.patients.insert_many(
@@ -300,3 +307,11 @@ def test_a_standby_keeps_the_counters_of_a_watcher_killed_mid_batch_and_counts_n
     time.sleep(1.5)  # every replayed event handled: still once
     assert er_emergencies()[0] == counted_before + 3
     web.processes["watcher-keeps"].stop()
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Return once `condition()` holds; AssertionError naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not {what} within {timeout_s:.0f} s"
+        time.sleep(0.1)
