@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from celery import shared_task
 
@@ -11,6 +10,7 @@ from dashboard.access import audit
 from dashboard.alerts import thresholds
 from dashboard.metrics import maintained, runner
 from dashboard.protocol.scopes import Scope
+from dashboard.sources import service_clock
 from dashboard.stream import tier_cache
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def _check_thresholds(scope: Scope) -> None:
     crosses its level with no change event, so this runs every critical interval)."""
     critical = tier_cache.load_tiers(scope, ["critical"])["critical"]
     if critical is not None and scope.department is not None:
-        thresholds.evaluate(scope.department, critical, now=datetime.now(UTC))
+        thresholds.evaluate(scope.department, critical, now=service_clock.now())
 
 
 @shared_task(ignore_result=True)

@@ -31,7 +31,7 @@ from redis.exceptions import RedisError
 from dashboard.metrics import contributions, turnaround
 from dashboard.metrics.contributions import CLOCK_SKEW_S, Contribution, contribution
 from dashboard.metrics.critical import ACTIVE_WINDOW, Counts
-from dashboard.sources import date_range, documents, mongo, redis_store, skipped
+from dashboard.sources import date_range, documents, mongo, redis_store, service_clock, skipped
 from dashboard.sources.documents import FIELDS, ROOM_STATUSES
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def apply(
     member = str(document_id)
     raw = client.hget(_memory(collection), member)
     old = Contribution.loads(raw) if raw else None
-    happened = at or datetime.now(UTC)
+    happened = at or service_clock.now()
     seen_at = (happened if happened.tzinfo else happened.replace(tzinfo=UTC)).timestamp()
     if new is not None and new.status is not None:
         new = _room_since(old, new, seen_at)
@@ -214,7 +214,7 @@ def rebuild(
                 remembered_room = Contribution.loads(before[member])
                 if known.status_at is None and remembered_room.status == known.status:
                     known = replace(known, status_at=remembered_room.status_at)
-                ended = _ended_cleaning(member, remembered_room, known, datetime.now(UTC).timestamp())
+                ended = _ended_cleaning(member, remembered_room, known, service_clock.time_s())
                 if ended is not None:
                     cleanings.append(ended)
             batch[member] = known.dumps()

@@ -6,7 +6,7 @@ import logging
 import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +20,7 @@ from dashboard.models import Department
 from dashboard.protocol.messages import encode, iso
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.protocol.tiers import interval_s
-from dashboard.sources import mongo, redis_store
+from dashboard.sources import mongo, redis_store, service_clock
 from dashboard.stream import publish
 from dashboard.telemetry import instruments
 
@@ -48,7 +48,7 @@ def compute_tier(
     publisher drops a computation that started before the one it last published. Raises
     UnencodableTier when the result cannot be encoded as JSON, and what pymongo raises.
     """
-    now = now or datetime.now(UTC)
+    now = now or service_clock.now()
     data = compute_function(tier)(
         db if db is not None else mongo.hospital_db(),
         scope.department,
@@ -69,7 +69,7 @@ def maintained_critical(scope: Scope, *, now: datetime | None = None) -> dict[st
 
     `computed_at` is `now`, taken before the counters are read.
     """
-    now = now or datetime.now(UTC)
+    now = now or service_clock.now()
     codes = None if scope.department is None else [scope.department]
     by_department = maintained.counts_by_department(now, zoneinfo.ZoneInfo(settings.TIME_ZONE), codes)
     since = [at for times in maintained.boarding_since(codes).values() for at in times]

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo.errors import PyMongoError
@@ -24,6 +24,7 @@ from dashboard.protocol import messages
 from dashboard.protocol.errors import Unavailable
 from dashboard.protocol.scopes import Scope
 from dashboard.protocol.tiers import TIERS, interval_s
+from dashboard.sources import service_clock
 from dashboard.stream import publish, tier_cache
 from dashboard.stream.visibility import redact_snapshot
 
@@ -44,7 +45,7 @@ def _age_s(data: dict[str, Any], now: datetime) -> float:
 def _message(
     scope: Scope, data: dict[str, dict[str, Any]], *, epoch: str, seq: int, with_revenue: bool, degraded: bool
 ) -> messages.Snapshot:
-    now = datetime.now(UTC)
+    now = service_clock.now()
     ages = {tier: _age_s(tier_data, now) for tier, tier_data in data.items()}
     stale = degraded or any(ages[tier] > STALE_AFTER_INTERVALS * interval_s(tier) for tier in ages)
     return messages.snapshot(

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from dashboard.sources import service_clock
 from dashboard.telemetry import instruments
 
 
@@ -49,4 +50,4 @@ def delivered(event: Mapping[str, Any]) -> None:
     Unix time, set by dashboard/stream/publish.py); nothing for an event without it."""
     generated_at = event.get("generated_at")
     if isinstance(generated_at, float):
-        instruments.WS_DELIVERY_SECONDS.observe(max(0.0, time.time() - generated_at))
+        instruments.WS_DELIVERY_SECONDS.observe(max(0.0, service_clock.time_s(refresh=False) - generated_at))

@@ -15,7 +15,7 @@ import threading
 import time
 
 from dashboard.realtime import ticker
-from dashboard.sources import web_health
+from dashboard.sources import service_clock, web_health
 from dashboard.telemetry import process_stats
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Reporter:
             resident_bytes=sample.resident_bytes,
             cpu_percent=round(max(0.0, cpu_percent), 1),
             connections=ticker.count(),
-            reported_at=time.time(),
+            reported_at=service_clock.time_s(),
         )
 
 

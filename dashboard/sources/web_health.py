@@ -9,10 +9,9 @@ the tile when the key expires.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 
-from dashboard.sources import outages, redis_store
+from dashboard.sources import outages, redis_store, service_clock
 
 REPORT_EVERY_S = 5.0
 STALE_AFTER_S = 15.0
@@ -74,7 +73,7 @@ def reports() -> list[WebHealth]:
 
 def as_json(found: list[WebHealth], now: float | None = None) -> dict[str, object]:
     """The tile's data: each process's report with its age and whether it is stale."""
-    at = time.time() if now is None else now
+    at = service_clock.time_s() if now is None else now
     return {
         "stale_after_s": STALE_AFTER_S,
         "processes": [

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any, cast
 from dashboard.protocol import messages
 from dashboard.protocol.client_messages import Since
 from dashboard.protocol.scopes import Scope
-from dashboard.sources import redis_store
+from dashboard.sources import redis_store, service_clock
 from dashboard.stream import layer_bridge, tier_cache
 from dashboard.stream.visibility import redact
 
@@ -208,7 +207,7 @@ def _push(scope: Scope, kind: str, build: Build, *, tier: str | None) -> Positio
                 "kind": kind,
                 "tier": tier,
                 # Unix time, for the web processes' delivery latency (dash_ws_delivery_seconds).
-                "generated_at": time.time(),
+                "generated_at": service_clock.time_s(),
             },
         )
     return pos
@@ -292,7 +291,7 @@ def publish_tier(scope: Scope, tier: str, data: dict[str, Any]) -> Position | No
             ),
             tier=tier,
         )
-        redis_store.client().hset(redis_store.TIER_PUBLISHED_KEY, tier, f"{time.time():.3f}")
+        redis_store.client().hset(redis_store.TIER_PUBLISHED_KEY, tier, f"{service_clock.time_s():.3f}")
         return pos
 
 

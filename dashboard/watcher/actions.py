@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +17,7 @@ from dashboard.metrics import maintained, runner
 from dashboard.metrics.contributions import contribution
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.protocol.tiers import TIERS
-from dashboard.sources import documents, mongo, redis_store
+from dashboard.sources import documents, mongo, redis_store, service_clock
 from dashboard.stream import publish
 from dashboard.watcher import stats
 from dashboard.watcher.events import Change
@@ -106,7 +105,7 @@ def push_new_alert(doc: dict[str, Any], *, escalated: bool = False) -> bool:
     else:
         for scope in (Scope(payload["department"]), HOSPITAL_SCOPE):
             publish.publish_alert(scope, payload)
-    now = time.time()
+    now = service_clock.time_s()
     pipe = client.pipeline(transaction=False)
     pipe.zadd(sent, {payload["id"]: now})
     pipe.zremrangebyscore(sent, "-inf", f"({now - ALERT_DEDUP_TTL_S!r}")
@@ -139,7 +138,7 @@ def publish_critical_scopes(scopes: Iterable[Scope]) -> None:
     """Publish the critical tier of `scopes` from the maintained counters, departments by code, then
     the hospital, and raise the threshold alerts each department's new numbers call for. Raises what
     Redis raises when down."""
-    now = datetime.now(UTC)
+    now = service_clock.now()
     for scope in sorted(scopes, key=lambda scope: (scope.department is None, scope.department or "")):
         data = runner.maintained_critical(scope, now=now)
         publish.publish_tier(scope, "critical", data)

@@ -12,13 +12,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from pymongo.database import Database
 
 from dashboard.metrics import maintained
 from dashboard.metrics.critical import Counts, combine, critical_by_department
+from dashboard.sources import service_clock
 from dashboard.watcher import actions, stats
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def _differences(kept: Counts, fresh: Counts) -> dict[str, tuple[float, float]]:
 
 def find_drift(db: Database, tz: ZoneInfo, now: datetime | None = None) -> Drift:
     """Every department whose maintained counts differ from MongoDB's, with the differences."""
-    now = now or datetime.now(UTC)
+    now = now or service_clock.now()
     fresh = critical_by_department(db, None, now=now, tz=tz)
     kept = maintained.counts_by_department(now, tz, set(fresh) | set(maintained.departments()))
     drift: Drift = {}

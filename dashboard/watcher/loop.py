@@ -20,7 +20,7 @@ import time
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -30,7 +30,7 @@ from dashboard.alerts import escalation
 from dashboard.metrics import maintained
 from dashboard.protocol.scopes import HOSPITAL_SCOPE, Scope
 from dashboard.protocol.tiers import Tier, interval_s
-from dashboard.sources import mongo
+from dashboard.sources import mongo, service_clock
 from dashboard.sources.lenient_decoding import lenient
 from dashboard.watcher import actions, stats
 from dashboard.watcher.drift import DriftCheck
@@ -195,7 +195,7 @@ class Watcher:
             time.sleep(hold_s)
         actions.save_tokens(batch.tokens)
         if batch.newest_event_at is not None:
-            stats.set_lag((datetime.now(UTC) - batch.newest_event_at).total_seconds())
+            stats.set_lag((service_clock.now() - batch.newest_event_at).total_seconds())
         return True
 
     # --- active and standby --------------------------------------------------------------------

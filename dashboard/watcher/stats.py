@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from redis.exceptions import RedisError
 
-from dashboard.sources import redis_store
+from dashboard.sources import redis_store, service_clock
 
 STATS_KEY = redis_store.WATCHER_STATS_KEY
 COUNTERS = (
@@ -31,7 +29,7 @@ def incr(counter: str, amount: int = 1) -> None:
 
 def set_lag(lag_s: float) -> None:
     redis_store.client().hset(
-        STATS_KEY, mapping={"lag_s": f"{max(0.0, lag_s):.3f}", "reported_at": f"{time.time():.3f}"}
+        STATS_KEY, mapping={"lag_s": f"{max(0.0, lag_s):.3f}", "reported_at": f"{service_clock.time_s():.3f}"}
     )
 
 
@@ -52,5 +50,5 @@ def report() -> dict[str, float] | None:
     except RedisError:
         return None
     if "reported_at" in numbers:
-        numbers["report_age_s"] = max(0.0, time.time() - numbers.pop("reported_at"))
+        numbers["report_age_s"] = max(0.0, service_clock.time_s() - numbers.pop("reported_at"))
     return numbers
