@@ -1,11 +1,14 @@
 """Reconnect storm: 5,000 clients, both web processes restarted, everyone comes back.
 
-    python -m bench.storm [--clients 5000] [--server daphne] [--out var/bench/storm.json]
+    python -m bench.storm [--clients 5000] [--server daphne] [--profile] [--out var/bench/storm.json]
 
 Clients reconnect with full-jitter exponential backoff (0.5 s doubling to 30 s, as the page
 does) and resubscribe with `since`. Updates keep flowing at 1 per second throughout. Reports
 the time from the restart until 99 % of clients are subscribed again, and until 99 % have
-caught up with the newest update published, and any seq gap or out-of-order delivery.
+caught up with the newest update published, any seq gap or out-of-order delivery, and the CPU
+per reconnect: the CPU both web processes used from listening again until 99 % caught up (or
+the limit), over the clients that came back. With `--profile`, py-spy samples the first web
+process over the same time, and the share of each stage (bench/stage_profile.py) is reported.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.common import CONNECT_RATE, LoadGenerator, bench_stack, ensure_loadgen, write_result
+from bench.common import CONNECT_RATE, LoadGenerator, bench_stack, cpu_seconds, ensure_loadgen, write_result
 from bench.slow import publish_for
+from bench.stage_profile import StageProfile
 from dashboard.protocol.scopes import Scope
 from dashboard.sources import redis_store
 from devstack.procfile import ROOT
@@ -33,7 +37,7 @@ LIMIT_S = 60.0
 WEB = ("web", "web2")
 
 
-def run(clients: int, server: str = "daphne") -> dict[str, Any]:
+def run(clients: int, server: str = "daphne", profile: bool = False) -> dict[str, Any]:
     with bench_stack("pubsub", ["ER"], server) as bench:
         stack = bench.stack
         loadgen = LoadGenerator(bench.urls, bench.token, clients, ["dept:ER"], reconnect=True)
@@ -61,6 +65,12 @@ def run(clients: int, server: str = "daphne") -> dict[str, Any]:
             stack.wait_for_web()
             stack.wait_for_web(name="web2", port=second_port)
             listening_s = time.monotonic() - restarted_at
+            web_pids = [stack.processes[name].pid for name in WEB]
+            cpu_at_listening = sum(cpu_seconds(pid) for pid in web_pids)
+            profiler = None
+            if profile:
+                out = ROOT / "var" / "bench" / f"storm-{server}-web.txt"
+                profiler = StageProfile.start(web_pids[0], LIMIT_S, out)
             subscribed_s = caught_up_s = None
             timeline: list[tuple[float, int, int]] = []
             seq_key = redis_store.seq_key(Scope("ER"))
@@ -75,7 +85,10 @@ def run(clients: int, server: str = "daphne") -> dict[str, Any]:
                 if report["caught_up"] >= SHARE * clients:
                     caught_up_s = elapsed
                 time.sleep(0.5)
+            reconnect_cpu_s = sum(cpu_seconds(pid) for pid in web_pids) - cpu_at_listening
+            stages = profiler.stop() if profiler is not None else {}
             final = loadgen.report()
+            back = final["recovered"] + final["snapshots"]
         finally:
             loadgen.stop()
     return {
@@ -91,6 +104,8 @@ def run(clients: int, server: str = "daphne") -> dict[str, Any]:
         "out_of_order": final["out_of_order"],
         "closes": final["closes"],
         "loadgen_cpu_share": round(final["loadgen_cpu_share"], 2),
+        "cpu_per_reconnect_ms": round(1000 * reconnect_cpu_s / max(1, back), 2),
+        "stages": stages,
         "subscribed_timeline": timeline,
     }
 
@@ -101,10 +116,11 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--clients", type=int, default=5000)
     parser.add_argument("--server", choices=SERVERS, default=SERVERS[0])
+    parser.add_argument("--profile", action="store_true", help="sample the first web process with py-spy")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "storm.json")
     args = parser.parse_args(argv)
     ensure_loadgen()
-    write_result(args.out, run(args.clients, args.server))
+    write_result(args.out, run(args.clients, args.server, args.profile))
     return 0
 
 

@@ -146,10 +146,13 @@ def test_a_storm_nobody_came_back_from_says_so() -> None:
         "out_of_order": 0,
         "closes": {"1006": 35631},
         "loadgen_cpu_share": 0.24,
+        "cpu_per_reconnect_ms": 9.8,
     }
     text = report.storm_markdown(storm)
     assert "99 % subscribed again not within 60 s, 99 % caught up not within 60 s" in text
     assert "None" not in text
+    assert "web CPU per reconnect" in text
+    assert "9.8 ms (target under 3 ms)" in text
     storm.update(subscribed_99_s=14.2, caught_up_99_s=14.9)
     assert "subscribed again after 14.2 s, 99 % caught up after 14.9 s" in report.storm_markdown(storm)
 
