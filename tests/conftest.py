@@ -16,6 +16,14 @@ from tests.support.live_stack import LiveStack
 from tests.support.ws import ws_users  # noqa: F401  (a fixture for the consumer tests)
 
 
+@pytest.fixture(autouse=True)
+def fresh_access_cache() -> None:
+    """Each test has a database of its own: nothing a web process kept of an earlier one's users."""
+    from dashboard.access import access_cache
+
+    access_cache.clear()
+
+
 @pytest.fixture(scope="session")
 def test_tmp() -> Path:
     return Path(os.environ["DASH_TEST_TMP"])

@@ -101,10 +101,18 @@ def load_accesses(user_ids: Iterable[int]) -> dict[int, Access]:
     }
 
 
-def known_scopes(access: Access) -> list[Scope]:
-    """Every scope the user may subscribe to, for `hello.scopes` and the page's filter."""
+def active_department_codes() -> list[str]:
+    """The codes of the active departments (one query)."""
+    return list(Department.objects.filter(active=True).values_list("code", flat=True))
+
+
+def known_scopes(access: Access, department_codes: Iterable[str] | None = None) -> list[Scope]:
+    """Every scope the user may subscribe to, for `hello.scopes` and the page's filter.
+
+    `department_codes` are the active departments when already read; they are read here otherwise.
+    """
     if access.role in (Role.ADMIN, Role.VIEWER):
-        codes = Department.objects.filter(active=True).values_list("code", flat=True)
+        codes = active_department_codes() if department_codes is None else department_codes
         return [HOSPITAL_SCOPE, *(Scope(code) for code in codes)]
     return access.default_scopes()
 

@@ -13,12 +13,20 @@ from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_save
 
+from dashboard.access import access_cache
 from dashboard.models import DashboardProfile
 from dashboard.stream import publish
 
 
 def notify_access_changed(user_id: int) -> None:
-    transaction.on_commit(lambda: publish.tell_user(user_id, publish.ACCESS_CHANGED))
+    """After the commit: forget this process's cached access of the user, and tell every open
+    connection of the user (each forgets it in its own process too)."""
+
+    def notify() -> None:
+        access_cache.forget(user_id)
+        publish.tell_user(user_id, publish.ACCESS_CHANGED)
+
+    transaction.on_commit(notify)
 
 
 def _profile_saved(sender: Any, instance: DashboardProfile, **_kwargs: Any) -> None:

@@ -27,7 +27,7 @@ from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from dashboard.access import audit, permissions
+from dashboard.access import access_cache, audit, permissions
 from dashboard.access.permissions import Access
 from dashboard.alerts import acknowledgement
 from dashboard.metrics.snapshots import snapshot_message
@@ -364,6 +364,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
 
     async def dashboard_access_changed(self, event: dict[str, Any]) -> None:
         """A signal in this service said the user's access changed: read it now, not at the next check."""
+        access_cache.forget(self.user_id)
         await self._apply_access(await database_sync_to_async(permissions.load_access_by_id)(self.user_id))
 
     async def dashboard_session_ended(self, event: dict[str, Any]) -> None:

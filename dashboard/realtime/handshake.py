@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 from redis.exceptions import RedisError
 
-from dashboard.access import permissions, tickets
+from dashboard.access import access_cache, permissions, tickets
 from dashboard.access.permissions import Access
 from dashboard.protocol.close_codes import CloseCode
 from dashboard.protocol.scopes import Scope
@@ -52,7 +52,7 @@ def handshake_access(auth: HandshakeAuth) -> Access | CloseCode:
     user_id = handshake_user_id(auth)
     if user_id is None:
         return CloseCode.NOT_AUTHENTICATED
-    access = permissions.load_access_by_id(user_id)
+    access = access_cache.access_by_id(user_id)
     if access is not None:
         return access
     known = get_user_model().objects.filter(pk=user_id).exists()
@@ -62,6 +62,9 @@ def handshake_access(auth: HandshakeAuth) -> Access | CloseCode:
 def open_connection(auth: HandshakeAuth, connection_id: str) -> Opening:
     """Who connects, what they may see, and whether they have a connection slot left.
 
+    A token or ticket user's access and the scopes they may know come from this process's
+    short-lived access cache (dashboard/access/access_cache.py) when read within its FRESH_S.
+
     An outage never ends a handshake with 1011: without Django's database, or without Redis
     to redeem a ticket, the client is told 1013 (try again later); without Redis to count
     connections, the connection is let in uncounted (the ticker counts it once Redis is back).
@@ -70,7 +73,7 @@ def open_connection(auth: HandshakeAuth, connection_id: str) -> Opening:
         access = handshake_access(auth)
         if isinstance(access, CloseCode):
             return Opening(access)
-        known = permissions.known_scopes(access)
+        known = access_cache.known_scopes(access)
     except (DatabaseError, RedisError) as exc:
         if isinstance(exc, RedisError):
             instruments.SOURCE_ERRORS.labels("redis", "handshake").inc()

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from channels.db import database_sync_to_async
 
-from dashboard.access import audit, permissions, sessions
+from dashboard.access import access_cache, audit, permissions, sessions
 from dashboard.access.permissions import Access
 from dashboard.protocol.messages import SourceState
 from dashboard.protocol.scopes import Scope
@@ -107,11 +107,13 @@ async def _check_access(now: float) -> None:
     connections = list(_connections)
     user_ids = {connection.user_id for connection in connections}
     session_user_ids = {connection.user_id for connection in connections if connection.uses_session()}
+    read_at = time.monotonic()
     try:
         accesses, hashes = await database_sync_to_async(_read_access)(user_ids, session_user_ids)
     except Exception:
         logger.exception("could not read the access of %d connected users; will retry", len(user_ids))
         return
+    access_cache.remember(accesses, read_at)
     for connection in connections:
         if connection not in _connections:
             continue
