@@ -70,6 +70,8 @@ class Subscription:
     last_sent_at: float
     # Pushes that arrive while the scope's snapshot or replay is on its way, sent after it.
     held: list[dict[str, Any]] | None = None
+    # A newer epoch the client was told of by a heartbeat (it resyncs; not told again).
+    told_epoch: str = ""
 
     def sent(self, epoch: str, seq: int) -> None:
         """The client now has the scope up to (epoch, seq)."""
@@ -230,20 +232,34 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         ):
             await self.close(code=CloseCode.NOT_AUTHENTICATED)
             return
-        for scope in self.heartbeats_due(now):
+        for scope in self.heartbeats_due(now, positions):
             subscription = self.subscriptions[scope]
             subscription.last_sent_at = now
             # The scope's last published position, so a client that missed a push sees the gap.
             published = positions.get(scope, Position(subscription.epoch, subscription.seq))
+            if published.epoch != subscription.epoch:
+                subscription.told_epoch = published.epoch
             await self._send_message(messages.heartbeat(scope, epoch=published.epoch, seq=published.seq))
 
-    def heartbeats_due(self, now: float) -> Iterable[Scope]:
-        """Subscribed scopes that had no other message for HEARTBEAT_AFTER_S."""
+    def heartbeats_due(self, now: float, positions: Mapping[Scope, Position]) -> Iterable[Scope]:
+        """Subscribed scopes that had no other message for HEARTBEAT_AFTER_S, and those whose
+        epoch changed since the client's snapshot or last push (`positions`: the scopes' last
+        published positions): the heartbeat's new epoch makes the client resync at once."""
         return [
             scope
             for scope, subscription in self.subscriptions.items()
             if now - subscription.last_sent_at >= HEARTBEAT_AFTER_S
+            or (
+                subscription.held is None
+                and subscription.epoch
+                and (published := positions.get(scope)) is not None
+                and published.epoch not in (subscription.epoch, subscription.told_epoch)
+            )
         ]
+
+    def followed_scopes(self) -> Iterable[Scope]:
+        """The scopes this connection is subscribed to."""
+        return self.subscriptions.keys()
 
     def lease(self) -> tuple[int, str]:
         """This connection's slot among its user's, refreshed by the per-process ticker."""

@@ -4,9 +4,10 @@ Heartbeats, token expiry and session checks need a clock per connection; the con
 leases are refreshed for the whole process in one Redis round trip; the state of Redis and
 MongoDB is checked once per process and told to each connection; every connection's access
 is read again from the database in one query every ACCESS_CHECK_EVERY_S, so open connections
-follow the database whatever wrote it (contract §2: within 5 s); the heartbeats' positions
-come from Redis in one round trip. One task visiting all local connections each second costs
-far less than a task each. The ticker also saves the buffered access log, so recording never
+follow the database whatever wrote it (contract §2: within 5 s); the positions of every
+followed scope come from Redis in one round trip each tick, for the heartbeats and so that a
+new epoch reaches every connection within a tick. One task visiting all local connections
+each second costs far less than a task each. The ticker also saves the buffered access log, so recording never
 waits for the database.
 """
 
@@ -41,7 +42,7 @@ class Ticking(Protocol):
 
     async def on_tick(self, now: float, positions: Mapping[Scope, Position]) -> None: ...
 
-    def heartbeats_due(self, now: float) -> Iterable[Scope]: ...
+    def followed_scopes(self) -> Iterable[Scope]: ...
 
     async def on_sources_changed(self, states: dict[str, SourceState]) -> None: ...
 
@@ -125,13 +126,15 @@ async def _check_access(now: float) -> None:
             logger.exception("could not apply a connection's access")
 
 
-async def _heartbeat_positions(now: float) -> Mapping[Scope, Position]:
-    """The last published position of every scope a connection owes a heartbeat (empty without Redis)."""
-    due = {scope for connection in _connections for scope in connection.heartbeats_due(now)}
-    if not due:
+async def _positions() -> Mapping[Scope, Position]:
+    """The last published position of every scope a connection follows, in one Redis round trip
+    (empty without Redis): for the heartbeats, and so a new epoch (Redis restarted empty or
+    failed over) reaches every client within a tick rather than with the scope's next push."""
+    followed = {scope for connection in _connections for scope in connection.followed_scopes()}
+    if not followed:
         return {}
     try:
-        return await asyncio.get_running_loop().run_in_executor(None, publish.positions, due)
+        return await asyncio.get_running_loop().run_in_executor(None, publish.positions, followed)
     except Exception as exc:
         logger.warning("heartbeats without positions: %s", exc.__class__.__name__)
         return {}
@@ -153,7 +156,7 @@ async def _refresh_leases(now: float) -> None:
 async def _tick(now: float) -> None:
     await _check_sources(now)
     await _check_access(now)
-    positions = await _heartbeat_positions(now)
+    positions = await _positions()
     for connection in list(_connections):
         try:
             await connection.on_tick(now, positions)

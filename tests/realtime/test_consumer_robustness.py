@@ -186,3 +186,16 @@ async def test_the_ticker_outlives_a_failing_tick(ws_users, monkeypatch) -> None
     assert (await next_of_type(socket, "heartbeat", timeout_s=5))["type"] == "heartbeat"
     assert calls >= 2
     await socket.communicator.disconnect()
+
+
+async def test_a_new_epoch_reaches_a_quiet_scope_within_a_tick_and_once(ws_users, redis_client) -> None:
+    # Redis restarted empty (or failed over) and nothing was published since: without this the
+    # client would show its numbers, unmarked, until the scope's next push or 10 s heartbeat.
+    socket = await connected(bearer(ws_users["er"]))
+    before = (await sync_to_async(publish.position)(Scope("ER"))).epoch
+    redis_client.delete(redis_store.EPOCH_KEY, redis_store.EPOCH_MASTER_KEY)
+    heartbeat = await next_of_type(socket, "heartbeat", timeout_s=3)  # heartbeats are 10 s apart
+    assert heartbeat["scope"] == "dept:ER"
+    assert heartbeat["epoch"] not in ("", before)
+    assert await socket.communicator.receive_nothing(timeout=2.5), "told again: once is enough"
+    await socket.communicator.disconnect()
