@@ -4,7 +4,7 @@ Client messages are parsed by `client_messages.parse_client_message` and dispatc
 parsed class, never by a client-supplied name. Group messages of type `dashboard.push` carry
 text serialized once by `dashboard.stream.publish`, forwarded to the socket as it is. Every
 group message, pushes and the per-user events alike, reaches a connection through its
-process's hub (`dashboard.realtime.hub`).
+process's hub (`dashboard.realtime.hub`): a connection has no channel-layer channel of its own.
 
 No client input and no data-source outage ends a connection with 1011: a client message that
 cannot be served is answered with `error` (or `ack_result` with `ok: false`), a handler that
@@ -52,6 +52,11 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_AFTER_S = 10.0
 HANDLER_FAILED = "this message could not be served; the connection stays open"
+# A CHANNEL_LAYERS alias that is not configured: `get_channel_layer` returns None for it, so
+# Channels gives a connection no channel of its own (on the pub/sub layer a Redis SUBSCRIBE and
+# a receive task per connection, a cost paid again by every client of a reconnect storm).
+# Group messages reach the connection through the hub, which uses the configured layer.
+NO_CHANNEL_OF_ITS_OWN = "dashboard.realtime.consumer:no-channel-of-its-own"
 
 
 def off_the_database_thread(function: Any) -> Any:
@@ -103,6 +108,7 @@ def covered_seq(epoch: str, seq: int, held: Iterable[dict[str, Any]]) -> int:
 
 
 class DashboardConsumer(AsyncWebsocketConsumer):
+    channel_layer_alias = NO_CHANNEL_OF_ITS_OWN
     # Set in connect(); `registered` is True from the moment the connection holds a place.
     registered: bool = False
     connection_id: str
@@ -420,7 +426,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
 
     @staticmethod
     def _hub() -> hub.Hub:
-        """The process's hub, on the configured channel layer."""
+        """The process's hub, on the configured channel layer (the consumer has none: see above)."""
         return hub.current(get_channel_layer())
 
     async def _send_snapshot(self, scope: Scope) -> None:

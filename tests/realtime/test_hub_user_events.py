@@ -1,4 +1,4 @@
-"""Per-user events reach connections through the hub.
+"""Per-user events reach connections through the hub: no channel of a connection's own.
 
 On the real Redis channel layer of the test settings and the real publish module.
 """
@@ -13,15 +13,60 @@ import pytest
 import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 
+from dashboard.access.users import upsert_dashboard_user
 from dashboard.protocol.scopes import Scope
+from dashboard.realtime import consumer, ticker
 from dashboard.realtime.hub import Hub
 from dashboard.stream import publish
 from tests.support.alerts import sample_alert
+from tests.support.ws import Socket, bearer, next_of_type, open_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 SCOPE = Scope("ER")
+
+
+async def opened(user: Any) -> Socket:
+    socket, ok, _ = await open_socket(bearer(user))
+    assert ok
+    assert (await socket.recv())["type"] == "hello"
+    assert (await socket.recv())["type"] == "snapshot"
+    return socket
+
+
+async def subscribed_channels(client: redis.Redis) -> set[str]:
+    await asyncio.sleep(0.3)  # SUBSCRIBE and UNSUBSCRIBE are sent without waiting for Redis
+    return set(await sync_to_async(client.pubsub_channels)())
+
+
+async def test_connections_subscribe_nothing_of_their_own_and_an_access_change_reaches_each(
+    ws_users: dict[str, Any], redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not isinstance(get_channel_layer(), RedisPubSubChannelLayer):
+        pytest.skip("counts the pub/sub layer's subscriptions")
+    assert get_channel_layer(consumer.NO_CHANNEL_OF_ITS_OWN) is None
+
+    async def not_now(_now: float) -> None:
+        return None
+
+    # Only the event may bring the change: the ticker's periodic re-read of access is off.
+    monkeypatch.setattr(ticker, "_check_access", not_now)
+    sockets = [await opened(ws_users["er"])]
+    # The hub's channel, the user's group and the scope's groups.
+    with_one = await subscribed_channels(redis_client)
+    sockets += [await opened(ws_users["er"]) for _ in range(3)]
+    assert await subscribed_channels(redis_client) == with_one
+
+    await sync_to_async(upsert_dashboard_user)(
+        username="erin", role="department", departments=["ICU"], password=None
+    )
+    for socket in sockets:
+        lost = await next_of_type(socket, "unsubscribed", timeout_s=3)
+        assert lost == {"type": "unsubscribed", "scope": "dept:ER", "reason": "forbidden"}
+    for socket in sockets:
+        await socket.communicator.disconnect()
 
 
 class Member:
