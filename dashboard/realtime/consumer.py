@@ -2,7 +2,9 @@
 
 Client messages are parsed by `client_messages.parse_client_message` and dispatched by their
 parsed class, never by a client-supplied name. Group messages of type `dashboard.push` carry
-text serialized once by `dashboard.stream.publish`, forwarded to the socket as it is.
+text serialized once by `dashboard.stream.publish`, forwarded to the socket as it is. Every
+group message, pushes and the per-user events alike, reaches a connection through its
+process's hub (`dashboard.realtime.hub`): a connection has no channel-layer channel of its own.
 
 No client input and no data-source outage ends a connection with 1011: a client message that
 cannot be served is answered with `error` (or `ack_result` with `ok: false`), a handler that
@@ -26,6 +28,7 @@ from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 
 from dashboard.access import access_cache, audit, permissions
 from dashboard.access.permissions import Access
@@ -49,6 +52,11 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_AFTER_S = 10.0
 HANDLER_FAILED = "this message could not be served; the connection stays open"
+# A CHANNEL_LAYERS alias that is not configured: `get_channel_layer` returns None for it, so
+# Channels gives a connection no channel of its own (on the pub/sub layer a Redis SUBSCRIBE and
+# a receive task per connection, a cost paid again by every client of a reconnect storm).
+# Group messages reach the connection through the hub, which uses the configured layer.
+NO_CHANNEL_OF_ITS_OWN = "dashboard.realtime.consumer:no-channel-of-its-own"
 
 
 def off_the_database_thread(function: Any) -> Any:
@@ -102,6 +110,7 @@ def covered_seq(epoch: str, seq: int, held: Iterable[dict[str, Any]]) -> int:
 
 
 class DashboardConsumer(AsyncWebsocketConsumer):
+    channel_layer_alias = NO_CHANNEL_OF_ITS_OWN
     # Set in connect(); `registered` is True from the moment the connection holds a place.
     registered: bool = False
     connection_id: str
@@ -149,7 +158,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         connection_metrics.opened(*self.counted_as)
         ticker.register(self)
         self._audit(AccessLog.Action.CONNECT, detail=auth.method or "")
-        await self.channel_layer.group_add(publish.user_group(access.user_id), self.channel_name)
+        await self._hub().join(publish.user_group(access.user_id), self)
         defaults = access.default_scopes()
         await self._send_message(
             messages.hello(
@@ -175,7 +184,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         connection_metrics.closed(*self.counted_as)
         ticker.unregister(self)
         try:
-            await self.channel_layer.group_discard(publish.user_group(self.user_id), self.channel_name)
+            await self._hub().leave(publish.user_group(self.user_id), self)
             for scope in list(self.subscriptions):
                 await self._leave(scope)
         except Exception:
@@ -379,11 +388,15 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=event["text"])
 
     async def dashboard_access_changed(self, event: dict[str, Any]) -> None:
-        """A signal in this service said the user's access changed: read it now, not at the next check."""
+        """A signal in this service said the user's access changed: read it now, not at the next check.
+
+        Run by the hub as a task of its own (it reads the database); failures are logged there.
+        """
         access_cache.forget(self.user_id)
         await self._apply_access(await database_sync_to_async(permissions.load_access_by_id)(self.user_id))
 
     async def dashboard_session_ended(self, event: dict[str, Any]) -> None:
+        """A session of the user ended (`session_key`): close if it is this connection's (4401)."""
         if self.lifetime.ended_by(event["session_key"]):
             await self.close(code=CloseCode.NOT_AUTHENTICATED)
 
@@ -412,8 +425,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             scope, Subscription(epoch="", seq=0, last_sent_at=time.monotonic())
         )
         subscription.held = []
-        # Pushes reach this connection through the process's hub, not its own channel.
-        await hub.current(self.channel_layer).join(scope.group(with_revenue=self.access.sees_revenue), self)
+        await self._hub().join(scope.group(with_revenue=self.access.sees_revenue), self)
 
     async def _release(self, scope: Scope) -> None:
         """Send the pushes held during the snapshot or replay, newer ones only, in order."""
@@ -427,7 +439,12 @@ class DashboardConsumer(AsyncWebsocketConsumer):
     async def _leave(self, scope: Scope, *, sees_revenue: bool | None = None) -> None:
         with_revenue = self.access.sees_revenue if sees_revenue is None else sees_revenue
         self.subscriptions.pop(scope, None)
-        await hub.current(self.channel_layer).leave(scope.group(with_revenue=with_revenue), self)
+        await self._hub().leave(scope.group(with_revenue=with_revenue), self)
+
+    @staticmethod
+    def _hub() -> hub.Hub:
+        """The process's hub, on the configured channel layer (the consumer has none: see above)."""
+        return hub.current(get_channel_layer())
 
     async def _send_snapshot(self, scope: Scope) -> None:
         try:

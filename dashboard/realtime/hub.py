@@ -1,11 +1,18 @@
-"""The fan-out hub: one receiver per web process for every dashboard group's pushes.
+"""The fan-out hub: one receiver per web process for every dashboard group's messages.
 
 Producers still `group_send` and groups are still channel-layer groups, but a group's members
-in this process are held here: the hub's one channel joins the group once, receives each push
-once, and hands it to each local member in turn. A push no longer wakes a task per consumer
+in this process are held here: the hub's one channel joins the group once, receives each
+message once, and hands it to each local member. A push no longer wakes a task per consumer
 (Channels' per-consumer receive loop was half of a web process's event loop at 2,000 clients
 x 10 updates/s; docs/BENCHMARKS.md). Each member still decides what to send and sends
-through its own socket, whose outbox bounds what a slow client holds.
+through its own socket, whose outbox bounds what a slow client holds. The hub is a
+connection's only way to group messages: a connection has no channel of its own.
+
+A push (`dashboard.push`, a scope's group) is handed to each member in turn, in order, in the
+receive loop. A per-user event (`dashboard.access_changed`, `dashboard.session_ended`, the
+user's group) runs each member's handler as a task of its own: the access-changed handler
+reads the database, and awaiting it for each of a user's connections would hold back every
+push of the process meanwhile. Every message carries its `group`, which names the members.
 
 The hub outlives Redis outages on either channel layer. A failed `receive()` (the core layer
 raises redis.exceptions.ConnectionError at once while Redis is down) is logged once per
@@ -26,6 +33,7 @@ import weakref
 from typing import Any, Protocol
 
 from dashboard.realtime import connection_metrics
+from dashboard.stream import publish
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +46,25 @@ REJOIN_EVERY_S = 30.0
 
 
 class Member(Protocol):
+    """A connection as the hub sees it: a handler per message type of the groups it joins.
+
+    Each takes the event as sent by `dashboard.stream.publish` (a dict with `type` and
+    `group`). `dashboard_push` is awaited in the hub's receive loop, so it must not wait on
+    anything but its own socket; the per-user handlers each run as a task of their own.
+    """
+
     async def dashboard_push(self, event: dict[str, Any]) -> None: ...
+
+    async def dashboard_access_changed(self, event: dict[str, Any]) -> None: ...
+
+    async def dashboard_session_ended(self, event: dict[str, Any]) -> None: ...
+
+
+# The per-user events and, for each, the handler of each member that runs as its own task.
+_USER_EVENT_HANDLERS = {
+    publish.ACCESS_CHANGED: "dashboard_access_changed",
+    publish.SESSION_ENDED: "dashboard_session_ended",
+}
 
 
 class Hub:
@@ -49,9 +75,11 @@ class Hub:
         self.lock = asyncio.Lock()
         self.receiver: asyncio.Task[None] | None = None
         self.rejoiner: asyncio.Task[None] | None = None
+        # Per-user handlers still running; the loop keeps only weak references to tasks.
+        self.handlers: set[asyncio.Task[None]] = set()
 
     async def join(self, group: str, member: Member) -> None:
-        """Hand the group's pushes to `member`; raises what the channel layer raises (Redis down)."""
+        """Hand the group's messages to `member`; raises what the channel layer raises (Redis down)."""
         async with self.lock:
             if self.channel is None:
                 self.channel = await self.layer.new_channel(prefix="dash-hub.")
@@ -105,14 +133,39 @@ class Hub:
                 await outage.failed(exc)
                 continue
             members = list(self.members.get(event.get("group", ""), ()))
-            for member in members:
-                try:
-                    await member.dashboard_push(event)
-                except Exception:
-                    logger.exception("could not hand a push to a connection")
-            if members:
-                connection_metrics.sent(str(event.get("kind")), len(members))
-                connection_metrics.delivered(event)
+            if event.get("type") == publish.PUSH_EVENT_TYPE:
+                await self._push(event, members)
+            elif event.get("type") in _USER_EVENT_HANDLERS:
+                self._start_handlers(event, members)
+            else:
+                logger.warning("the hub has no handler for %r; ignored", event.get("type"))
+
+    async def _push(self, event: dict[str, Any], members: list[Member]) -> None:
+        """Hand a push to each member in turn, in the order pushes arrive."""
+        for member in members:
+            try:
+                await member.dashboard_push(event)
+            except Exception:
+                logger.exception("could not hand a push to a connection")
+        if members:
+            connection_metrics.sent(str(event.get("kind")), len(members))
+            connection_metrics.delivered(event)
+
+    def _start_handlers(self, event: dict[str, Any], members: list[Member]) -> None:
+        """Run each member's handler of a per-user event as its own task; failures are logged."""
+        name = _USER_EVENT_HANDLERS[event["type"]]
+        loop = asyncio.get_running_loop()
+        for member in members:
+            task = loop.create_task(getattr(member, name)(event), name=f"hub-{name}")
+            self.handlers.add(task)
+            task.add_done_callback(self._handler_done)
+
+    def _handler_done(self, task: asyncio.Task[None]) -> None:
+        self.handlers.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error(
+                "a connection's %s failed", task.get_name().removeprefix("hub-"), exc_info=task.exception()
+            )
 
     async def _rejoin_forever(self) -> None:
         outage = _Outage("join its groups again")

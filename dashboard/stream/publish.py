@@ -322,13 +322,17 @@ def publish_alert_acknowledged(scope: Scope, *, alert_id: str, by: str, at: str)
 
 
 def user_group(user_id: int) -> str:
-    """The channel-layer group every open connection of the user joins."""
+    """The channel-layer group of the user's open connections (joined through each process's hub)."""
     return f"dash.user.{user_id}"
 
 
 def tell_user(user_id: int, event_type: str, **fields: str) -> None:
-    """Send an event (ACCESS_CHANGED, SESSION_ENDED) to every open connection of one user."""
-    layer_bridge.group_send(user_group(user_id), {"type": event_type, **fields})
+    """Send an event (ACCESS_CHANGED, SESSION_ENDED) to every open connection of one user.
+
+    The event carries its `group`: each web process's hub finds the user's connections by it.
+    """
+    group = user_group(user_id)
+    layer_bridge.group_send(group, {"type": event_type, "group": group, **fields})
 
 
 def replay(scope: Scope, *, with_revenue: bool, since: Since) -> list[str] | None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
@@ -345,7 +344,6 @@ async def test_pushes_during_a_snapshot_are_held_then_only_newer_ones_sent_in_or
     # The hub hands pushes over while the consumer may still be sending a snapshot or replay.
     consumer = DashboardConsumer()
     consumer.subscriptions = {}
-    consumer.channel_layer = get_channel_layer()
     consumer.access = Access(user_id=1, username="ada", role="admin", departments=frozenset())
     sent: list[str] = []
 
