@@ -445,7 +445,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         subscription = self.subscriptions[scope]
         covered = covered_seq(snapshot["epoch"], snapshot["seq"], subscription.held or [])
         if covered != snapshot["seq"]:
-            snapshot = {**snapshot, "seq": covered}
+            snapshot = {**snapshot, "seq": covered}  # a copy: other connections share the snapshot
         subscription.sent(snapshot["epoch"], covered)
         await self._send_message(snapshot)
         await self._release(scope)
