@@ -19,7 +19,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Awaitable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,7 @@ from dashboard.protocol.client_messages import AckAlert, Ping, Reauth, Subscribe
 from dashboard.protocol.close_codes import CloseCode
 from dashboard.protocol.errors import DashboardError, ErrorCode, Unavailable
 from dashboard.protocol.scopes import Scope, parse_scope
-from dashboard.realtime import connection_limit, connection_metrics, handshake, hub, ticker
+from dashboard.realtime import connection_limit, connection_metrics, handshake, hub, read_coalescing, ticker
 from dashboard.realtime.auth_lifetime import AuthLifetime
 from dashboard.realtime.handshake_auth import HandshakeAuth
 from dashboard.realtime.rate_limit import TokenBucket, Verdict
@@ -67,6 +67,18 @@ def off_the_database_thread(function: Any) -> Any:
     handshake; these need no database connection, so they need not wait.
     """
     return sync_to_async(function, thread_sensitive=False)
+
+
+def shared_read(key: tuple[Any, ...], function: Any, *args: Any, **kwargs: Any) -> Awaitable[Any]:
+    """`function(*args, **kwargs)` off the database thread, one call for the connections asking at once.
+
+    The call starts after this request (dashboard/realtime/read_coalescing.py), so it reads
+    what was published after the caller joined the scope's group. Every caller gets the same
+    result object: it must not be mutated. Raises what `function` raises.
+    """
+    return read_coalescing.current().run(
+        key, functools.partial(off_the_database_thread(function), *args, **kwargs)
+    )
 
 
 @dataclass
@@ -339,8 +351,13 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         missed = None
         if message.since is not None:
             try:
-                missed = await off_the_database_thread(publish.replay)(
-                    scope, with_revenue=self.access.sees_revenue, since=message.since
+                since, with_revenue = message.since, self.access.sees_revenue
+                missed = await shared_read(
+                    ("replay", scope, with_revenue, since.epoch, since.seq),
+                    publish.replay,
+                    scope,
+                    with_revenue=with_revenue,
+                    since=since,
                 )
             except Exception as exc:
                 # Without the history the client gets a snapshot (from MongoDB if need be).
@@ -448,8 +465,9 @@ class DashboardConsumer(AsyncWebsocketConsumer):
 
     async def _send_snapshot(self, scope: Scope) -> None:
         try:
-            snapshot = await off_the_database_thread(snapshot_message)(
-                scope, with_revenue=self.access.sees_revenue
+            with_revenue = self.access.sees_revenue
+            snapshot = await shared_read(
+                ("snapshot", scope, with_revenue), snapshot_message, scope, with_revenue=with_revenue
             )
         except Unavailable:
             # Nothing to show yet: say which source is down; the client retries on `status`.
@@ -461,7 +479,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         subscription = self.subscriptions[scope]
         covered = covered_seq(snapshot["epoch"], snapshot["seq"], subscription.held or [])
         if covered != snapshot["seq"]:
-            snapshot = {**snapshot, "seq": covered}
+            snapshot = {**snapshot, "seq": covered}  # a copy: other connections share the snapshot
         subscription.sent(snapshot["epoch"], covered)
         await self._send_message(snapshot)
         await self._release(scope)
