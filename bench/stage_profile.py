@@ -44,8 +44,16 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+# Leaf frames of threads that wait without py-spy seeing them idle (a thread-pool worker blocked on
+# its queue in C): not CPU, left out of the shares.
+IDLE_LEAVES = ("_worker (concurrent/futures/thread.py:",)
+IDLE = "idle"
+
+
 def stage_of(stack: str) -> str:
-    """The stage of one py-spy stack (frames joined by `;`), or OTHER."""
+    """The stage of one py-spy stack (frames joined by `;`), IDLE or OTHER."""
+    if stack.rpartition(";")[2].startswith(IDLE_LEAVES):
+        return IDLE
     for name, markers in STAGES:
         if any(marker in stack for marker in markers):
             return name
@@ -53,13 +61,12 @@ def stage_of(stack: str) -> str:
 
 
 def shares(raw: str) -> dict[str, float]:
-    """Each stage's share of the samples (0-1) in py-spy's raw output (`stack count` lines),
+    """Each stage's share of the busy samples (0-1) in py-spy's raw output (`stack count` lines),
     largest first; empty when there are none."""
     counts: dict[str, int] = {}
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
-        if stack and count.isdigit():
-            stage = stage_of(stack)
+        if stack and count.isdigit() and (stage := stage_of(stack)) != IDLE:
             counts[stage] = counts.get(stage, 0) + int(count)
     total = sum(counts.values())
     ordered = sorted(counts.items(), key=lambda item: -item[1])

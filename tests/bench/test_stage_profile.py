@@ -39,6 +39,7 @@ def test_a_stack_counts_for_its_most_specific_stage() -> None:
             handshake_under_channels,
             "__call__ (channels/consumer.py:50);dispatch (channels/consumer.py:60) 1",
             "select (selectors.py:1) 4",
+            "_bootstrap (threading.py:1);_worker (concurrent/futures/thread.py:81) 9",
         ]
     )
     assert stage_profile.shares(raw) == {
