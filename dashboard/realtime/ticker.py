@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection, Iterable, Mapping
-from typing import Protocol
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from channels.db import database_sync_to_async
 
@@ -31,8 +31,12 @@ from dashboard.stream import publish
 from dashboard.stream.publish import Position
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TICK_S = 1.0
+# How long a tick waits for Redis's answer to its positions read or lease refresh; a slower answer
+# (Redis frozen or partitioned: its socket timeout is 5 s) is left to finish in the background.
+REDIS_WAIT_S = 0.5
 # Within the contract's 5 s for a change of role, departments or active flag, whatever wrote it.
 ACCESS_CHECK_EVERY_S = 2.0
 
@@ -53,7 +57,38 @@ class Ticking(Protocol):
     def lease(self) -> tuple[int, str]: ...
 
 
+class _Bounded:
+    """One blocking call at a time in the event loop's thread pool, waited for at most REDIS_WAIT_S.
+
+    A tick must not stall on Redis: the source checks that tell clients Redis is down, the
+    token expiries and the heartbeats come from the same tick. A call still running when the
+    next is due is not started again, so a frozen Redis holds one pool thread, not one per tick.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.running: asyncio.Future[Any] | None = None
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T | None:
+        """`function(*args)`, or None when it is still running from an earlier tick or did not
+        answer within REDIS_WAIT_S. Raises what the function raised."""
+        if self.running is not None and not self.running.done():
+            return None
+        running = self.running = asyncio.get_running_loop().run_in_executor(None, function, *args)
+        # Retrieved here too, so a call that fails after the tick stopped waiting is not reported
+        # as an exception nobody retrieved: the warning below already said it did not answer.
+        running.add_done_callback(lambda done: done.cancelled() or done.exception())
+        try:
+            result: T = await asyncio.wait_for(asyncio.shield(running), REDIS_WAIT_S)
+        except TimeoutError:
+            logger.warning("%s did not answer within %.1f s; tried again later", self.what, REDIS_WAIT_S)
+            return None
+        return result
+
+
 _connections: set[Ticking] = set()
+_positions_read = _Bounded("the positions read")
+_lease_refresh = _Bounded("the lease refresh")
 _task: asyncio.Task[None] | None = None
 _next_source_check = 0.0
 _next_lease_refresh = 0.0
@@ -134,7 +169,7 @@ async def _positions() -> Mapping[Scope, Position]:
     if not followed:
         return {}
     try:
-        return await asyncio.get_running_loop().run_in_executor(None, publish.positions, followed)
+        return await _positions_read.run(publish.positions, followed) or {}
     except Exception as exc:
         logger.warning("heartbeats without positions: %s", exc.__class__.__name__)
         return {}
@@ -147,10 +182,17 @@ async def _refresh_leases(now: float) -> None:
     _next_lease_refresh = now + connection_limit.REFRESH_EVERY_S
     leases = [connection.lease() for connection in _connections]
     try:
-        await database_sync_to_async(connection_limit.refresh_all)(leases)
+        refreshed = await _lease_refresh.run(_refreshed, leases)
     except Exception:
         logger.exception("could not refresh %d connection leases; will retry", len(leases))
+        refreshed = False
+    if not refreshed:
         _next_lease_refresh = now + TICK_S
+
+
+def _refreshed(leases: list[tuple[int, str]]) -> bool:
+    connection_limit.refresh_all(leases)
+    return True
 
 
 async def _tick(now: float) -> None:

@@ -7,6 +7,7 @@ of MongoDB are injected by pointing the service at a port nobody listens on.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -198,4 +199,26 @@ async def test_a_new_epoch_reaches_a_quiet_scope_within_a_tick_and_once(ws_users
     assert heartbeat["scope"] == "dept:ER"
     assert heartbeat["epoch"] not in ("", before)
     assert await socket.communicator.receive_nothing(timeout=2.5), "told again: once is enough"
+    await socket.communicator.disconnect()
+
+
+async def test_a_redis_that_does_not_answer_does_not_stall_the_ticker(ws_users, monkeypatch) -> None:
+    # A frozen Redis answers nothing until its socket timeout (5 s): the positions read must not
+    # hold back the tick's other duties (the source check that tells clients Redis is down).
+    reads, checks = [], []
+
+    def frozen_positions(scopes: Any) -> dict[Scope, Any]:
+        reads.append(time.monotonic())
+        time.sleep(3)
+        return {}
+
+    async def source_check(now: float) -> None:
+        checks.append(now)
+
+    socket = await connected(bearer(ws_users["er"]))
+    monkeypatch.setattr(publish, "positions", frozen_positions)
+    monkeypatch.setattr(ticker, "_check_sources", source_check)
+    await asyncio.sleep(3.6)
+    assert len(checks) >= 3, f"{len(checks)} ticks in 3.6 s: the tick waited for Redis"
+    assert len(reads) <= 2, "a read was started again while the last one had not answered"
     await socket.communicator.disconnect()
