@@ -31,18 +31,28 @@ def run_tier(tier: str) -> int:
     return published
 
 
+# For this long after the counters stopped being live, the critical tier is recomputed from
+# MongoDB every second: a watcher restarting or taking over is back within seconds, and until
+# then changes would otherwise wait for the 5 s run. After it, a deployment left without a
+# watcher falls back to the tier's own interval rather than reading MongoDB every second.
+RECOMPUTE_EVERY_SECOND_FOR_S = 60.0
+
+
 @shared_task(ignore_result=True)
 def critical_on_lapse() -> int:
-    """Run the critical tier at once when the watcher's counters stopped being live; returns
-    the scopes published (0 when nothing lapsed).
+    """Run the critical tier when the watcher's counters stopped being live: at once, then every
+    second (beat runs this every second) until they are live again or RECOMPUTE_EVERY_SECOND_FOR_S
+    passed. Returns what `run_tier` returns (0 when nothing lapsed or another run holds the tier).
 
-    Beat runs it every second. Until the next critical run the tiles would keep what the
-    counters said, which no longer follows MongoDB, and look fresh (their `computed_at` less
-    than two intervals old), so the recomputation from MongoDB is not left to the next tick.
+    Until the next critical run the tiles would keep what the counters said, which no longer
+    follows MongoDB, and look fresh (their `computed_at` less than two intervals old), so the
+    recomputation from MongoDB is not left to the next tick.
     """
-    if not maintained.lapsed():
+    if maintained.lapsed():
+        logger.warning("the maintained counters are no longer live; recomputing the critical tier now")
+        maintained.note_lapse(RECOMPUTE_EVERY_SECOND_FOR_S)
+    elif not maintained.lapsed_lately():
         return 0
-    logger.warning("the maintained counters are no longer live; recomputing the critical tier now")
     return int(run_tier("critical"))
 
 

@@ -348,6 +348,19 @@ def lapsed() -> bool:
     return bool(client.delete(redis_store.MAINTAINED_SEEN_LIVE_KEY))
 
 
+def note_lapse(for_s: float) -> None:
+    """Remember for `for_s` seconds that the live mark lapsed; raises RedisError."""
+    redis_store.client().set(redis_store.MAINTAINED_LAPSED_KEY, "1", px=int(for_s * 1000))
+
+
+def lapsed_lately() -> bool:
+    """True within the time `note_lapse` gave, unless the counters are live again; raises RedisError."""
+    client = redis_store.client()
+    return bool(client.exists(redis_store.MAINTAINED_LAPSED_KEY)) and not client.exists(
+        redis_store.MAINTAINED_LIVE_KEY
+    )
+
+
 def is_live() -> bool:
     """True while an active watcher keeps the counters up to date."""
     try:

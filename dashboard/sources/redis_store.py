@@ -104,6 +104,8 @@ MAINTAINED_DEPARTMENTS_KEY = "dash:maint:departments"
 MAINTAINED_LIVE_KEY = "dash:maint:live"
 # Set while a check found the counters live; its deletion tells one check that the mark lapsed.
 MAINTAINED_SEEN_LIVE_KEY = "dash:maint:seen-live"
+# Set for a while when the mark lapsed: meanwhile the critical tier is recomputed every second.
+MAINTAINED_LAPSED_KEY = "dash:maint:lapsed"
 # The format of the counters a complete rebuild left, kept while events maintain them.
 MAINTAINED_COMPLETE_KEY = "dash:maint:complete"
 

@@ -5,6 +5,7 @@ Real Redis and MongoDB wire server; the task is called as beat would call it, on
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,7 +46,37 @@ def test_a_lapsed_mark_recomputes_the_critical_tier_once_at_the_next_check(
     maintained.clear_live()  # as the watcher's stop, or the mark's expiry after a kill
     assert tasks.critical_on_lapse() == 2, "the hospital and ER were not recomputed"
     assert er_emergencies() == 1
-    assert tasks.critical_on_lapse() == 0, "one lapse, one recomputation"
+
+
+def test_after_a_lapse_the_critical_tier_follows_mongodb_every_second_for_a_while(
+    mongo_db: Database, redis_client: Any, monkeypatch
+) -> None:
+    # A change made while no watcher maintains the counters (a restart, a takeover) must not wait
+    # for the 5 s run: it would show, unmarked, up to one interval plus a computation late.
+    monkeypatch.setattr(tasks, "RECOMPUTE_EVERY_SECOND_FOR_S", 1.5)
+    Department.objects.create(code="ER", name="Emergency")
+    maintained.mark_live(30)
+    assert tasks.critical_on_lapse() == 0
+    maintained.clear_live()
+    assert tasks.critical_on_lapse() == 2
+    assert er_emergencies() == 0
+    mongo_db.patients.insert_one(
+        {"department": "ER", "status": "admitted", "is_emergency": True, "admitted_at": datetime.now(UTC)}
+    )
+    assert tasks.critical_on_lapse() == 2, "the next check did not recompute"
+    assert er_emergencies() == 1
+    time.sleep(1.6)
+    assert tasks.critical_on_lapse() == 0, "still every second after RECOMPUTE_EVERY_SECOND_FOR_S"
+
+
+def test_a_watcher_back_stops_the_recomputation(mongo_db: Database, redis_client: Any) -> None:
+    Department.objects.create(code="ER", name="Emergency")
+    maintained.mark_live(30)
+    tasks.critical_on_lapse()
+    maintained.clear_live()
+    assert tasks.critical_on_lapse() == 2
+    maintained.mark_live(30)  # a watcher is back
+    assert tasks.critical_on_lapse() == 0, "recomputed while the counters were live again"
 
 
 def test_without_a_watcher_ever_live_the_check_does_nothing(mongo_db: Database, redis_client: Any) -> None:
