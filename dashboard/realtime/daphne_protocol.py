@@ -3,8 +3,11 @@ which puts Twisted on uvloop's event loop before daphne is imported).
 
 daphne writes every message into Twisted's send buffer, which grows without bound while a
 client does not read. Here each WebSocket registers as the producer of its transport, so
-Twisted says when the buffer is full (over 64 KiB); from then until it drains, messages wait
-in a `dashboard.realtime.outbox.Outbox`. A client whose outbox overflows, or stays blocked for
+Twisted says when the buffer is full (over 64 KiB). Twisted counts everything written in one
+reactor turn as buffered until the turn ends, so a burst (a replay, the hub's batch of pushes)
+passes it before the kernel was asked to take any; the outbox lets a socket full for under
+`BURST_GRACE_S` take the burst. From then until it drains, messages wait in a
+`dashboard.realtime.outbox.Outbox`. A client whose outbox overflows, or stays blocked for
 STALL_LIMIT_S, is closed with 1013 and given CLOSE_GRACE_S to read what it was sent.
 """
 
@@ -74,7 +77,7 @@ class OutboxWebSocketProtocol(WebSocketProtocol):
             # been told of yet): nothing more can reach this client, which resumes with `since`
             # when it comes back. autobahn would raise, and the hub would log a push as failed.
             return
-        if not gate.paused and not self.outbox:
+        if self.outbox.passes(gate.paused_since):
             self._write_text(content)
         elif not self.outbox.hold(content, gate.paused_since, self.client_addr):
             self._close_too_slow()

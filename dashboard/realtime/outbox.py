@@ -1,11 +1,15 @@
 """What a WebSocket holds back while its client is not reading (contract §4, close 1013).
 
 While the socket's send buffer is full, messages wait here instead of in an unbounded buffer.
-An `update` replaces the waiting update of the same scope and tier (only the latest matters;
-the client sees the seq gap and resubscribes with `since`); every other message, alerts
-included, is kept. Past MAX_PENDING_MESSAGES the client is too slow and is closed with 1013.
-Both servers' protocols (dashboard/realtime/daphne_protocol.py, uvicorn_server.py) hold messages
-through `Outbox.hold`, which decides that and counts it; each closes the socket its own way.
+A socket full for less than BURST_GRACE_S still takes what is written: one turn of the event
+loop can write more than the buffer's 64 KiB mark (a replay of up to 500 messages, the hub's
+batch of pushes) before the client had a chance to read any of it, and daphne (Twisted) counts
+a whole turn's writes as buffered before any reaches the kernel. An `update` replaces the
+waiting update of the same scope and tier (only the latest matters; the client sees the seq
+gap and resubscribes with `since`); every other message, alerts included, is kept. Past
+MAX_PENDING_MESSAGES the client is too slow and is closed with 1013. Both servers' protocols
+(dashboard/realtime/daphne_protocol.py, uvicorn_protocol.py) ask `Outbox.passes` and hold
+messages through `Outbox.hold`, which decides and counts; each closes the socket its own way.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from dashboard.telemetry import instruments
 logger = logging.getLogger(__name__)
 
 MAX_PENDING_MESSAGES = 256
+# A send buffer full for less than this is a burst being written, not a client that stopped reading.
+BURST_GRACE_S = 0.05
 # A socket whose send buffer stays full this long is closed too, however little waits.
 STALL_LIMIT_S = 15.0
 # How long a client closed with 1013 has to read up to the close frame before the socket drops.
@@ -44,6 +50,16 @@ class Outbox:
         self._numbers = itertools.count()
         self.limit = limit
         self.coalesced = 0
+
+    def passes(self, blocked_since: float | None) -> bool:
+        """True when a message goes straight to the socket's send buffer.
+
+        That is when nothing waits here (order is kept) and the buffer is not full, or has been
+        full since `blocked_since` (time.monotonic(), s) for at most BURST_GRACE_S.
+        """
+        if self._items:
+            return False
+        return blocked_since is None or time.monotonic() - blocked_since <= BURST_GRACE_S
 
     def add(self, text: str) -> bool:
         """Queue a message in order; False when the outbox is over its limit."""

@@ -4,8 +4,9 @@ for large fan-out (WEB_SERVER=uvicorn, hospital_dash.web).
 uvicorn's WebSocket protocol makes an application's `send` wait while the socket's send
 buffer is full. The fan-out hub hands one push to every local connection in turn, so one
 client that stops reading would hold up every other client of the process. Here a send never
-waits: while the transport has paused writing (its buffer is over 64 KiB), messages wait in a
-`dashboard.realtime.outbox.Outbox` and go out when it resumes. A client whose outbox overflows, or
+waits: once the transport has paused writing (its buffer is over 64 KiB) for longer than a
+burst takes to write (`BURST_GRACE_S`), messages wait in a `dashboard.realtime.outbox.Outbox`
+and go out when it resumes. A client whose outbox overflows, or
 stays blocked for STALL_LIMIT_S, is closed with 1013 and given CLOSE_GRACE_S to read what it
 was sent, as on daphne (dashboard/realtime/daphne_protocol.py).
 """
@@ -93,7 +94,7 @@ class OutboxWebSocketProtocol(WebSocketsSansIOProtocol):
         text = message.get("text")
         if kind != "websocket.send" or text is None:
             await super().send(message)
-        elif self.paused_since is None and not self.outbox:
+        elif self.outbox.passes(self.paused_since):
             self._write_text(text)
         elif not self.outbox.hold(text, self.paused_since, self.client):
             self._close(CloseCode.TRY_AGAIN_LATER, "", CLOSE_GRACE_S)

@@ -150,6 +150,34 @@ def stack(request: pytest.FixtureRequest, with_users: LiveStack) -> Iterator[Liv
     with_users.processes.pop("web").stop()
 
 
+def test_a_replay_bigger_than_the_send_buffer_arrives_whole(stack: LiveStack) -> None:
+    """A replay is written in one go, far past the send buffer's 64 KiB mark, to a reading client.
+
+    Before BURST_GRACE_S, all but the first few updates of it waited in the outbox and were
+    coalesced into the last one (deterministically on daphne, whose buffer counts a whole reactor
+    turn): the client saw a gap, resubscribed, and was sent the same replay again.
+    """
+    token = stack.access_token("fast", PASSWORD)
+    first = DashboardClient(stack.ws_url, token=token)
+    assert first.recv(10)["type"] == "hello"
+    snapshot = first.recv(10)
+    first.close()
+    since = {"epoch": snapshot["epoch"], "seq": snapshot["seq"]}
+    publish(stack, 60, 0, "replay", pad=16_000)  # about 1 MB of updates
+
+    client = DashboardClient(stack.ws_url, token=token)
+    assert client.recv(10)["type"] == "hello"
+    assert client.recv(10)["type"] == "snapshot"
+    coalesced_before = metric(stack, "dash_ws_coalesced_total")
+    client.send({"type": "subscribe", "scope": "dept:ER", "since": since})
+    subscribed = client.wait_for(lambda m: m["type"] == "subscribed", 10)
+    assert subscribed["recovered"] is True
+    replayed = [m["seq"] for m in client.drain(3.0) if m.get("type") == "update"]
+    client.close()
+    assert replayed == list(range(since["seq"] + 1, since["seq"] + 61))
+    assert metric(stack, "dash_ws_coalesced_total") == coalesced_before
+
+
 def test_a_stalled_client_costs_bounded_memory_and_is_closed_with_1013(stack: LiveStack) -> None:
     healthy = DashboardClient(stack.ws_url, token=stack.access_token("fast", PASSWORD))
     assert healthy.recv(10)["type"] == "hello"

@@ -76,3 +76,17 @@ def test_hold_keeps_messages_until_the_client_is_too_slow_then_empties_the_outbo
     assert not stalled.hold(alert(1), now - STALL_LIMIT_S - 1, "client")  # blocked too long
     assert len(stalled) == 0
     assert WS_CLOSED_SLOW._value.get() == before + 2
+
+
+def test_a_burst_passes_for_the_grace_then_messages_wait_and_order_is_kept() -> None:
+    from dashboard.realtime.outbox import BURST_GRACE_S
+
+    outbox = Outbox()
+    now = time.monotonic()
+    assert outbox.passes(None)  # the send buffer has room
+    assert outbox.passes(now)  # full since this very moment: a burst being written
+    assert not outbox.passes(now - BURST_GRACE_S - 0.01)  # full for longer: the client is not reading
+    assert outbox.hold(alert(1), now - 1.0, "client")
+    # Once something waits, everything after it waits too, whatever the buffer says.
+    assert not outbox.passes(None)
+    assert not outbox.passes(now)
