@@ -176,6 +176,25 @@ class Sampler:
             self.open_runs[key] = (first, now, _differences(shown, recent[-1]))
 
 
+def status_times(clients: list[Client], since: float) -> dict[str, float | None]:
+    """When the clients were told a source was down, and all was well again, in seconds from
+    `since` (monotonic; negative: before it): the first `down` any client got, and the last
+    `ok` any client got after a `down` (None when no client got one)."""
+    downs = [at for c in clients for at, sources in c.statuses if any(v != "ok" for v in sources.values())]
+    first_down = min(downs, default=None)
+    oks = [
+        at
+        for c in clients
+        for at, sources in c.statuses
+        if first_down is not None and at > first_down and all(v == "ok" for v in sources.values())
+    ]
+    last_ok = max(oks, default=None)
+    return {
+        "first_down_s": None if first_down is None else round(first_down - since, 1),
+        "last_ok_s": None if last_ok is None else round(last_ok - since, 1),
+    }
+
+
 def _differences(shown: dict[str, Any], truth: dict[str, Any]) -> str:
     """`group.field shown≠truth` for each differing number of a critical tier."""
     found = []

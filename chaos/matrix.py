@@ -143,6 +143,8 @@ def _run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]
         "not_recovered": sum(c.not_recovered for c in load.clients),
         "simulator_failed_steps": simulator.failed_steps,
         "notes": result.notes,
+        # When clients were told of a source down and of its return, from the end of the fault.
+        "statuses": checks.status_times(load.clients, result.ended_at),
         # Every unmarked-wrong window over the limit, longest first: whose, on which web process,
         # and when it began, in seconds from the end of the fault (negative: before it ended).
         "unmarked_wrong_over": [
@@ -186,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(report.line(results[-1]), flush=True)
                 for failure in results[-1]["failures"]:
                     print(f"    failed: {failure}", file=sys.stderr, flush=True)
+                if not results[-1]["passed"]:
+                    kept = report.keep_logs(results[-1], chaos.log_lines())
+                    print(f"    logs of every process: {kept}", file=sys.stderr, flush=True)
                 report.write(results, args.out)
     return 0 if all(r["passed"] for r in results) else 1
 

@@ -9,6 +9,8 @@ from typing import Any
 from devstack.procfile import ROOT
 
 RESULTS = ROOT / "var" / "chaos" / "results.json"
+# The logs of every process of a row that failed: <row>-<server>/<process>.log.
+FAILED_LOGS = ROOT / "var" / "chaos" / "failed-logs"
 COLUMNS = ("row", "server", "passed", "alerts_lost", "back_live_s", "unmarked_wrong_s", "final_mismatches")
 
 
@@ -36,6 +38,17 @@ def write(rows: list[dict[str, Any]], path: Path = RESULTS, **extra: Any) -> Non
     """`{"rows": [...], **extra}` to `path` (written after every row, so a cut run keeps its rows)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"rows": rows, **extra}, indent=2) + "\n")
+
+
+def keep_logs(row: dict[str, Any], logs: dict[str, list[str]], directory: Path = FAILED_LOGS) -> Path:
+    """Write each process's log lines (`logs`: process name → lines) of a failed row under
+    `directory`/<row>-<server>/; the stack's own directory is removed when the run ends.
+    Returns the row's directory."""
+    where = directory / f"{row['row']}-{row['server']}"
+    where.mkdir(parents=True, exist_ok=True)
+    for name, lines in logs.items():
+        (where / f"{name}.log").write_text("\n".join(lines) + "\n")
+    return where
 
 
 def main() -> None:
