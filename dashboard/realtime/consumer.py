@@ -16,10 +16,7 @@ access-log entry.
 from __future__ import annotations
 
 import functools
-import itertools
 import logging
-import os
-import secrets
 import time
 from collections.abc import Awaitable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -42,7 +39,15 @@ from dashboard.protocol.client_messages import AckAlert, Ping, Reauth, Subscribe
 from dashboard.protocol.close_codes import CloseCode
 from dashboard.protocol.errors import DashboardError, ErrorCode, Unavailable
 from dashboard.protocol.scopes import Scope, parse_scope
-from dashboard.realtime import connection_limit, connection_metrics, handshake, hub, read_coalescing, ticker
+from dashboard.realtime import (
+    connection_ids,
+    connection_limit,
+    connection_metrics,
+    handshake,
+    hub,
+    read_coalescing,
+    ticker,
+)
 from dashboard.realtime.auth_lifetime import AuthLifetime
 from dashboard.realtime.handshake_auth import HandshakeAuth
 from dashboard.realtime.rate_limit import TokenBucket, Verdict
@@ -81,26 +86,6 @@ def shared_read(key: tuple[Any, ...], function: Any, *args: Any, **kwargs: Any) 
     return read_coalescing.current().run(
         key, functools.partial(off_the_database_thread(function), *args, **kwargs)
     )
-
-
-# Connection ids: a random prefix per process (64 bits, so unique across processes and hosts)
-# and a counter, cheaper than a uuid4 per connection in a reconnect storm. A forked child
-# makes a prefix of its own.
-_id_prefix = secrets.token_hex(8)
-_id_counter = itertools.count(1)
-
-
-def _new_id_prefix() -> None:
-    global _id_prefix, _id_counter
-    _id_prefix, _id_counter = secrets.token_hex(8), itertools.count(1)
-
-
-os.register_at_fork(after_in_child=_new_id_prefix)
-
-
-def new_connection_id() -> str:
-    """A connection's id, unique across processes and hosts: `<16 hex digits>-<counter in hex>`."""
-    return f"{_id_prefix}-{next(_id_counter):x}"
 
 
 @dataclass(frozen=True)
@@ -188,7 +173,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         started = time.monotonic()
         auth: HandshakeAuth = self.scope["dash_auth"]
         self.subscriptions = {}
-        self.connection_id = new_connection_id()
+        self.connection_id = connection_ids.new_connection_id()
         # Every later handler runs in this connection's task: its lines carry these ids.
         log_context.bind(connection_id=self.connection_id)
         self.bucket = TokenBucket()

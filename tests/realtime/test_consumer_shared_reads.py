@@ -17,7 +17,8 @@ from dashboard.access.permissions import Access
 from dashboard.protocol import messages
 from dashboard.protocol.scopes import Scope
 from dashboard.realtime import consumer as consumer_module
-from dashboard.realtime.consumer import DashboardConsumer, new_connection_id
+from dashboard.realtime.connection_ids import new_connection_id
+from dashboard.realtime.consumer import DashboardConsumer
 from dashboard.stream import publish
 from tests.support.alerts import sample_alert
 from tests.support.ws import Socket, bearer, open_socket
