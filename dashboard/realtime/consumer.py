@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +39,15 @@ from dashboard.protocol.client_messages import AckAlert, Ping, Reauth, Subscribe
 from dashboard.protocol.close_codes import CloseCode
 from dashboard.protocol.errors import DashboardError, ErrorCode, Unavailable
 from dashboard.protocol.scopes import Scope, parse_scope
-from dashboard.realtime import connection_limit, connection_metrics, handshake, hub, read_coalescing, ticker
+from dashboard.realtime import (
+    connection_ids,
+    connection_limit,
+    connection_metrics,
+    handshake,
+    hub,
+    read_coalescing,
+    ticker,
+)
 from dashboard.realtime.auth_lifetime import AuthLifetime
 from dashboard.realtime.handshake_auth import HandshakeAuth
 from dashboard.realtime.rate_limit import TokenBucket, Verdict
@@ -79,6 +86,32 @@ def shared_read(key: tuple[Any, ...], function: Any, *args: Any, **kwargs: Any) 
     return read_coalescing.current().run(
         key, functools.partial(off_the_database_thread(function), *args, **kwargs)
     )
+
+
+@dataclass(frozen=True)
+class EncodedSnapshot:
+    """A scope's snapshot and its text, made once for every connection sharing the read.
+
+    `text` is `messages.encode(message)`, or None when the message cannot be encoded (a
+    non-finite number): sending it then raises that ValueError per connection, as before the
+    text was shared. Neither is ever mutated: every connection of the read holds the same.
+    """
+
+    message: messages.Snapshot
+    text: str | None
+
+
+def encoded_snapshot(scope: Scope, *, with_revenue: bool) -> EncodedSnapshot:
+    """`snapshot_message` and its text, both made in the thread pool by the one shared read.
+
+    Raises what `snapshot_message` raises (Unavailable when no source can give it).
+    """
+    message = snapshot_message(scope, with_revenue=with_revenue)
+    try:
+        text: str | None = messages.encode(message)
+    except ValueError:
+        text = None
+    return EncodedSnapshot(message, text)
 
 
 @dataclass
@@ -140,7 +173,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         started = time.monotonic()
         auth: HandshakeAuth = self.scope["dash_auth"]
         self.subscriptions = {}
-        self.connection_id = uuid.uuid4().hex
+        self.connection_id = connection_ids.new_connection_id()
         # Every later handler runs in this connection's task: its lines carry these ids.
         log_context.bind(connection_id=self.connection_id)
         self.bucket = TokenBucket()
@@ -464,10 +497,17 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         return hub.current(get_channel_layer())
 
     async def _send_snapshot(self, scope: Scope) -> None:
+        """Send the scope's snapshot, read and encoded once for the connections asking at once.
+
+        The shared text goes out as it is (one str object for all: `frames.text_frame` frames
+        it once per process); a snapshot that must claim a lower seq (`covered_seq`) is copied
+        and encoded for this connection alone. Raises ValueError when the snapshot cannot be
+        encoded (a non-finite number).
+        """
         try:
             with_revenue = self.access.sees_revenue
-            snapshot = await shared_read(
-                ("snapshot", scope, with_revenue), snapshot_message, scope, with_revenue=with_revenue
+            shared: EncodedSnapshot = await shared_read(
+                ("snapshot", scope, with_revenue), encoded_snapshot, scope, with_revenue=with_revenue
             )
         except Unavailable:
             # Nothing to show yet: say which source is down; the client retries on `status`.
@@ -476,12 +516,17 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             await self._send_message(messages.status(states))
             await self._release(scope)
             return
+        snapshot = shared.message
         subscription = self.subscriptions[scope]
         covered = covered_seq(snapshot["epoch"], snapshot["seq"], subscription.held or [])
-        if covered != snapshot["seq"]:
-            snapshot = {**snapshot, "seq": covered}  # a copy: other connections share the snapshot
         subscription.sent(snapshot["epoch"], covered)
-        await self._send_message(snapshot)
+        if covered == snapshot["seq"] and shared.text is not None:
+            await self.send(text_data=shared.text)
+            connection_metrics.sent("snapshot")
+        else:
+            # A copy (other connections share the snapshot), encoded here: raises ValueError
+            # for a snapshot that cannot be encoded, as every connection of the read does.
+            await self._send_message({**snapshot, "seq": covered})
         await self._release(scope)
 
     async def _send_message(self, message: messages.ServerMessage) -> None:
