@@ -2,13 +2,14 @@
 
 Heartbeats, token expiry and session checks need a clock per connection; the connection
 leases are refreshed for the whole process in one Redis round trip; the state of Redis and
-MongoDB is checked once per process and told to each connection; every connection's access
+MongoDB is checked once per process and told to each connection (every SOURCE_CHECK_EVERY_S,
+and every tick while a source is down or a Redis read of the tick did not answer); every connection's access
 is read again from the database in one query every ACCESS_CHECK_EVERY_S, so open connections
 follow the database whatever wrote it (contract §2: within 5 s); the positions of every
 followed scope come from Redis in one round trip each tick, for the heartbeats and so that a
 new epoch reaches every connection within a tick. One task visiting all local connections
-each second costs far less than a task each. The ticker also saves the buffered access log, so recording never
-waits for the database.
+each second costs far less than a task each. The ticker also saves the buffered access log,
+so recording never waits for the database.
 """
 
 from __future__ import annotations
@@ -91,6 +92,10 @@ _positions_read = _Bounded("the positions read")
 _lease_refresh = _Bounded("the lease refresh")
 _task: asyncio.Task[None] | None = None
 _next_source_check = 0.0
+# Set by a tick whose Redis read did not answer, or whose source check found a source down:
+# the next tick checks the sources again rather than SOURCE_CHECK_EVERY_S later, so clients
+# hear of a frozen Redis, and of its return, within about two ticks.
+_check_sources_next_tick = False
 _next_lease_refresh = 0.0
 _next_access_check = 0.0
 
@@ -111,11 +116,12 @@ def count() -> int:
 
 
 async def _check_sources(now: float) -> None:
-    global _next_source_check
-    if now < _next_source_check:
+    global _next_source_check, _check_sources_next_tick
+    if now < _next_source_check and not _check_sources_next_tick:
         return
     _next_source_check = now + health.SOURCE_CHECK_EVERY_S
     states = await asyncio.get_running_loop().run_in_executor(None, health.check)
+    _check_sources_next_tick = not health.all_ok(states)
     if not health.record(states):
         return
     logger.warning("data sources changed: %s", states)
@@ -168,11 +174,15 @@ async def _positions() -> Mapping[Scope, Position]:
     followed = {scope for connection in _connections for scope in connection.followed_scopes()}
     if not followed:
         return {}
+    global _check_sources_next_tick
     try:
-        return await _positions_read.run(publish.positions, followed) or {}
+        found = await _positions_read.run(publish.positions, followed)
     except Exception as exc:
         logger.warning("heartbeats without positions: %s", exc.__class__.__name__)
-        return {}
+        found = None
+    if found is None:
+        _check_sources_next_tick = True  # Redis did not answer: is it down?
+    return found or {}
 
 
 async def _refresh_leases(now: float) -> None:

@@ -222,3 +222,43 @@ async def test_a_redis_that_does_not_answer_does_not_stall_the_ticker(ws_users, 
     assert len(checks) >= 3, f"{len(checks)} ticks in 3.6 s: the tick waited for Redis"
     assert len(reads) <= 2, "a read was started again while the last one had not answered"
     await socket.communicator.disconnect()
+
+
+async def test_a_redis_read_that_does_not_answer_brings_the_source_check_forward(
+    ws_users, monkeypatch
+) -> None:
+    # Sources are checked every 5 s; a frozen Redis was told to clients up to 5.7 s late (fault
+    # matrix row 5), and its return as late. A tick whose Redis read does not answer, and every
+    # tick while a source is down, checks at once.
+    from dashboard.sources import health
+
+    answers = {"redis": "down", "mongo": "ok"}
+    checks: list[float] = []
+
+    def frozen_positions(scopes: Any) -> dict[Scope, Any]:
+        time.sleep(3)
+        return {}
+
+    def check() -> dict[str, str]:
+        checks.append(time.monotonic())
+        return dict(answers)
+
+    socket = await connected(bearer(ws_users["er"]))
+    monkeypatch.setattr(ticker, "_next_source_check", time.monotonic() + 60)  # none due by the clock
+    monkeypatch.setattr(health, "check", check)
+    monkeypatch.setattr(publish, "positions", frozen_positions)
+    frozen_at = time.monotonic()
+    status = await next_of_type(socket, "status", timeout_s=4)
+    assert status["sources"] == {"redis": "down", "mongo": "ok"}
+    assert checks
+    assert checks[0] - frozen_at < 2.5, "the check waited for its 5 s turn"
+
+    monkeypatch.undo()
+    monkeypatch.setattr(ticker, "_next_source_check", time.monotonic() + 60)
+    monkeypatch.setattr(health, "check", check)
+    answers["redis"] = "ok"
+    back_at = time.monotonic()
+    status = await next_of_type(socket, "status", timeout_s=4)
+    assert status["sources"] == {"redis": "ok", "mongo": "ok"}
+    assert checks[-1] - back_at < 2.5, "Redis's return waited for the 5 s turn"
+    await socket.communicator.disconnect()
