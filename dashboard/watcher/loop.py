@@ -59,6 +59,12 @@ POLL_INTERVAL_S: float = interval_s(Tier.CRITICAL)
 # LIVE_TTL_S plus one critical interval, 8 s, of the last renewal. Long enough that a loop
 # iteration up to 2 s late does not drop it.
 LIVE_TTL_S = 3.0
+# A watcher that becomes active publishes nothing until it has caught up with the changes made
+# while no watcher was active (every stream drained once, the queue empty): until then its
+# counters lack them, and its tiers, newer than beat's recomputation from MongoDB, would replace
+# right numbers with wrong ones. It publishes anyway after this long, should it never catch up.
+CATCH_UP_HOLD_S = 10.0
+CATCH_UP_POLL_S = 0.05
 
 
 class ChangeStreamsUnsupported(Exception):
@@ -307,9 +313,11 @@ class Watcher:
         next_housekeeping = self.clock()
         drift = DriftCheck(self.db, self.tz, settings.WATCH_DRIFT_CHECK_S, clock=self.clock)
         batch = Batch()
-        active_since: float | None = time.monotonic()
-        # Whether the queue was once empty since the streams opened: until then the counters
-        # may lack the changes made while no watcher was active, and are not marked live.
+        activated_at = time.monotonic()
+        active_since: float | None = activated_at
+        # Whether the queue was once empty after every stream had drained since it opened:
+        # until then the counters may lack the changes made while no watcher was active, are
+        # not marked live, and are not published (CATCH_UP_HOLD_S).
         caught_up = False
         try:
             readers = self._start_readers(readers_stop, items)
@@ -326,18 +334,22 @@ class Watcher:
                     )
                     next_housekeeping = now + HOUSEKEEPING_EVERY_S
                 due_at = batch.due_at(self.coalesce_s)
-                wait_s = IDLE_POLL_S if due_at is None else due_at - now
+                if not caught_up:
+                    wait_s = CATCH_UP_POLL_S  # nothing is published yet: look for the end of the backlog
+                else:
+                    wait_s = IDLE_POLL_S if due_at is None else due_at - now
                 try:
                     item = items.get(timeout=max(0.0, min(wait_s, IDLE_POLL_S)))
                 except queue.Empty:
-                    caught_up = True
+                    caught_up = caught_up or all(reader.drained.is_set() for reader in readers)
                     if not batch.scopes():
                         stats.set_lag(0.0)
                 else:
                     self._handle_until_done(item, batch)
                 due_at = batch.due_at(self.coalesce_s)
                 due = bool(batch.leading) or due_at is None or self.clock() >= due_at
-                if (batch.tokens or batch.scopes()) and due:
+                held = not caught_up and time.monotonic() - activated_at < CATCH_UP_HOLD_S
+                if (batch.tokens or batch.scopes()) and due and not held:
                     try:
                         done = self.flush(batch)
                     except Exception as exc:

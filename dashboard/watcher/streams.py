@@ -90,6 +90,8 @@ class StreamReader(threading.Thread):
         self.stop = stop
         # Set once the stream is open, or once the reader gave up on it (no change streams).
         self.settled = threading.Event()
+        # Set at the first poll that found nothing new: every change up to then is in `out`.
+        self.drained = threading.Event()
         self.is_open = False
         self.unsupported = False
         # Whether the stream goes on from the resume point it was given: False without one, and
@@ -188,4 +190,5 @@ class StreamReader(threading.Thread):
                     if token is not None and token != self.token:
                         self.out.put(StreamItem(self.collection, "token", None, token))
                         self.token = token
+                    self.drained.set()
                     mongo_compat.wait_out_early_empty_poll(took_s, self.stop)

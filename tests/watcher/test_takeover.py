@@ -192,6 +192,28 @@ def test_a_takeover_with_a_valid_mark_keeps_the_counters_and_ends_equal_to_a_reb
     assert "counters kept from the previous watcher" in caplog.text
 
 
+def test_a_standby_that_takes_over_publishes_nothing_before_it_has_caught_up(
+    hospital: Database, watchers: Callable[[Any], Running], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fault matrix row 3: the new watcher published its counters after the first of the
+    # changes made while no watcher ran, newer than beat's right recomputation from MongoDB,
+    # and the hospital tile showed one boarding patient too many, unmarked, for 6.8 s.
+    first = first_watcher_with_every_token(hospital, watchers)
+    first.stop()
+    write_changes(hospital, "while no watcher runs")
+    wrong_when_published: list[list[str]] = []
+    real = actions.publish_critical_scopes
+
+    def checked(scopes: Any) -> None:
+        wrong_when_published.append(differences())
+        real(scopes)
+
+    monkeypatch.setattr(actions, "publish_critical_scopes", checked)
+    watchers(hospital)
+    assert wrong_when_published, "the new watcher published nothing"
+    assert all(not wrong for wrong in wrong_when_published), wrong_when_published
+
+
 def test_events_the_dead_watcher_applied_but_had_no_token_saved_for_count_once(
     hospital: Database, watchers: Callable[[Any], Running], monkeypatch: pytest.MonkeyPatch
 ) -> None:
