@@ -334,10 +334,9 @@ class Watcher:
                     )
                     next_housekeeping = now + HOUSEKEEPING_EVERY_S
                 due_at = batch.due_at(self.coalesce_s)
+                wait_s = IDLE_POLL_S if due_at is None else due_at - now
                 if not caught_up:
                     wait_s = CATCH_UP_POLL_S  # nothing is published yet: look for the end of the backlog
-                else:
-                    wait_s = IDLE_POLL_S if due_at is None else due_at - now
                 try:
                     item = items.get(timeout=max(0.0, min(wait_s, IDLE_POLL_S)))
                 except queue.Empty:
