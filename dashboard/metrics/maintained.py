@@ -337,15 +337,23 @@ def clear_live() -> None:
     redis_store.client().delete(redis_store.MAINTAINED_LIVE_KEY)
 
 
+# Whether this process saw the live mark since it last reported a lapse: a Redis restarted
+# empty loses the mark and the record of it having been seen, not this.
+_seen_live_here = False
+
+
 def lapsed() -> bool:
     """True once after the live mark went away (the watcher killed, stuck, stopped or
-    rebuilding), for the one caller that notices first; False while it is there or already
-    reported. Raises RedisError."""
+    rebuilding, or Redis restarted empty after this process saw the mark), for the one caller
+    that notices first; False while it is there or already reported. Raises RedisError."""
+    global _seen_live_here
     client = redis_store.client()
     if client.exists(redis_store.MAINTAINED_LIVE_KEY):
         client.set(redis_store.MAINTAINED_SEEN_LIVE_KEY, "1")
+        _seen_live_here = True
         return False
-    return bool(client.delete(redis_store.MAINTAINED_SEEN_LIVE_KEY))
+    seen_here, _seen_live_here = _seen_live_here, False
+    return bool(client.delete(redis_store.MAINTAINED_SEEN_LIVE_KEY)) or seen_here
 
 
 def note_lapse(for_s: float) -> None:

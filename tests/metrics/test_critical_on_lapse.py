@@ -23,6 +23,11 @@ from dashboard.stream import tier_cache
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _a_process_that_saw_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(maintained, "_seen_live_here", False)
+
+
 def er_emergencies() -> Any:
     critical = tier_cache.load_tiers(Scope("ER"), ("critical",))["critical"] or {}
     return critical.get("patients", {}).get("emergency")
@@ -77,6 +82,24 @@ def test_a_watcher_back_stops_the_recomputation(mongo_db: Database, redis_client
     assert tasks.critical_on_lapse() == 2
     maintained.mark_live(30)  # a watcher is back
     assert tasks.critical_on_lapse() == 0, "recomputed while the counters were live again"
+
+
+def test_a_redis_restarted_empty_is_a_lapse_for_a_process_that_saw_the_counters_live(
+    mongo_db: Database, redis_client: Any
+) -> None:
+    # Fault matrix row 4: the restart took the live mark and the record of it having been seen,
+    # so beat left the tiles to the 5 s run while the new watcher rebuilt its counters for 21 s,
+    # and the CARD tile stayed one admission behind, unmarked, for 10.3 s.
+    Department.objects.create(code="ER", name="Emergency")
+    maintained.mark_live(30)
+    assert tasks.critical_on_lapse() == 0
+    redis_client.flushdb()  # Redis restarted empty
+    mongo_db.patients.insert_one(
+        {"department": "ER", "status": "admitted", "is_emergency": True, "admitted_at": datetime.now(UTC)}
+    )
+    assert tasks.critical_on_lapse() == 2, "the restart was not taken for a lapse"
+    assert er_emergencies() == 1
+    assert tasks.critical_on_lapse() == 2, "not every second after it"
 
 
 def test_without_a_watcher_ever_live_the_check_does_nothing(mongo_db: Database, redis_client: Any) -> None:
