@@ -8,7 +8,7 @@ seconds, and a tile read then could already show writes its scope's truth had no
 client's critical tile *matches* when, read at s or at e (a write during the computation, which
 takes seconds under load, may reach the tile before the truth's reads), it equals some T(t)
 with s - GRACE_S <= t <= e: a change in MongoDB may take GRACE_S to reach the tile (the
-watcher's 100 ms coalescing window plus delivery under load) before the tile counts as wrong.
+watcher's 50 ms coalescing window plus delivery under load) before the tile counts as wrong.
 Each truth is computed as at the newest `computed_at` any client's tile of the scope shows, as
 the final values are: the numbers that move with the clock alone (minutes of boarding, staff
 active in the last 15 minutes) are those of the moment the tile was computed, not of a moment

@@ -265,7 +265,7 @@ MAX_CONNECTIONS_PER_USER = env.int("MAX_CONNECTIONS_PER_USER", default=10)
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 WATCH_FALLBACK = env.choice("WATCH_FALLBACK", ("poll", "fail"), default="poll")
 # How long the watcher gathers changes of one department before one recomputation (≤ 250 ms).
-WATCH_COALESCE_MS = env.int("WATCH_COALESCE_MS", default=100, minimum=1, maximum=250)
+WATCH_COALESCE_MS = env.int("WATCH_COALESCE_MS", default=50, minimum=1, maximum=250)
 # How often the watcher checks its maintained counters against a recomputation from MongoDB.
 WATCH_DRIFT_CHECK_S = env.int("WATCH_DRIFT_CHECK_S", default=300, minimum=1, maximum=86400)
 # Fault injection for the crash tests (DASH_ENV=test only): seconds between a push and its token save.
