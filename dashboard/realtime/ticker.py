@@ -3,12 +3,12 @@
 Heartbeats, token expiry and session checks need a clock per connection; the connection
 leases are refreshed for the whole process in one Redis round trip; the state of Redis and
 MongoDB is checked once per process and told to each connection (every SOURCE_CHECK_EVERY_S,
-and every tick while a source is down or a Redis read of the tick did not answer); every connection's access
-is read again from the database in one query every ACCESS_CHECK_EVERY_S, so open connections
-follow the database whatever wrote it (contract §2: within 5 s); the positions of every
-followed scope come from Redis in one round trip each tick, for the heartbeats and so that a
-new epoch reaches every connection within a tick. One task visiting all local connections
-each second costs far less than a task each. The ticker also saves the buffered access log,
+and every tick while a source is down or a Redis read of the tick did not answer); every
+connection's access is read again from the database in one query every ACCESS_CHECK_EVERY_S,
+so open connections follow the database whatever wrote it (contract §2: within 5 s); the
+positions of every followed scope come from Redis in one round trip each tick, for the
+heartbeats and so that a new epoch reaches every connection within a tick. One task visiting
+all local connections each second costs far less than a task each. The ticker also saves the buffered access log,
 so recording never waits for the database.
 """
 
@@ -171,10 +171,10 @@ async def _positions() -> Mapping[Scope, Position]:
     """The last published position of every scope a connection follows, in one Redis round trip
     (empty without Redis): for the heartbeats, and so a new epoch (Redis restarted empty or
     failed over) reaches every client within a tick rather than with the scope's next push."""
+    global _check_sources_next_tick
     followed = {scope for connection in _connections for scope in connection.followed_scopes()}
     if not followed:
         return {}
-    global _check_sources_next_tick
     try:
         found = await _positions_read.run(publish.positions, followed)
     except Exception as exc:
