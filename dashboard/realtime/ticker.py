@@ -8,8 +8,8 @@ connection's access is read again from the database in one query every ACCESS_CH
 so open connections follow the database whatever wrote it (contract §2: within 5 s); the
 positions of every followed scope come from Redis in one round trip each tick, for the
 heartbeats and so that a new epoch reaches every connection within a tick. One task visiting
-all local connections each second costs far less than a task each. The ticker also saves the buffered access log,
-so recording never waits for the database.
+all local connections each second costs far less than a task each. The ticker also saves
+the buffered access log, so recording never waits for the database.
 """
 
 from __future__ import annotations
