@@ -9,11 +9,14 @@ client's critical tile *matches* when, read at s or at e (a write during the com
 takes seconds under load, may reach the tile before the truth's reads), it equals some T(t)
 with s - GRACE_S <= t <= e: a change in MongoDB may take GRACE_S to reach the tile (the
 watcher's 50 ms coalescing window plus delivery under load) before the tile counts as wrong.
-Each truth is computed as at the newest `computed_at` any client's tile of the scope shows, as
-the final values are: the numbers that move with the clock alone (minutes of boarding, staff
-active in the last 15 minutes) are those of the moment the tile was computed, not of a moment
-up to one critical interval later. While MongoDB does not answer there is no truth, and the
-rest of that round is not judged.
+A truth is computed as at each `computed_at` the clients' tiles of the scope show (the newest
+TRUTH_TIMES of them), as the final values are: the numbers that move with the clock alone
+(minutes of boarding, staff active in the last 15 minutes) are those of the moment the tile was
+computed, not of a moment up to one critical interval later. Clients may show two computations
+at once (while the tiers are recomputed from MongoDB after Redis restarted empty, a snapshot may
+carry a newer one than the last update others hold); each is judged by what MongoDB holds as
+at its own time, so a count a tile missed is still wrong. While MongoDB does not answer there is
+no truth, and the rest of that round is not judged.
 
 **Marked.** A tile is marked as possibly out of date when the client is not connected or is
 resyncing the scope (the page shows "reconnecting"), when its last `status` named a source
@@ -56,6 +59,8 @@ GRACE_S = 2.0
 CRITICAL_INTERVAL_S = float(interval_s("critical"))
 STALE_AFTER_S = 2 * CRITICAL_INTERVAL_S
 FINAL_SETTLE_S = 8.0
+# At most this many distinct `computed_at` of a scope's tiles get a truth of their own per round.
+TRUTH_TIMES = 3
 POISON_KIND = "chaos_poison"
 # How long after the load stops an alert may still arrive before it counts as lost.
 ALERT_WAIT_S = 60.0
@@ -126,28 +131,35 @@ class Sampler:
         scopes = sorted({scope for client in self.clients for scope in client.scopes})
         while not self._stop.wait(SAMPLE_S):
             try:
-                for scope in scopes:
-                    started = time.monotonic()
-                    before = self._tiles(scope)
-                    truth = recompute(
-                        self.db, scope, "critical", with_revenue=True, now=self._newest_tile_time(scope)
-                    )
-                    now = time.monotonic()
-                    self.history.setdefault(scope, deque(maxlen=30)).append((now, truth))
-                    self._judge(scope, started, now, before)
+                self.sample(scopes)
             except (PyMongoError, RedisError):
                 self.unanswered += 1
                 continue
             self.samples += 1
 
-    def _newest_tile_time(self, scope: str) -> datetime | None:
-        """The latest `computed_at` of the scope's critical tile any client shows (None if none)."""
-        times = [
+    def sample(self, scopes: list[str]) -> None:
+        """One round: each scope's truths, then every client's tile of it judged. Raises what
+        pymongo raises when MongoDB does not answer."""
+        for scope in scopes:
+            started = time.monotonic()
+            before = self._tiles(scope)
+            history = self.history.setdefault(scope, deque(maxlen=30))
+            for at in self._tile_times(scope):
+                truth = recompute(self.db, scope, "critical", with_revenue=True, now=at)
+                history.append((time.monotonic(), truth))
+            self._judge(scope, started, time.monotonic(), before)
+
+    def _tile_times(self, scope: str) -> list[datetime | None]:
+        """The distinct `computed_at` of the scope's critical tiles the clients show, newest
+        first, at most TRUTH_TIMES; [None] (the present) when no client shows one."""
+        times = {
             _computed(state.tiers["critical"])
             for client in self.clients
             if (state := client.scopes.get(scope)) is not None and "critical" in state.tiers
-        ]
-        return max(times, default=None)
+        }
+        if not times:
+            return [None]
+        return list(sorted(times, reverse=True)[:TRUTH_TIMES])
 
     def _tiles(self, scope: str) -> dict[int, dict[str, Any]]:
         """Client index → the numbers of the scope's critical tile it shows now."""

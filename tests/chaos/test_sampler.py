@@ -1,0 +1,64 @@
+"""The fault matrix's sampler: a tile is judged by MongoDB as at its own `computed_at`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chaos import checks
+from chaos.client import Client, ScopeState
+
+SCOPE = "dept:ER"
+BOARDING_SINCE = datetime(2030, 1, 1, 8, 0, tzinfo=UTC)
+
+
+def tile(computed_at: datetime, admitted: int) -> dict[str, Any]:
+    minutes = round((computed_at - BOARDING_SINCE).total_seconds() / 60, 1)
+    return {
+        "computed_at": computed_at.isoformat(),
+        "patients": {"admitted": admitted},
+        "flow": {"boarding_longest_min": minutes},
+    }
+
+
+def client(index: int, shown: dict[str, Any]) -> Client:
+    found = Client(index, f"user{index}", "department", ("ER",), "token", [], [], 0, connected=True)
+    found.scopes[SCOPE] = ScopeState(epoch="e", seq=1, resyncing=False, tiers={"critical": shown})
+    return found
+
+
+@pytest.fixture
+def admitted_in_mongo(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """MongoDB as the fake recomputation sees it: `admitted` patients, one boarding since 08:00."""
+    held = {"admitted": 12}
+
+    def recompute(_db: Any, scope: str, tier: str, *, with_revenue: bool, now: datetime | None) -> dict:
+        assert (scope, tier, with_revenue) == (SCOPE, "critical", True)
+        return checks.without_time(tile(now or datetime.now(UTC), held["admitted"]))
+
+    monkeypatch.setattr(checks, "recompute", recompute)
+    return held
+
+
+def test_two_computations_shown_at_once_are_each_right_as_at_their_own_time(
+    admitted_in_mongo: dict[str, int],
+) -> None:
+    # Six seconds apart, the longest boarding reads 0.1 min more in the newer one.
+    older = datetime.now(UTC) - timedelta(seconds=7)
+    newer = older + timedelta(seconds=6)
+    assert tile(older, 12)["flow"] != tile(newer, 12)["flow"]
+    clients = [client(0, tile(older, 12)), client(1, tile(newer, 12))]
+    sampler = checks.Sampler(db=None, clients=clients)  # type: ignore[arg-type]
+    sampler.sample([SCOPE])
+    assert sampler.open_runs == {}
+
+
+def test_a_count_a_tile_missed_is_still_wrong_as_at_its_own_time(admitted_in_mongo: dict[str, int]) -> None:
+    computed = datetime.now(UTC) - timedelta(seconds=3)
+    clients = [client(0, tile(computed, 11)), client(1, tile(computed, 12))]
+    sampler = checks.Sampler(db=None, clients=clients)  # type: ignore[arg-type]
+    sampler.sample([SCOPE])
+    assert list(sampler.open_runs) == [(0, SCOPE)]
+    assert "patients.admitted 11≠12" in sampler.open_runs[(0, SCOPE)][2]
