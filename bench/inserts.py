@@ -1,12 +1,14 @@
 """End to end from a MongoDB insert, against the Socket.IO peer (scenario 5 of `make bench`).
 
-    python -m bench.inserts [--clients 2000] [--rate 10] [--seconds 10] [--servers daphne,uvicorn]
-                            [--out var/bench/inserts.json]
+    python -m bench.inserts [--clients 2000] [--rate 10] [--seconds 10] [--quiet-seconds 20]
+                            [--servers daphne,uvicorn] [--out var/bench/inserts.json]
 
 One emergency admission of the ER department is inserted into MongoDB every 1/rate s for
 `seconds`, while `clients` clients of ER listen over two server processes; each client times
 every insert from just before its `insert_one` to the first message whose `patients.emergency`
-count includes it (bench/loadgen/measure.js). The same inserts, clients and figures on:
+count includes it (bench/loadgen/measure.js). Then, same clients, a quiet department: one insert a
+second for `quiet-seconds` (issue 18's target, a p50 under 50 ms). The same inserts, clients and
+figures on:
 
 - ours: bench.fanout's stack (two web processes, the pub/sub channel layer) and the real
   watcher process following the change streams (dashboard/watcher/), on daphne and uvicorn;
@@ -52,6 +54,7 @@ from hospital_dash.web import SERVERS
 DEPARTMENT = "ER"
 SCOPE = f"dept:{DEPARTMENT}"
 READER_START_S = 30.0
+QUIET_RATE_PER_S = 1.0
 
 
 def insert_admissions(db: Database, rate: float, seconds: float) -> list[float]:
@@ -85,11 +88,13 @@ def measure_inserts(
     seconds: float,
     server_pids: list[int],
     feed_pids: list[int],
+    before: int = 0,
 ) -> dict[str, Any]:
     """One run's figures: a fresh phase, the inserts, DRAIN_S, then what the clients saw.
 
-    Shares of one core over the run: `server_cpu_share` per server process, `feed_cpu_share`
-    per change-feed process. Latencies in ms.
+    `before` is the number of admissions inserted by earlier phases on the same database. Shares
+    of one core over the run: `server_cpu_share` per server process, `feed_cpu_share` per
+    change-feed process. Latencies in ms.
     """
     loadgen.command("PHASE inserts")
     server_before = [cpu_seconds(pid) for pid in server_pids]
@@ -103,7 +108,7 @@ def measure_inserts(
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="dash-inserts-") as times:
         json.dump(sent, times)
         times.flush()
-        figures = loadgen.ask(f"INSERTS {times.name}")
+        figures = loadgen.ask(f"INSERTS {times.name} {before}")
     return {
         "clients": figures["clients"],
         "rate_per_s": rate,
@@ -124,7 +129,24 @@ def measure_inserts(
     }
 
 
-def run_ours(clients: int, rate: float, seconds: float, server: str) -> dict[str, Any]:
+def measure_busy_then_quiet(
+    loadgen: NodeLoadGenerator,
+    db: Database,
+    rates: tuple[float, float, float],
+    server_pids: list[int],
+    feed_pids: list[int],
+) -> dict[str, Any]:
+    """`rates` is (rate, seconds, quiet_seconds): the row at `rate`, with the quiet phase at
+    QUIET_RATE_PER_S that follows it under `quiet`."""
+    rate, seconds, quiet_seconds = rates
+    row = measure_inserts(loadgen, db, rate, seconds, server_pids, feed_pids)
+    quiet = measure_inserts(
+        loadgen, db, QUIET_RATE_PER_S, quiet_seconds, server_pids, feed_pids, before=row["inserts"]
+    )
+    return {**row, "quiet": quiet}
+
+
+def run_ours(clients: int, rates: tuple[float, float, float], server: str) -> dict[str, Any]:
     """Our figures on `server`: two web processes and the watcher, as bench.fanout's stack."""
     with bench_stack("pubsub", [DEPARTMENT], server) as bench:
         bench.stack.start("watcher")
@@ -132,11 +154,10 @@ def run_ours(clients: int, rate: float, seconds: float, server: str) -> dict[str
         loadgen = LoadGenerator(bench.urls, bench.token, clients, [SCOPE])
         try:
             connected = wait_subscribed(loadgen, clients)
-            row = measure_inserts(
+            row = measure_busy_then_quiet(
                 loadgen,
                 bench.stack.mongo(),
-                rate,
-                seconds,
+                rates,
                 bench.web_pids,
                 [bench.stack.processes["watcher"].pid],
             )
@@ -157,7 +178,7 @@ def wait_reader_open(reader: subprocess.Popen[str]) -> None:
     raise RuntimeError(f"the change reader did not open its stream (exit {reader.poll()})")
 
 
-def run_peer(clients: int, rate: float, seconds: float) -> dict[str, Any]:
+def run_peer(clients: int, rates: tuple[float, float, float]) -> dict[str, Any]:
     """The Socket.IO peer's figures, fed per change by bench.change_reader and relay.js."""
     with socketio_peer.peer_stack() as peer, tempfile.TemporaryDirectory(prefix="dash-peer-mongo-") as tmp:
         mongo_proc, mongo_url = start_mongo(Path(tmp) / "mongo")
@@ -180,7 +201,7 @@ def run_peer(clients: int, rate: float, seconds: float) -> dict[str, Any]:
             wait_reader_open(reader)
             connected = wait_subscribed(loadgen, clients)
             db: Database = MongoClient(mongo_url)["hospital"]
-            row = measure_inserts(loadgen, db, rate, seconds, peer.server_pids, [reader.pid, relay.pid])
+            row = measure_busy_then_quiet(loadgen, db, rates, peer.server_pids, [reader.pid, relay.pid])
             return {"server": "socket.io", **row, "handshake_p99_ms": connected["handshake_p99_ms"]}
         finally:
             loadgen.stop()
@@ -194,10 +215,13 @@ def ratio(ours: float | None, theirs: float | None) -> float | None:
     return None if ours is None or not theirs else round(ours / theirs, 2)
 
 
-def compare(clients: int, rate: float, seconds: float, servers: list[str]) -> dict[str, Any]:
+def compare(
+    clients: int, rate: float, seconds: float, servers: list[str], quiet_seconds: float
+) -> dict[str, Any]:
     """Ours on each server, then the peer, one after the other: rows and our p99 / its p99."""
-    ours = {server: run_ours(clients, rate, seconds, server) for server in servers}
-    theirs = run_peer(clients, rate, seconds)
+    rates = (rate, seconds, quiet_seconds)
+    ours = {server: run_ours(clients, rates, server) for server in servers}
+    theirs = run_peer(clients, rates)
     return {
         "date": datetime.now(UTC).date().isoformat(),
         "from": "insert",
@@ -222,6 +246,7 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     rows = [(f"ours: 2 {server} processes + watcher", row) for server, row in result["ours"].items()]
     rows.append(("Socket.IO: 2 node processes + pymongo reader, relay", result["socketio"]))
+    rows += [(f"{name}, quiet department", row["quiet"]) for name, row in rows if "quiet" in row]
     for name, r in rows:
         cells = [
             name,
@@ -254,6 +279,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--quiet-seconds", type=float, default=20.0)
     parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "inserts.json")
     args = parser.parse_args(argv)
@@ -261,7 +287,7 @@ def main(argv: list[str]) -> int:
     unwind_on_sigterm()
     ensure_loadgen()
     socketio_peer.ensure_peer()
-    result = compare(args.clients, args.rate, args.seconds, args.servers.split(","))
+    result = compare(args.clients, args.rate, args.seconds, args.servers.split(","), args.quiet_seconds)
     write_result(args.out, result, markdown(result))
     print(f"bench: results in {args.out} and {args.out.with_suffix('.md')}")
     return 0

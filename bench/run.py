@@ -42,6 +42,7 @@ FANOUT_LAYOUTS = ["one", "spread"]
 SLOW_RATE = 10.0
 IDLE_SECONDS = 20.0
 COMPARE_RATE = 10.0
+QUIET_SECONDS = 20.0
 
 
 def git_commit() -> str:
@@ -127,7 +128,11 @@ def main(argv: list[str]) -> int:
             ("storm", server, partial(storm.run, args.storm_clients, server)),
         ]
     steps.append(
-        ("comparison", None, partial(inserts.compare, args.clients, COMPARE_RATE, args.seconds, servers))
+        (
+            "comparison",
+            None,
+            partial(inserts.compare, args.clients, COMPARE_RATE, args.seconds, servers, QUIET_SECONDS),
+        )
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for number, (scenario, server, measure) in enumerate(steps, start=1):

@@ -3,8 +3,9 @@
 // every `update` from its publisher's `sent_at` to receipt, checking `seq` for gaps.
 // Only 127.0.0.1 is allowed. Commands arrive on stdin, one per line:
 //   PHASE <name>   reset the counters     REPORT   print one JSON line     STOP   close and exit
-//   INSERTS <file> print one JSON line of insert-to-client figures, the file holding the inserts'
-//                  times (a JSON array of ms since the epoch; see measure.js)
+//   INSERTS <file> [before]  print one JSON line of insert-to-client figures, the file holding the
+//                  inserts' times (a JSON array of ms since the epoch; see measure.js), `before` the
+//                  number of inserts of earlier phases (default 0)
 "use strict";
 const WebSocket = require("ws");
 const readline = require("readline");
@@ -161,7 +162,7 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
   else if (command === "INSERTS") {
     const insertedAt = JSON.parse(fs.readFileSync(name, "utf8"));
     const clientsSubscribed = sockets.filter((s) => s.subscribed).length;
-    process.stdout.write(JSON.stringify(insertReport(phase.inserts, insertedAt, clientsSubscribed)) + "\n");
+    process.stdout.write(JSON.stringify(insertReport(phase.inserts, insertedAt, clientsSubscribed, Number(line.trim().split(/\s+/)[2] || 0))) + "\n");
   }
   else if (command === "STOP") { stopping = true; for (const s of sockets) s.terminate(); process.exit(0); }
 });

@@ -29,10 +29,11 @@ function reflect(tracker, socket, data, now) {
   if (count > from) socket.reflected = count;
 }
 
-// `insertedAt[k]`: when insert k + 1 was sent (ms since the epoch). Every client should see every insert.
-function insertReport(tracker, insertedAt, clients) {
+// `insertedAt[k]`: when insert `before` + k + 1 was sent (ms since the epoch), `before` being the
+// inserts of earlier phases. Every client should see every insert.
+function insertReport(tracker, insertedAt, clients, before = 0) {
   const latencies = [];
-  insertedAt.forEach((at, k) => { for (const t of tracker.seen[k + 1] || []) latencies.push(t - at); });
+  insertedAt.forEach((at, k) => { for (const t of tracker.seen[before + k + 1] || []) latencies.push(t - at); });
   return {
     inserts: insertedAt.length,
     clients,

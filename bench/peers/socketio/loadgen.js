@@ -3,7 +3,7 @@
 // room, timing every `update` from its `sent_at` to receipt and checking `seq` for gaps.
 // Only 127.0.0.1 is allowed. Commands arrive on stdin, one per line:
 //   PHASE <name>   reset the counters     REPORT   print one JSON line     STOP   close and exit
-//   INSERTS <file> insert-to-client figures, as bench/loadgen/fanout.js
+//   INSERTS <file> [before]  insert-to-client figures, as bench/loadgen/fanout.js
 "use strict";
 const { io } = require("socket.io-client");
 const readline = require("readline");
@@ -89,7 +89,7 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
   else if (command === "INSERTS") {
     const insertedAt = JSON.parse(fs.readFileSync(name, "utf8"));
     const subscribed = sockets.filter((s) => s.subscribed).length;
-    process.stdout.write(JSON.stringify(insertReport(phase.inserts, insertedAt, subscribed)) + "\n");
+    process.stdout.write(JSON.stringify(insertReport(phase.inserts, insertedAt, subscribed, Number(line.trim().split(/\s+/)[2] || 0))) + "\n");
   }
   else if (command === "STOP") { for (const s of sockets) s.disconnect(); process.exit(0); }
 });
