@@ -39,9 +39,13 @@ def _when(condition: Any) -> dict[str, Any]:
 
 
 def _grouped(db: Database, collection: str, pipeline: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Rows of a pipeline grouped by `$department`, by code; a group that is no code is left out."""
-    rows = {row.pop("_id"): row for row in db[collection].aggregate(pipeline)}
-    return {code: row for code, row in rows.items() if is_department_code(code)}
+    """Rows of a pipeline grouped by `$department`, by code; a group that is no code is left out.
+
+    Among them the group of an array: `{"department": code}` matches an array holding the code,
+    and MongoDB's `{"$type": "string"}` one holding any string.
+    """
+    rows = db[collection].aggregate(pipeline)
+    return {row.pop("_id"): row for row in rows if is_department_code(row["_id"])}
 
 
 def _count(name: str) -> list[dict[str, Any]]:

@@ -266,3 +266,20 @@ def test_booleans_and_dates_of_the_wrong_type_count_nowhere(mongo_db: Database, 
         assert critical["patients"]["active"] == 3, department
         assert critical["patients"]["new_today"] == 1, department
         assert critical["patients"]["discharged_today"] == 0, department
+
+
+def test_a_department_that_is_an_array_counts_nowhere(mongo_db: Database, redis_client) -> None:
+    # `{"department": "ER"}` matches an array holding "ER": its group is no code, and must not
+    # break the grouping (a list is no dictionary key).
+    mongo_db.patients.insert_many(
+        [
+            {"department": "ER", "status": "admitted", "admitted_at": TODAY},
+            {"department": ["ER"], "status": "admitted", "admitted_at": TODAY},
+            {"department": ["ER", "ICU"], "status": "admitted", "admitted_at": TODAY},
+        ]
+    )
+    mongo_db.rooms.insert_one({"department": ["ER"], "status": "occupied", "beds": 2, "occupied_beds": 1})
+    for department in ("ER", None):
+        critical = compute_critical(mongo_db, department, now=NOW, tz=TZ)
+        assert critical["patients"]["active"] == 1, department
+        assert critical["rooms"]["occupied"] == 0, department
