@@ -18,9 +18,16 @@ logger = logging.getLogger(__name__)
 
 @shared_task(ignore_result=True)
 def run_tier(tier: str) -> int:
-    """Compute and publish `tier` for the hospital and every department; returns scopes published."""
+    """Compute and publish `tier` for the hospital and every department; returns scopes published.
+
+    The critical tier without live counters is recomputed for every scope from one read of
+    MongoDB (`runner.run_critical_recomputed`); otherwise each scope is computed on its own.
+    """
+    scopes = runner.tier_scopes()
+    if tier == "critical" and not maintained.is_live():
+        return _run_critical_recomputed(scopes)
     published = 0
-    for scope in runner.tier_scopes():
+    for scope in scopes:
         try:
             published += runner.run_tier(scope, tier)
             if tier == "critical" and scope.department is not None:
@@ -29,6 +36,22 @@ def run_tier(tier: str) -> int:
             # One scope's failure must not starve the others; the next tick retries it.
             logger.exception("tier %s of %s failed", tier, scope)
     return published
+
+
+def _run_critical_recomputed(scopes: list[Scope]) -> int:
+    """`run_tier("critical")` from one read of MongoDB; a failure of that read fails the pass."""
+    try:
+        ran = runner.run_critical_recomputed(scopes)
+    except Exception:
+        logger.exception("tier critical of %s failed", ", ".join(str(scope) for scope in scopes))
+        return 0
+    for scope in ran:
+        try:
+            if scope.department is not None:
+                _check_thresholds(scope)
+        except Exception:
+            logger.exception("tier critical of %s failed", scope)
+    return sum(ran.values())
 
 
 # For this long after the counters stopped being live, the critical tier is recomputed from

@@ -14,6 +14,7 @@ watcher counts every invalid value when the document changes and at every rebuil
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -268,9 +269,34 @@ def present(counts: Counts) -> dict[str, Any]:
     }
 
 
+def _tier(parts: list[Counts], since: list[float], now: datetime) -> dict[str, Any]:
+    """The critical tier (without computed_at) of raw counts and `boarding_since` times."""
+    return {**present(combine(parts)), "flow": flow.boarding(since, now)}
+
+
 def compute_critical(db: Database, department: str | None, *, now: datetime, tz: ZoneInfo) -> dict[str, Any]:
     """The critical tier of the scope recomputed from MongoDB, with `flow` (boarding, contract §8)."""
     boarding = flow.boarding_times(db, department)
     by_department = critical_by_department(db, department, now=now, tz=tz, boarding=boarding)
-    since = [at for times in boarding.values() for at in times]
-    return {**present(combine(list(by_department.values()))), "flow": flow.boarding(since, now)}
+    return _tier(list(by_department.values()), [at for times in boarding.values() for at in times], now)
+
+
+def compute_critical_scopes(
+    db: Database, departments: Iterable[str], *, now: datetime, tz: ZoneInfo
+) -> dict[str | None, dict[str, Any]]:
+    """The critical tier of the hospital (key None) and of each of `departments`, from one
+    hospital-wide read: each equal to what `compute_critical` gives for that scope at `now`.
+
+    A department's documents are the hospital-wide read's group of that department, which is
+    what the department's own query matches and keeps (a document whose department is not a
+    code is in no group either way); a department without documents has zero counts. Raises
+    what pymongo raises.
+    """
+    boarding = flow.boarding_times(db, None)
+    by_department = critical_by_department(db, None, now=now, tz=tz, boarding=boarding)
+    tiers: dict[str | None, dict[str, Any]] = {
+        None: _tier(list(by_department.values()), [at for times in boarding.values() for at in times], now)
+    }
+    for code in departments:
+        tiers[code] = _tier([by_department.get(code, _zero())], boarding.get(code, []), now)
+    return tiers
