@@ -102,7 +102,8 @@ class Sampler:
 
     db: Database
     clients: list[Client]
-    history: dict[str, deque[tuple[float, dict[str, Any]]]] = field(default_factory=dict)
+    # Scope → (when computed, monotonic s; the truth; the `computed_at` it was computed as at).
+    history: dict[str, deque[tuple[float, dict[str, Any], str]]] = field(default_factory=dict)
     open_runs: dict[tuple[int, str], tuple[float, float, str]] = field(default_factory=dict)
     windows: list[WrongWindow] = field(default_factory=list)
     samples: int = 0
@@ -146,7 +147,7 @@ class Sampler:
             history = self.history.setdefault(scope, deque(maxlen=30))
             for at in self._tile_times(scope):
                 truth = recompute(self.db, scope, "critical", with_revenue=True, now=at)
-                history.append((time.monotonic(), truth))
+                history.append((time.monotonic(), truth, "now" if at is None else at.isoformat()))
             self._judge(scope, started, time.monotonic(), before)
 
     def _tile_times(self, scope: str) -> list[datetime | None]:
@@ -172,7 +173,8 @@ class Sampler:
     def _judge(self, judged: str, started: float, now: float, before: dict[int, dict[str, Any]]) -> None:
         """Every client's tile of the scope `judged`, whose truth was computed from `started`
         to `now` (monotonic seconds); `before` holds the tiles as they were at `started`."""
-        recent = [truth for at, truth in self.history.get(judged, ()) if at >= started - GRACE_S]
+        recent_entries = [entry for entry in self.history.get(judged, ()) if entry[0] >= started - GRACE_S]
+        recent = [truth for _at, truth, _as_at in recent_entries]
         for client in self.clients:
             state = client.scopes.get(judged)
             if state is None:
@@ -185,7 +187,7 @@ class Sampler:
                     self.windows.append(WrongWindow(client.index, judged, first, last, differing))
                 continue
             first, _last, _differing = self.open_runs.get(key, (now, now, ""))
-            self.open_runs[key] = (first, now, _differences(shown, recent[-1]))
+            self.open_runs[key] = (first, now, _described(state.tiers.get("critical", {}), recent_entries))
 
 
 def status_times(clients: list[Client], since: float) -> dict[str, float | None]:
@@ -205,6 +207,15 @@ def status_times(clients: list[Client], since: float) -> dict[str, float | None]
         "first_down_s": None if first_down is None else round(first_down - since, 1),
         "last_ok_s": None if last_ok is None else round(last_ok - since, 1),
     }
+
+
+def _described(tile: dict[str, Any], truths: list[tuple[float, dict[str, Any], str]]) -> str:
+    """How a tile differs from the truth computed as at its own `computed_at` (the newest
+    truth when there is none), with the times of both."""
+    shown_at = _computed(tile).isoformat()
+    own = [entry for entry in truths if entry[2] == shown_at]
+    _at, truth, as_at = (own or sorted(truths, key=lambda entry: entry[2]))[-1]
+    return f"{_differences(without_time(tile), truth)} (tile computed at {shown_at}, truth as at {as_at})"
 
 
 def _differences(shown: dict[str, Any], truth: dict[str, Any]) -> str:
