@@ -28,7 +28,7 @@ from bench.common import (
     rss_mib,
     write_result,
 )
-from bench.fanout import measure_rate, publish
+from bench.fanout import fmt_ms, measure_rate, publish
 from devstack.procfile import ROOT
 from hospital_dash.web import SERVERS
 
@@ -85,7 +85,7 @@ def markdown(result: dict[str, Any]) -> str:
     b = result["broadcast"]
     lines = ["| connections | handshake-to-snapshot p50 | p99 |", "| ---: | ---: | ---: |"]
     for window in result["handshake_windows"]:
-        lines.append(f"| {window['upto']:,} | {window['p50_ms']:.0f} ms | {window['p99_ms']:.0f} ms |")
+        lines.append(f"| {window['upto']:,} | {fmt_ms(window['p50_ms'])} | {fmt_ms(window['p99_ms'])} |")
     lines += [
         "",
         f"- subscribed: {result['subscribed']:,} of {result['clients']:,}; "

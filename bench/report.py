@@ -66,8 +66,10 @@ def connection_verdicts(c: dict[str, Any]) -> list[Verdict]:
     held = c["subscribed"] >= CONNECTIONS and not c["closes"]
     kib = max(c["rss_kib_per_connection"])
     mib = max(c["web_rss_mib_held"])
-    # Every block of 1,000, the first (a process's cold start) included.
-    handshake_p99 = max((w["p99_ms"] for w in c["handshake_windows"]), default=None)
+    # Every block of 1,000, the first (a process's cold start) included; a block in which no
+    # handshake reached its snapshot has no p99 and misses the target.
+    block_p99s = [w["p99_ms"] for w in c["handshake_windows"]]
+    handshake_p99 = None if None in block_p99s else max(block_p99s, default=None)
     broadcast, broadcast_ok = _delivered(c["broadcast"], c["subscribed"], BROADCAST_P99_MS)
     return [
         Verdict(

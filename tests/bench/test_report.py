@@ -83,6 +83,7 @@ def test_a_run_within_every_target_meets_all_of_them() -> None:
         (lambda r: r["connections"]["closes"].update({"1006": 3}), "connections held"),
         (lambda r: r["connections"]["handshake_windows"][0].update(p99_ms=101.0), "handshake-to-snapshot"),
         (lambda r: r["connections"]["handshake_windows"][2].update(p99_ms=101.0), "handshake-to-snapshot"),
+        (lambda r: r["connections"]["handshake_windows"][1].update(p99_ms=None), "handshake-to-snapshot"),
         (lambda r: r["connections"]["rss_kib_per_connection"].append(49.0), "memory"),
         (lambda r: r["connections"]["broadcast"].update(lost=1), "broadcast"),
         (lambda r: r["fanout"]["rows"].__setitem__(0, fanout_row(p99=111.0)), "fan-out"),
