@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from pymongo.database import Database
-from redis.exceptions import LockNotOwnedError
+from redis.exceptions import LockNotOwnedError, RedisError
 from redis.lock import Lock
 
 from dashboard.metrics import flow, maintained
@@ -166,10 +166,19 @@ def _run_lock(scope: Scope, tier: str) -> Lock:
 
 
 def _release(lock: Lock, scope: Scope, tier: str) -> None:
+    """Release a run lock; never raises (an unreleased lock expires within one interval)."""
     try:
         lock.release()
     except LockNotOwnedError:
         logger.warning("tier %s of %s ran longer than its %g s interval", tier, scope, interval_s(tier))
+    except RedisError as exc:
+        logger.warning(
+            "tier %s of %s: run lock not released (%s); it expires within %g s",
+            tier,
+            scope,
+            exc.__class__.__name__,
+            interval_s(tier),
+        )
 
 
 @contextmanager
