@@ -72,7 +72,8 @@ class WrongWindow:
     scope: str
     started: float
     ended: float
-    # The fields that differed from the latest truth at the window's last sample.
+    # The fields that differed, at the window's last sample, from the truth as at the tile's own
+    # `computed_at` (the newest truth when the tile's time had none).
     differing: str = ""
 
     @property
@@ -214,7 +215,8 @@ def _described(tile: dict[str, Any], truths: list[tuple[float, dict[str, Any], s
     truth when there is none), with the times of both."""
     shown_at = _computed(tile).isoformat()
     own = [entry for entry in truths if entry[2] == shown_at]
-    _at, truth, as_at = (own or sorted(truths, key=lambda entry: entry[2]))[-1]
+    # The newest computation's truth otherwise (one as at "now" only when there is no other).
+    _at, truth, as_at = (own or sorted(truths, key=lambda entry: (entry[2] != "now", entry[2])))[-1]
     return f"{_differences(without_time(tile), truth)} (tile computed at {shown_at}, truth as at {as_at})"
 
 
