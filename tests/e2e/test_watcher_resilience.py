@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dashboard.sources.redis_store import SKIPPED_DOCUMENTS_KEY
+from dashboard.sources.redis_store import SKIPPED_DOCUMENTS_KEY, watcher_token_key
 from dashboard.watcher.lease import LEASE_KEY
 from tests.e2e.wsclient import DashboardClient
 from tests.support.live_stack import LiveStack
@@ -96,9 +96,21 @@ def collect_alerts(client: DashboardClient, expected: set[str], timeout_s: float
     return got
 
 
+def wait_for_saved_token(web: LiveStack, collection: str, timeout_s: float = 15) -> None:
+    """Until the watcher has saved a resume position of `collection` (its first, at the latest once
+    caught up after opening the stream): a crash after it is the case the test is about."""
+    deadline = time.monotonic() + timeout_s
+    while web.redis().get(watcher_token_key(collection)) is None:
+        assert time.monotonic() < deadline, f"no resume token of {collection} saved\n{web.logs()}"
+        time.sleep(0.05)
+
+
 def test_sigkill_between_push_and_token_save_loses_nothing(web: LiveStack, admin: DashboardClient) -> None:
     web.start("watcher", as_name="watcher-held", env={"WATCH_FAULT_HOLD_TOKEN_SAVE_S": "30"})
     web.wait_for_log("watcher-held", "6 of 6 change streams open")
+    # An alert inserted before the stream's first position is saved has nothing to resume from
+    # (under load in CI the alert of the crash came first, and the restart began at its own start).
+    wait_for_saved_token(web, "alerts")
     before = new_alert(web, "before the crash")
     assert collect_alerts(admin, {before}, 5) == [before], web.logs()
     web.wait_for_log("watcher-held", "holding the token save")
