@@ -73,9 +73,10 @@ class _Bounded:
     async def run(self, function: Callable[..., T], *args: Any) -> T | None:
         """`function(*args)`, or None when it is still running from an earlier tick or did not
         answer within REDIS_WAIT_S. Raises what the function raised."""
-        if self.running is not None and not self.running.done():
+        loop = asyncio.get_running_loop()
+        if self.running is not None and not self.running.done() and self.running.get_loop() is loop:
             return None
-        running = self.running = asyncio.get_running_loop().run_in_executor(None, function, *args)
+        running = self.running = loop.run_in_executor(None, function, *args)
         # Retrieved here too, so a call that fails after the tick stopped waiting is not reported
         # as an exception nobody retrieved: the warning below already said it did not answer.
         running.add_done_callback(lambda done: done.cancelled() or done.exception())
@@ -101,10 +102,16 @@ _next_access_check = 0.0
 
 
 def register(connection: Ticking) -> None:
+    """Follow `connection` from the next tick; start the ticker on the running loop if it has none.
+
+    A ticker left on another event loop (one that stopped without finishing its tasks) can never
+    run again: it is replaced, or no connection of this loop would get a heartbeat or an expiry.
+    """
     global _task
     _connections.add(connection)
-    if _task is None or _task.done():
-        _task = asyncio.get_running_loop().create_task(_tick_forever(), name="connection-ticker")
+    loop = asyncio.get_running_loop()
+    if _task is None or _task.done() or _task.get_loop() is not loop:
+        _task = loop.create_task(_tick_forever(), name="connection-ticker")
 
 
 def unregister(connection: Ticking) -> None:
