@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from redis.exceptions import LockError, LockNotOwnedError
+
 from dashboard.protocol import messages
 from dashboard.protocol.client_messages import Since
 from dashboard.protocol.scopes import Scope
@@ -30,7 +32,10 @@ logger = logging.getLogger(__name__)
 VISIBILITY_CLASSES = (True, False)  # with revenue (admins), without
 HISTORY_MAX_MESSAGES = 500
 HISTORY_TTL_S = 3600
-PUBLISH_LOCK_TIMEOUT_S = 10
+# A publication holds its scope's lock for milliseconds. The lock lapses this soon after its
+# holder dies holding it (a worker SIGKILLed mid-publication), since until then every publication
+# of the scope waits, the watcher's included; a publication that outlives it is logged.
+PUBLISH_LOCK_TIMEOUT_S = 2
 PUBLISH_LOCK_WAIT_S = 10
 PUSH_EVENT_TYPE = "dashboard.push"
 # Events for one user's open connections (their access changed; a session of theirs ended).
@@ -172,14 +177,29 @@ Build = Callable[[Position, bool], messages.StreamMessage]
 
 @contextmanager
 def _scope_lock(scope: Scope) -> Iterator[None]:
-    """Hold the scope's publish lock; raises redis.exceptions.LockError after PUBLISH_LOCK_WAIT_S."""
+    """Hold the scope's publish lock; raises redis.exceptions.LockError after PUBLISH_LOCK_WAIT_S.
+
+    A lock that lapsed before the block ended (it took over PUBLISH_LOCK_TIMEOUT_S) is logged, not
+    raised: the publication is done, and clients put a push that overtook it back in order by seq.
+    """
     lock = redis_store.client().lock(
         redis_store.publish_lock_key(scope),
         timeout=PUBLISH_LOCK_TIMEOUT_S,
         blocking_timeout=PUBLISH_LOCK_WAIT_S,
     )
-    with lock:
+    if not lock.acquire():
+        raise LockError(f"the publish lock of {scope} was not had within {PUBLISH_LOCK_WAIT_S} s")
+    try:
         yield
+    finally:
+        try:
+            lock.release()
+        except LockNotOwnedError:
+            logger.warning(
+                "a publication to %s took over %g s: its publish lock had lapsed",
+                scope,
+                PUBLISH_LOCK_TIMEOUT_S,
+            )
 
 
 def _push(scope: Scope, kind: str, build: Build, *, tier: str | None) -> Position:
