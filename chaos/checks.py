@@ -42,7 +42,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -75,10 +75,36 @@ class WrongWindow:
     # The fields that differed, at the window's last sample, from the truth as at the tile's own
     # `computed_at` (the newest truth when the tile's time had none).
     differing: str = ""
+    # The same at the window's first sample, and when that was (UTC, for the processes' logs).
+    first_differing: str = ""
+    started_utc: str = ""
 
     @property
     def seconds(self) -> float:
         return self.ended - self.started + SAMPLE_S
+
+    @property
+    def described(self) -> str:
+        """When the window began and how the tile differed then, and at its end when that changed."""
+        if self.first_differing in ("", self.differing):
+            return f"from {self.started_utc}: {self.differing}"
+        return f"from {self.started_utc}: {self.first_differing}; at its end: {self.differing}"
+
+
+@dataclass
+class _OpenRun:
+    """A window still open: its first and last sample (monotonic s) and how the tile differed."""
+
+    first: float
+    last: float
+    first_differing: str
+    differing: str
+    started_utc: str
+
+    def closed(self, client: int, scope: str) -> WrongWindow:
+        return WrongWindow(
+            client, scope, self.first, self.last, self.differing, self.first_differing, self.started_utc
+        )
 
 
 def _age_s(data: dict[str, Any]) -> float:
@@ -105,7 +131,7 @@ class Sampler:
     clients: list[Client]
     # Scope → (when computed, monotonic s; the truth; the `computed_at` it was computed as at).
     history: dict[str, deque[tuple[float, dict[str, Any], str]]] = field(default_factory=dict)
-    open_runs: dict[tuple[int, str], tuple[float, float, str]] = field(default_factory=dict)
+    open_runs: dict[tuple[int, str], _OpenRun] = field(default_factory=dict)
     windows: list[WrongWindow] = field(default_factory=list)
     samples: int = 0
     unanswered: int = 0
@@ -122,8 +148,8 @@ class Sampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(30)
-        for (index, scope), (first, last, differing) in self.open_runs.items():
-            self.windows.append(WrongWindow(index, scope, first, last, differing))
+        for (index, scope), run in self.open_runs.items():
+            self.windows.append(run.closed(index, scope))
         self.open_runs.clear()
 
     def longest(self) -> WrongWindow | None:
@@ -184,11 +210,15 @@ class Sampler:
             key = (client.index, judged)
             if shown in recent or before.get(client.index) in recent or marked(client, judged):
                 if key in self.open_runs:
-                    first, last, differing = self.open_runs.pop(key)
-                    self.windows.append(WrongWindow(client.index, judged, first, last, differing))
+                    self.windows.append(self.open_runs.pop(key).closed(client.index, judged))
                 continue
-            first, _last, _differing = self.open_runs.get(key, (now, now, ""))
-            self.open_runs[key] = (first, now, _described(state.tiers.get("critical", {}), recent_entries))
+            differing = _described(state.tiers.get("critical", {}), recent_entries)
+            run = self.open_runs.get(key)
+            if run is None:
+                started_utc = datetime.now(UTC).isoformat(timespec="milliseconds")
+                self.open_runs[key] = _OpenRun(now, now, differing, differing, started_utc)
+            else:
+                run.last, run.differing = now, differing
 
 
 def status_times(clients: list[Client], since: float) -> dict[str, float | None]:

@@ -117,7 +117,7 @@ def _run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]
     if longest is not None and longest.seconds > checks.CRITICAL_INTERVAL_S:
         failures.append(
             f"unmarked-wrong window of {longest.seconds:.1f} s "
-            f"(client {longest.client}, {longest.scope}: {longest.differing})"
+            f"(client {longest.client}, {longest.scope} {longest.described})"
         )
     if mismatches:
         failures.append(f"final values differ: {mismatches[:3]}")
@@ -149,7 +149,7 @@ def _run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]
         # and when it began, in seconds from the end of the fault (negative: before it ended).
         "unmarked_wrong_over": [
             f"client {w.client} ({WEB_NAMES[load.clients[w.client].home]}) {w.scope} {w.seconds:.1f} s "
-            f"from {w.started - result.ended_at:+.1f} s: {w.differing}"
+            f"from {w.started - result.ended_at:+.1f} s, {w.described}"
             for w in over[:20]
         ],
         "lost": checks.describe_lost(db, lost),

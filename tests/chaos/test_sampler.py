@@ -61,4 +61,20 @@ def test_a_count_a_tile_missed_is_still_wrong_as_at_its_own_time(admitted_in_mon
     sampler = checks.Sampler(db=None, clients=clients)  # type: ignore[arg-type]
     sampler.sample([SCOPE])
     assert list(sampler.open_runs) == [(0, SCOPE)]
-    assert "patients.admitted 11≠12" in sampler.open_runs[(0, SCOPE)][2]
+    assert "patients.admitted 11≠12" in sampler.open_runs[(0, SCOPE)].differing
+
+
+def test_a_window_tells_how_the_tile_differed_when_it_began_and_when_it_ended(
+    admitted_in_mongo: dict[str, int],
+) -> None:
+    computed = datetime.now(UTC) - timedelta(seconds=3)
+    wrong = client(0, tile(computed, 11))
+    sampler = checks.Sampler(db=None, clients=[wrong, client(1, tile(computed, 12))])  # type: ignore[arg-type]
+    sampler.sample([SCOPE])
+    wrong.scopes[SCOPE].tiers["critical"] = tile(computed, 10)
+    sampler.sample([SCOPE])
+    sampler.stop()
+    [window] = sampler.windows
+    assert "patients.admitted 11≠12" in window.described
+    assert "at its end: patients.admitted 10≠12" in window.described
+    assert window.described.startswith(f"from {datetime.now(UTC):%Y-%m-%d}T")
