@@ -78,3 +78,23 @@ def test_a_window_tells_how_the_tile_differed_when_it_began_and_when_it_ended(
     assert "patients.admitted 11≠12" in window.described
     assert "at its end: patients.admitted 10≠12" in window.described
     assert window.described.startswith(f"from {datetime.now(UTC):%Y-%m-%d}T")
+
+
+def test_an_older_time_gets_no_truth_of_its_own_when_every_tile_matches_already(
+    admitted_in_mongo: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    computed = datetime.now(UTC) - timedelta(seconds=3)
+    asked: list[datetime | None] = []
+    recompute = checks.recompute
+
+    def counted(*args: Any, now: datetime | None = None, **kwargs: Any) -> dict:
+        asked.append(now)
+        return recompute(*args, now=now, **kwargs)
+
+    monkeypatch.setattr(checks, "recompute", counted)
+    # Two times whose numbers are the same: the clock moves no number between them.
+    clients = [client(0, tile(computed, 12)), client(1, tile(computed + timedelta(milliseconds=5), 12))]
+    sampler = checks.Sampler(db=None, clients=clients)  # type: ignore[arg-type]
+    sampler.sample([SCOPE])
+    assert asked == [computed + timedelta(milliseconds=5)]
+    assert sampler.open_runs == {}
