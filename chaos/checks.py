@@ -136,6 +136,8 @@ class Sampler:
     windows: list[WrongWindow] = field(default_factory=list)
     samples: int = 0
     unanswered: int = 0
+    # When the first and the last round began (monotonic s), and how many began.
+    round_starts: tuple[float, float, int] | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -159,12 +161,23 @@ class Sampler:
     def _run(self) -> None:
         scopes = sorted({scope for client in self.clients for scope in client.scopes})
         while not self._stop.wait(SAMPLE_S):
+            now = time.monotonic()
+            first, _last, rounds = self.round_starts or (now, now, 0)
+            self.round_starts = (first, now, rounds + 1)
             try:
                 self.sample(scopes)
             except (PyMongoError, RedisError):
                 self.unanswered += 1
                 continue
             self.samples += 1
+
+    def round_s(self) -> float | None:
+        """The mean time between two rounds' starts (seconds; None before two rounds): how far
+        apart the samples of one tile are, SAMPLE_S at best."""
+        if self.round_starts is None or self.round_starts[2] < 2:
+            return None
+        first, last, rounds = self.round_starts
+        return (last - first) / (rounds - 1)
 
     def sample(self, scopes: list[str]) -> None:
         """One round: each scope's truths, then every client's tile of it judged. Raises what

@@ -123,6 +123,7 @@ def _run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]
         failures.append(f"final values differ: {mismatches[:3]}")
     if went_back:
         failures.append(f"a tier went back in time: {went_back[:3]}")
+    round_s = sampler.round_s()
     return {
         "row": row,
         "name": name,
@@ -138,6 +139,7 @@ def _run_row(chaos: Any, row: int, clients: int, speed: float) -> dict[str, Any]
         "clients": clients,
         "speed": speed,
         "samples": sampler.samples,
+        "sample_round_s": None if round_s is None else round(round_s, 2),
         "samples_without_truth": sampler.unanswered,
         "reconnects": sum(len(c.disconnects) for c in load.clients),
         "not_recovered": sum(c.not_recovered for c in load.clients),

@@ -98,3 +98,18 @@ def test_an_older_time_gets_no_truth_of_its_own_when_every_tile_matches_already(
     sampler.sample([SCOPE])
     assert asked == [computed + timedelta(milliseconds=5)]
     assert sampler.open_runs == {}
+
+
+def test_the_rounds_are_timed(admitted_in_mongo: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checks, "SAMPLE_S", 0.05)
+    computed = datetime.now(UTC) - timedelta(seconds=3)
+    sampler = checks.Sampler(db=None, clients=[client(0, tile(computed, 12))])  # type: ignore[arg-type]
+    assert sampler.round_s() is None
+    sampler.start()
+    deadline = datetime.now(UTC) + timedelta(seconds=5)
+    while sampler.samples < 4 and datetime.now(UTC) < deadline:
+        sampler._stop.wait(0.05)
+    sampler.stop()
+    round_s = sampler.round_s()
+    assert round_s is not None
+    assert 0.04 <= round_s <= 1.0
