@@ -1,23 +1,23 @@
 """What is checked after (and during) each fault.
 
-**Truth over time.** Every SAMPLE_S the sampler recomputes the critical tier of every scope a
-client follows from MongoDB (chaos/truth.py), one scope after the other; T(t) is the truth of a
-scope whose computation ended at t. A scope's tiles are read as soon as its computation, begun
-at s, ends at e (not at the end of the round: on a loaded machine a round of five scopes takes
-seconds, and a tile read then could already show writes its scope's truth had not seen). A
-client's critical tile *matches* when, read at s or at e (a write during the computation, which
-takes seconds under load, may reach the tile before the truth's reads), it equals some T(t)
-with s - GRACE_S <= t <= e: a change in MongoDB may take GRACE_S to reach the tile (the
-watcher's 50 ms coalescing window plus delivery under load) before the tile counts as wrong.
-A truth is computed as at each `computed_at` the clients' tiles of the scope show (newest first,
-at most TRUTH_TIMES of them, until every tile matches one), as the final values are: the
-numbers that move with the clock alone
-(minutes of boarding, staff active in the last 15 minutes) are those of the moment the tile was
-computed, not of a moment up to one critical interval later. Clients may show two computations
-at once (while the tiers are recomputed from MongoDB after Redis restarted empty, a snapshot may
-carry a newer one than the last update others hold); each is judged by what MongoDB holds as
-at its own time, so a count a tile missed is still wrong. While MongoDB does not answer there is
-no truth, and the rest of that round is not judged.
+**Truth over time.** Every SAMPLE_S the sampler recomputes from MongoDB the critical tier of
+every scope a client follows, every scope from one hospital-wide read (chaos/truth.py); T(t) is
+a scope's truth from a read that ended at t. A round reads the tiles at s, computes the truths
+they need, and judges the tiles as they are when it ends, at e. A client's critical tile
+*matches* when, read at s or at e (a write during the computation, which takes a second or more
+under load, may reach the tile before the truth's reads), it equals some T(t) with
+s - GRACE_S <= t <= e: a change in MongoDB may take GRACE_S to reach the tile (the watcher's
+50 ms coalescing window plus delivery under load) before the tile counts as wrong. A truth is
+computed as at the `computed_at` of a tile that no truth explains yet, the newest first, until
+every tile matches one or TRUTH_TIMES were computed in the round, as the final values are: the
+numbers that move with the clock alone (minutes of boarding, staff active in the last 15
+minutes) are those of the moment the tile was computed, not of a moment up to one critical
+interval later. Clients may show two computations at once (while the tiers are recomputed from
+MongoDB after Redis restarted empty, a snapshot may carry a newer one than the last update
+others hold); each is judged by what MongoDB holds as at its own time, so a count a tile missed
+is still wrong. While MongoDB does not answer there is no truth, and that round is not judged.
+One read for every scope keeps a round near SAMPLE_S at 10 times the demo's rate, where a read
+per scope made rounds of 5-7 s (each row reports `sample_round_s`).
 
 **Marked.** A tile is marked as possibly out of date when the client is not connected or is
 resyncing the scope (the page shows "reconnecting"), when its last `status` named a source
@@ -52,7 +52,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from chaos.client import Client
-from chaos.truth import recompute, without_time
+from chaos.truth import recompute, recompute_critical, without_time
 from dashboard.protocol.tiers import interval_s
 
 SAMPLE_S = 1.0
@@ -60,7 +60,7 @@ GRACE_S = 2.0
 CRITICAL_INTERVAL_S = float(interval_s("critical"))
 STALE_AFTER_S = 2 * CRITICAL_INTERVAL_S
 FINAL_SETTLE_S = 8.0
-# At most this many distinct `computed_at` of a scope's tiles get a truth of their own per round.
+# At most this many distinct `computed_at` of the tiles get a truth of their own per round.
 TRUTH_TIMES = 3
 POISON_KIND = "chaos_poison"
 # How long after the load stops an alert may still arrive before it counts as lost.
@@ -180,32 +180,49 @@ class Sampler:
         return (last - first) / (rounds - 1)
 
     def sample(self, scopes: list[str]) -> None:
-        """One round: each scope's truths, then every client's tile of it judged. Raises what
-        pymongo raises when MongoDB does not answer."""
-        for scope in scopes:
-            started = time.monotonic()
-            before = self._tiles(scope)
-            history = self.history.setdefault(scope, deque(maxlen=30))
-            for at in self._tile_times(scope):
-                truth = recompute(self.db, scope, "critical", with_revenue=True, now=at)
-                history.append((time.monotonic(), truth, "now" if at is None else at.isoformat()))
-                if not self._unexplained(scope, started, before):
-                    # Every tile matches a truth: older times need none of their own, and the
-                    # round, shorter, samples each scope more often (at 10x a truth takes seconds).
-                    break
-            self._judge(scope, started, time.monotonic(), before)
+        """One round: the truths the tiles need, then every client's tile of every scope judged.
+        Raises what pymongo raises when MongoDB does not answer.
 
-    def _tile_times(self, scope: str) -> list[datetime | None]:
-        """The distinct `computed_at` of the scope's critical tiles the clients show, newest
-        first, at most TRUTH_TIMES; [None] (the present) when no client shows one."""
-        times = {
-            _computed(state.tiers["critical"])
-            for client in self.clients
-            if (state := client.scopes.get(scope)) is not None and "critical" in state.tiers
-        }
-        if not times:
-            return [None]
-        return list(sorted(times, reverse=True)[:TRUTH_TIMES])
+        Each truth is every scope's, as at one time, from one hospital-wide read: first as at the
+        newest `computed_at` of a tile no truth explains yet, then the next such, at most
+        TRUTH_TIMES in a round. A round therefore takes one read when the tiles agree, however
+        many scopes the clients follow.
+        """
+        started = time.monotonic()
+        before = {scope: self._tiles(scope) for scope in scopes}
+        computed: set[datetime | None] = set()
+        while len(computed) < TRUTH_TIMES:
+            needed = self._unexplained_times(scopes, started, before, computed)
+            if not needed:
+                break
+            at = needed[0]
+            truths = recompute_critical(self.db, scopes, now=at)
+            done = time.monotonic()
+            for scope, truth in truths.items():
+                history = self.history.setdefault(scope, deque(maxlen=30))
+                history.append((done, truth, "now" if at is None else at.isoformat()))
+            computed.add(at)
+        ended = time.monotonic()
+        for scope in scopes:
+            self._judge(scope, started, ended, before[scope])
+
+    def _unexplained_times(
+        self,
+        scopes: list[str],
+        started: float,
+        before: dict[str, dict[int, dict[str, Any]]],
+        computed: set[datetime | None],
+    ) -> list[datetime | None]:
+        """The `computed_at` of the tiles no recent truth explains, without a truth this round
+        yet: None first (a tile without one, judged by the present), then newest first."""
+        times: set[datetime | None] = set()
+        for scope in scopes:
+            for client in self._unexplained(scope, started, before[scope]):
+                critical = client.scopes[scope].tiers.get("critical")
+                times.add(None if critical is None else _computed(critical))
+        times -= computed
+        dated = sorted((time for time in times if time is not None), reverse=True)
+        return [None, *dated] if None in times else list(dated)
 
     def _tiles(self, scope: str) -> dict[int, dict[str, Any]]:
         """Client index → the numbers of the scope's critical tile it shows now."""

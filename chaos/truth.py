@@ -10,13 +10,17 @@ environment before importing this module's users.
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from pymongo.database import Database
 
-from dashboard.metrics.runner import compute_tier
+from dashboard.metrics.critical import compute_critical_scopes
+from dashboard.metrics.runner import compute_tier, stamped
 from dashboard.protocol.scopes import parse_scope
+from dashboard.sources import service_clock
 from dashboard.stream.visibility import redact
 
 
@@ -34,3 +38,26 @@ def recompute(
     answer."""
     data = compute_tier(parse_scope(scope), tier, db=db, now=now)
     return without_time(redact(tier, data, with_revenue=with_revenue))
+
+
+def recompute_critical(
+    db: Database, scopes: list[str], *, now: datetime | None = None
+) -> dict[str, dict[str, Any]]:
+    """The critical tier of each of `scopes` as `recompute` gives it with revenue, from one
+    hospital-wide read (`dashboard.metrics.critical.compute_critical_scopes`, equal to
+    `compute_tier` for each scope: tests/metrics/test_critical_batch.py), as at `now` (by
+    default the present). Raises what pymongo raises when MongoDB does not answer."""
+    now = now or service_clock.now()
+    parsed = {scope: parse_scope(scope) for scope in scopes}
+    tiers = compute_critical_scopes(
+        db,
+        [found.department for found in parsed.values() if found.department is not None],
+        now=now,
+        tz=zoneinfo.ZoneInfo(settings.TIME_ZONE),
+    )
+    return {
+        scope: without_time(
+            redact("critical", stamped(found, "critical", tiers[found.department], now), with_revenue=True)
+        )
+        for scope, found in parsed.items()
+    }

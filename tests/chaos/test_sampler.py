@@ -23,9 +23,9 @@ def tile(computed_at: datetime, admitted: int) -> dict[str, Any]:
     }
 
 
-def client(index: int, shown: dict[str, Any]) -> Client:
+def client(index: int, shown: dict[str, Any], scope: str = SCOPE) -> Client:
     found = Client(index, f"user{index}", "department", ("ER",), "token", [], [], 0, connected=True)
-    found.scopes[SCOPE] = ScopeState(epoch="e", seq=1, resyncing=False, tiers={"critical": shown})
+    found.scopes[scope] = ScopeState(epoch="e", seq=1, resyncing=False, tiers={"critical": shown})
     return found
 
 
@@ -34,11 +34,12 @@ def admitted_in_mongo(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """MongoDB as the fake recomputation sees it: `admitted` patients, one boarding since 08:00."""
     held = {"admitted": 12}
 
-    def recompute(_db: Any, scope: str, tier: str, *, with_revenue: bool, now: datetime | None) -> dict:
-        assert (scope, tier, with_revenue) == (SCOPE, "critical", True)
-        return checks.without_time(tile(now or datetime.now(UTC), held["admitted"]))
+    def recompute_critical(_db: Any, scopes: list[str], *, now: datetime | None) -> dict[str, dict]:
+        return {
+            scope: checks.without_time(tile(now or datetime.now(UTC), held["admitted"])) for scope in scopes
+        }
 
-    monkeypatch.setattr(checks, "recompute", recompute)
+    monkeypatch.setattr(checks, "recompute_critical", recompute_critical)
     return held
 
 
@@ -85,13 +86,13 @@ def test_an_older_time_gets_no_truth_of_its_own_when_every_tile_matches_already(
 ) -> None:
     computed = datetime.now(UTC) - timedelta(seconds=3)
     asked: list[datetime | None] = []
-    recompute = checks.recompute
+    recompute_critical = checks.recompute_critical
 
-    def counted(*args: Any, now: datetime | None = None, **kwargs: Any) -> dict:
+    def counted(*args: Any, now: datetime | None = None) -> dict:
         asked.append(now)
-        return recompute(*args, now=now, **kwargs)
+        return recompute_critical(*args, now=now)
 
-    monkeypatch.setattr(checks, "recompute", counted)
+    monkeypatch.setattr(checks, "recompute_critical", counted)
     # Two times whose numbers are the same: the clock moves no number between them.
     clients = [client(0, tile(computed, 12)), client(1, tile(computed + timedelta(milliseconds=5), 12))]
     sampler = checks.Sampler(db=None, clients=clients)  # type: ignore[arg-type]
@@ -113,3 +114,45 @@ def test_the_rounds_are_timed(admitted_in_mongo: dict[str, int], monkeypatch: py
     round_s = sampler.round_s()
     assert round_s is not None
     assert 0.04 <= round_s <= 1.0
+
+
+def test_every_scope_is_judged_from_one_read_per_time(
+    admitted_in_mongo: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    computed = datetime.now(UTC) - timedelta(seconds=3)
+    asked: list[list[str]] = []
+    recompute_critical = checks.recompute_critical
+
+    def counted(db: Any, scopes: list[str], *, now: datetime | None = None) -> dict:
+        asked.append(scopes)
+        return recompute_critical(db, scopes, now=now)
+
+    monkeypatch.setattr(checks, "recompute_critical", counted)
+    clients = [client(0, tile(computed, 12)), client(1, tile(computed, 11), scope="hospital")]
+    sampler = checks.Sampler(db=None, clients=clients)  # type: ignore[arg-type]
+    sampler.sample(["hospital", SCOPE])
+    assert asked == [["hospital", SCOPE]]
+    assert list(sampler.open_runs) == [(1, "hospital")]
+
+
+def test_a_tile_that_arrives_during_the_round_is_judged_as_at_its_own_time(
+    admitted_in_mongo: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    older = datetime.now(UTC) - timedelta(seconds=9.5)
+    newer = older + timedelta(seconds=9)
+    assert tile(older, 12)["flow"] != tile(newer, 12)["flow"]
+    # Shown since before a write MongoDB has now (11 admitted of 12), then replaced by a newer one.
+    moving = client(0, tile(older, 11))
+    asked: list[datetime | None] = []
+    recompute_critical = checks.recompute_critical
+
+    def arriving(db: Any, scopes: list[str], *, now: datetime | None = None) -> dict:
+        asked.append(now)
+        moving.scopes[SCOPE].tiers["critical"] = tile(newer, 12)  # pushed while MongoDB was read
+        return recompute_critical(db, scopes, now=now)
+
+    monkeypatch.setattr(checks, "recompute_critical", arriving)
+    sampler = checks.Sampler(db=None, clients=[moving])  # type: ignore[arg-type]
+    sampler.sample([SCOPE])
+    assert asked == [older, newer]
+    assert sampler.open_runs == {}
